@@ -1,0 +1,114 @@
+import * as pulumi from "@pulumi/pulumi";
+import type * as k8s from "@pulumi/kubernetes";
+import { createHash } from "crypto";
+import { prePullProvider } from "./provider";
+
+export const COMPONENT_TYPE = "image-prepuller:index:ImagePrePuller";
+
+export interface ImagePrePullerArgs {
+    /** Images to pre-pull. Duplicates after normalization (`python` = `docker.io/library/python:latest`) are merged. */
+    images: pulumi.Input<pulumi.Input<string>[]>;
+    /** Namespace of the short-lived DaemonSet. Default: `default`. */
+    namespace?: pulumi.Input<string>;
+    /** Only nodes with these labels are pre-pulled (as the user pods' nodeSelector). */
+    nodeSelector?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Tolerations of the user pods: tainted nodes whose NoSchedule/NoExecute taints these tolerate are covered. */
+    tolerations?: pulumi.Input<pulumi.Input<k8s.types.input.core.v1.Toleration>[]>;
+    /** Node affinity of the user pods; the required terms restrict the nodes covered. */
+    affinity?: pulumi.Input<k8s.types.input.core.v1.Affinity>;
+    /** Names of image pull secrets in `namespace` (or `{ name }` objects). */
+    imagePullSecrets?: pulumi.Input<pulumi.Input<string | { name: pulumi.Input<string> }>[]>;
+    /** Priority class of the pre-pull pods. */
+    priorityClassName?: pulumi.Input<string>;
+    /** How often presence is re-checked, in seconds (it is also re-checked on every watched change). Default 2. */
+    pollIntervalSeconds?: pulumi.Input<number>;
+    /** Fail if not every eligible node holds every image after this many seconds. Default 600. */
+    timeoutSeconds?: pulumi.Input<number>;
+    /** Kubeconfig contents (or a path to one). Stored as a secret. Default: the ambient kubeconfig or in-cluster config. */
+    kubeconfig?: pulumi.Input<string>;
+    /** Kubeconfig context to use. */
+    context?: pulumi.Input<string>;
+    /** Image whose statically linked `/bin/true` (and `cp`) provides the no-op the pull containers run. Default busybox. */
+    helperImage?: pulumi.Input<string>;
+    /** Image of the DaemonSet's main container. Default `registry.k8s.io/pause:3.10`. */
+    pauseImage?: pulumi.Input<string>;
+    /** A JSON merge patch (RFC 7386) applied to the generated DaemonSet manifest. */
+    daemonSetPatch?: pulumi.Input<Record<string, unknown>>;
+}
+
+/**
+ * Pre-pulls container images onto every eligible node. Its create (and update) step blocks until
+ * every eligible node holds every image, so resources that `dependsOn` it start on warm nodes.
+ */
+export class ImagePrePuller extends pulumi.ComponentResource {
+    /** The images, normalized (`docker.io/library/python:latest`). */
+    public readonly images: pulumi.Output<string[]>;
+    /** The eligible nodes covered. */
+    public readonly nodes: pulumi.Output<string[]>;
+    /** True when every eligible node already held every image, so no DaemonSet was created. */
+    public readonly skipped: pulumi.Output<boolean>;
+    public readonly durationSeconds: pulumi.Output<number>;
+    /** Eligible nodes missing images, as last seen by `pulumi refresh` (empty after a pre-pull). */
+    public readonly missingNodes: pulumi.Output<Record<string, string[]>>;
+
+    constructor(name: string, args: ImagePrePullerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(COMPONENT_TYPE, name, {}, opts);
+        const prePull = new PrePull(
+            name,
+            {
+                ...args,
+                kubeconfig: args.kubeconfig === undefined ? undefined : pulumi.secret(args.kubeconfig),
+                ownerId: ownerIdFor(name),
+            },
+            { parent: this, additionalSecretOutputs: ["kubeconfig"] },
+        );
+        this.images = prePull.images;
+        this.nodes = prePull.nodes;
+        this.skipped = prePull.skipped;
+        this.durationSeconds = prePull.durationSeconds;
+        this.missingNodes = prePull.missingNodes;
+        this.registerOutputs({
+            images: this.images,
+            nodes: this.nodes,
+            skipped: this.skipped,
+            durationSeconds: this.durationSeconds,
+            missingNodes: this.missingNodes,
+        });
+    }
+}
+
+/**
+ * The owner id names the DaemonSet and labels its pods. It is derived from project, stack and
+ * resource name, so two pre-pullers (or two stacks) sharing a namespace never touch each other's.
+ */
+export function ownerIdFor(name: string, project = pulumi.getProject(), stack = pulumi.getStack()): string {
+    const hash = createHash("sha256").update(`${project}\u0000${stack}\u0000${name}`).digest("hex").slice(0, 10);
+    const readable = name
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, "-")
+        .replace(/^-+|-+$/g, "")
+        .slice(0, 28)
+        .replace(/-+$/, "");
+    return readable ? `prepull-${readable}-${hash}` : `prepull-${hash}`;
+}
+
+type PrePullProps = Omit<ImagePrePullerArgs, "kubeconfig"> & { kubeconfig?: pulumi.Input<string>; ownerId: string };
+
+class PrePull extends pulumi.dynamic.Resource {
+    public readonly images!: pulumi.Output<string[]>;
+    public readonly nodes!: pulumi.Output<string[]>;
+    public readonly skipped!: pulumi.Output<boolean>;
+    public readonly durationSeconds!: pulumi.Output<number>;
+    public readonly missingNodes!: pulumi.Output<Record<string, string[]>>;
+
+    constructor(name: string, props: PrePullProps, opts: pulumi.CustomResourceOptions) {
+        super(
+            prePullProvider,
+            name,
+            { ...props, nodes: undefined, skipped: undefined, durationSeconds: undefined, missingNodes: undefined },
+            opts,
+            "image-prepuller",
+            "PrePull",
+        );
+    }
+}

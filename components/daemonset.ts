@@ -1,0 +1,173 @@
+/**
+ * The pre-pull DaemonSet, rendered as a plain manifest. Each image gets an init container
+ * that runs a no-op binary from a shared emptyDir, so images without a shell or any binary
+ * (distroless, scratch) work: the helper image copies its statically linked `true` there first.
+ */
+import type { Affinity, Toleration } from "./kubernetes-types";
+
+export const LABEL_NAME = "app.kubernetes.io/name";
+export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
+export const LABEL_OWNER = "prepuller.pulumi.com/owner";
+export const APP_NAME = "image-prepuller";
+export const MANAGER = "pulumi-image-prepuller";
+
+const NOOP_VOLUME = "prepuller-noop";
+const NOOP_DIR = "/prepuller";
+/** Busybox dispatches on its program name, so the copy must be called `true`. */
+const NOOP_BINARY = `${NOOP_DIR}/true`;
+const NONROOT_UID = 65534;
+
+export interface DaemonSetSpecification {
+    name: string;
+    namespace: string;
+    ownerId: string;
+    images: readonly string[];
+    helperImage: string;
+    pauseImage: string;
+    nodeSelector?: Record<string, string>;
+    tolerations?: readonly Toleration[];
+    affinity?: Affinity;
+    imagePullSecrets?: readonly string[];
+    priorityClassName?: string;
+    daemonSetPatch?: Record<string, unknown>;
+}
+
+export function ownerLabels(ownerId: string): Record<string, string> {
+    return { [LABEL_NAME]: APP_NAME, [LABEL_MANAGED_BY]: MANAGER, [LABEL_OWNER]: ownerId };
+}
+
+/** Label selector string for everything one pre-puller owns. */
+export function ownerSelector(ownerId: string): string {
+    return `${LABEL_MANAGED_BY}=${MANAGER},${LABEL_OWNER}=${ownerId}`;
+}
+
+export function daemonSetName(ownerId: string): string {
+    return ownerId;
+}
+
+const containerSecurityContext = {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    runAsUser: NONROOT_UID,
+    runAsGroup: NONROOT_UID,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+};
+
+const smallResources = {
+    requests: { cpu: "1m", memory: "8Mi" },
+    limits: { memory: "64Mi" },
+};
+
+export function renderDaemonSet(spec: DaemonSetSpecification): Record<string, unknown> {
+    const labels = ownerLabels(spec.ownerId);
+    const noopMount = [{ name: NOOP_VOLUME, mountPath: NOOP_DIR }];
+    const pullContainers = spec.images.map((image, index) => ({
+        name: `pull-${index}`,
+        image,
+        imagePullPolicy: "IfNotPresent",
+        command: [NOOP_BINARY],
+        volumeMounts: [{ ...noopMount[0], readOnly: true }],
+        securityContext: containerSecurityContext,
+        resources: smallResources,
+    }));
+    const podSpec: Record<string, unknown> = {
+        initContainers: [
+            {
+                name: "install-noop",
+                image: spec.helperImage,
+                imagePullPolicy: "IfNotPresent",
+                command: ["cp", "/bin/true", NOOP_BINARY],
+                volumeMounts: noopMount,
+                securityContext: containerSecurityContext,
+                resources: smallResources,
+            },
+            ...pullContainers,
+        ],
+        containers: [
+            {
+                name: "pause",
+                image: spec.pauseImage,
+                imagePullPolicy: "IfNotPresent",
+                securityContext: containerSecurityContext,
+                resources: smallResources,
+            },
+        ],
+        volumes: [{ name: NOOP_VOLUME, emptyDir: { sizeLimit: "16Mi" } }],
+        terminationGracePeriodSeconds: 0,
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: {
+            runAsNonRoot: true,
+            runAsUser: NONROOT_UID,
+            runAsGroup: NONROOT_UID,
+            seccompProfile: { type: "RuntimeDefault" },
+        },
+    };
+    if (spec.nodeSelector && Object.keys(spec.nodeSelector).length > 0) podSpec.nodeSelector = spec.nodeSelector;
+    if (spec.tolerations && spec.tolerations.length > 0) podSpec.tolerations = spec.tolerations;
+    if (spec.affinity) podSpec.affinity = spec.affinity;
+    if (spec.imagePullSecrets && spec.imagePullSecrets.length > 0) {
+        podSpec.imagePullSecrets = spec.imagePullSecrets.map((name) => ({ name }));
+    }
+    if (spec.priorityClassName) podSpec.priorityClassName = spec.priorityClassName;
+
+    const rendered: Record<string, unknown> = {
+        apiVersion: "apps/v1",
+        kind: "DaemonSet",
+        metadata: { name: spec.name, namespace: spec.namespace, labels },
+        spec: {
+            selector: { matchLabels: { ...labels } },
+            updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: "100%" } },
+            template: { metadata: { labels: { ...labels } }, spec: podSpec },
+        },
+    };
+    if (!spec.daemonSetPatch) return rendered;
+    const patched = mergePatch(rendered, spec.daemonSetPatch) as Record<string, unknown>;
+    return reassertIdentity(patched, spec, labels);
+}
+
+/** A patch may add labels or change anything else, but not what cleanup and presence depend on. */
+function reassertIdentity(
+    manifest: Record<string, unknown>,
+    spec: DaemonSetSpecification,
+    labels: Record<string, string>,
+): Record<string, unknown> {
+    const metadata = asRecord(manifest.metadata);
+    metadata.name = spec.name;
+    metadata.namespace = spec.namespace;
+    metadata.labels = { ...asRecord(metadata.labels), ...labels };
+    manifest.metadata = metadata;
+    const dsSpec = asRecord(manifest.spec);
+    dsSpec.selector = { matchLabels: { ...labels } };
+    const template = asRecord(dsSpec.template);
+    const templateMeta = asRecord(template.metadata);
+    templateMeta.labels = { ...asRecord(templateMeta.labels), ...labels };
+    template.metadata = templateMeta;
+    dsSpec.template = template;
+    manifest.spec = dsSpec;
+    manifest.apiVersion = "apps/v1";
+    manifest.kind = "DaemonSet";
+    return manifest;
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? { ...(value as object) } : {};
+}
+
+/** RFC 7386 JSON Merge Patch: objects merge, null deletes, anything else replaces. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+    if (patch === null || typeof patch !== "object" || Array.isArray(patch)) {
+        return patch;
+    }
+    const result: Record<string, unknown> = asRecord(target);
+    for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
+        if (value === null) {
+            delete result[key];
+        } else {
+            result[key] = mergePatch(result[key], value);
+        }
+    }
+    return result;
+}

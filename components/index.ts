@@ -1,0 +1,5 @@
+export { ImagePrePuller, COMPONENT_TYPE, type ImagePrePullerArgs } from "./component";
+export { prePullProvider, type PrePullOutputs } from "./provider";
+export type { PrePullInputs } from "./inputs";
+export type { PrePullResult } from "./prepull";
+export { parseImageReference, type ImageReference } from "./references";

@@ -1,0 +1,105 @@
+/**
+ * The plain JSON shapes of the Kubernetes objects this library reads and writes. Only the
+ * fields we use are declared; the shapes match the API (and @pulumi/kubernetes input types),
+ * so objects from any client or from YAML fit.
+ */
+
+export interface ObjectMeta {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    uid?: string;
+    resourceVersion?: string;
+    deletionTimestamp?: string | Date;
+    creationTimestamp?: string | Date;
+    ownerReferences?: { kind?: string; name?: string; uid?: string }[];
+}
+
+export interface Toleration {
+    key?: string;
+    operator?: string;
+    value?: string;
+    effect?: string;
+    tolerationSeconds?: number;
+}
+
+export interface Taint {
+    key: string;
+    value?: string;
+    effect: string;
+}
+
+export interface NodeSelectorRequirement {
+    key: string;
+    operator: string;
+    values?: string[];
+}
+
+export interface NodeSelectorTerm {
+    matchExpressions?: NodeSelectorRequirement[];
+    matchFields?: NodeSelectorRequirement[];
+}
+
+export interface NodeAffinity {
+    requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: NodeSelectorTerm[] };
+    preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; preference: NodeSelectorTerm }[];
+}
+
+export interface Affinity {
+    nodeAffinity?: NodeAffinity;
+    podAffinity?: unknown;
+    podAntiAffinity?: unknown;
+}
+
+export interface ContainerImage {
+    names?: string[];
+    sizeBytes?: number;
+}
+
+export interface NodeCondition {
+    type: string;
+    status: string;
+    reason?: string;
+    message?: string;
+}
+
+export interface Node {
+    metadata?: ObjectMeta;
+    spec?: { unschedulable?: boolean; taints?: Taint[] };
+    status?: { conditions?: NodeCondition[]; images?: ContainerImage[] };
+}
+
+export interface ContainerState {
+    waiting?: { reason?: string; message?: string };
+    running?: { startedAt?: string | Date };
+    terminated?: { exitCode: number; reason?: string; message?: string; finishedAt?: string | Date };
+}
+
+export interface ContainerStatus {
+    name: string;
+    image?: string;
+    imageID?: string;
+    ready?: boolean;
+    restartCount?: number;
+    state?: ContainerState;
+    lastState?: ContainerState;
+}
+
+export interface Container {
+    name: string;
+    image?: string;
+    command?: string[];
+    args?: string[];
+    [field: string]: unknown;
+}
+
+export interface Pod {
+    metadata?: ObjectMeta;
+    spec?: { nodeName?: string; initContainers?: Container[]; containers?: Container[] };
+    status?: {
+        phase?: string;
+        initContainerStatuses?: ContainerStatus[];
+        containerStatuses?: ContainerStatus[];
+    };
+}

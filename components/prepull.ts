@@ -1,0 +1,420 @@
+/**
+ * The blocking pre-pull: the thin I/O layer around the pure parts. It watches Nodes and our
+ * Pods with informers (one list, then watches), creates the DaemonSet only when some eligible
+ * node misses an image, decides presence every poll interval and on every change, and always
+ * removes what it created before returning.
+ */
+import { daemonSetName, ownerSelector, renderDaemonSet } from "./daemonset";
+import type { SchedulingConstraints } from "./eligibility";
+import type { PrePullInputs } from "./inputs";
+import {
+    loadClientLibrary,
+    loadKubeConfig,
+    permissionError,
+    statusCode,
+    withRetry,
+    type ClientLibrary,
+    type KubeConfig,
+} from "./kube";
+import type { Node, Pod } from "./kubernetes-types";
+import {
+    evaluatePresence,
+    fatalProblems,
+    problemKey,
+    type ContainerProblem,
+    type PresenceReport,
+} from "./presence";
+import { parseImageReference } from "./references";
+
+/** How long a transient pull or start error may persist before the pre-pull fails. */
+export const PROBLEM_TOLERANCE_SECONDS = 30;
+/** Progress is printed at least this often while waiting. */
+export const PROGRESS_INTERVAL_SECONDS = 10;
+/** Presence is re-evaluated this long after a watched change (coalescing bursts of events). */
+const EVENT_DEBOUNCE_MS = 100;
+/** How long cleanup waits for the kubelets to remove pods before force-deleting them. */
+const GRACEFUL_CLEANUP_SECONDS = 20;
+const CLEANUP_DEADLINE_SECONDS = 60;
+
+export interface PrePullResult {
+    /** Eligible nodes covered, sorted. */
+    nodes: string[];
+    /** True when every eligible node already held every image: no DaemonSet was created. */
+    skipped: boolean;
+    durationSeconds: number;
+    /** Eligible nodes that miss images (empty after a successful pre-pull). */
+    missingNodes: Record<string, string[]>;
+}
+
+export type Logger = (line: string) => void;
+
+/** What cleanup needs: tolerant of state written by earlier versions, so everything is optional. */
+export interface OwnedObjects {
+    namespace: string;
+    ownerId: string;
+    kubeconfig?: string;
+    context?: string;
+}
+
+interface Cluster {
+    lib: ClientLibrary;
+    kc: KubeConfig;
+    core: InstanceType<ClientLibrary["CoreV1Api"]>;
+    apps: InstanceType<ClientLibrary["AppsV1Api"]>;
+}
+
+function connect(kubeconfig: string | undefined, context: string | undefined): Cluster {
+    const lib = loadClientLibrary();
+    const kc = loadKubeConfig(lib, kubeconfig, context);
+    return { lib, kc, core: kc.makeApiClient(lib.CoreV1Api), apps: kc.makeApiClient(lib.AppsV1Api) };
+}
+
+function constraintsOf(inputs: PrePullInputs): SchedulingConstraints {
+    return { nodeSelector: inputs.nodeSelector, tolerations: inputs.tolerations, affinity: inputs.affinity };
+}
+
+function stripManagedFields(obj: { metadata?: { managedFields?: unknown } }): void {
+    if (obj.metadata) delete obj.metadata.managedFields;
+}
+
+interface Watched<T> {
+    list(): readonly T[];
+    stop(): Promise<void>;
+}
+
+/**
+ * Starts an informer, waits for its first list, and keeps it running through watch errors
+ * (a restarted apiserver, dropped connections) by restarting it after a short pause.
+ */
+async function watchObjects<T extends object>(
+    cluster: Cluster,
+    path: string,
+    list: () => Promise<{ items: T[] }>,
+    labelSelector: string | undefined,
+    onChange: () => void,
+    describe: { verb: string; resource: string; namespace?: string },
+): Promise<Watched<T>> {
+    const informer = cluster.lib.makeInformer(cluster.kc, path, list as never, labelSelector);
+    let stopped = false;
+    let firstError: unknown;
+    let synced = false;
+    const changed = (obj: T) => {
+        stripManagedFields(obj as { metadata?: { managedFields?: unknown } });
+        onChange();
+    };
+    informer.on("add", changed as never);
+    informer.on("update", changed as never);
+    informer.on("delete", (() => onChange()) as never);
+    informer.on("error", (err: unknown) => {
+        if (!synced) {
+            firstError = err;
+            return;
+        }
+        if (!stopped) setTimeout(() => void (stopped ? undefined : informer.start()), 1000);
+    });
+    for (let attempt = 0; ; attempt++) {
+        firstError = undefined;
+        await informer.start();
+        if (firstError === undefined) break;
+        const code = statusCode(firstError);
+        if (code === 401 || code === 403 || attempt >= 5) {
+            await informer.stop();
+            throw permissionError(firstError, describe.verb, describe.resource, describe.namespace);
+        }
+        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+    }
+    synced = true;
+    return {
+        list: () => informer.list() as unknown as readonly T[],
+        stop: async () => {
+            stopped = true;
+            await informer.stop();
+        },
+    };
+}
+
+/** Runs the pre-pull. Throws on pull failures and timeouts, after cleaning up. */
+export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePullResult> {
+    const started = Date.now();
+    const cluster = connect(inputs.kubeconfig, inputs.context);
+    const images = inputs.images.map((i) => parseImageReference(i));
+    const constraints = constraintsOf(inputs);
+    const selector = ownerSelector(inputs.ownerId);
+    const owned: OwnedObjects = { namespace: inputs.namespace, ownerId: inputs.ownerId };
+
+    let wake: (() => void) | undefined;
+    let debounce: NodeJS.Timeout | undefined;
+    const onChange = () => {
+        if (debounce) return;
+        debounce = setTimeout(() => {
+            debounce = undefined;
+            wake?.();
+        }, EVENT_DEBOUNCE_MS);
+    };
+
+    const nodes = await watchObjects<Node>(
+        cluster,
+        "/api/v1/nodes",
+        () => cluster.core.listNode() as Promise<{ items: Node[] }>,
+        undefined,
+        onChange,
+        { verb: "watch", resource: "nodes" },
+    );
+    let pods: Watched<Pod> | undefined;
+    let createdDaemonSet = false;
+    try {
+        // A run killed half-way may have left a DaemonSet behind: remove it first.
+        await removeOwned(cluster, owned, log, false);
+        const initial = evaluatePresence(nodes.list(), [], images, constraints);
+        if (Object.keys(initial.missing).length === 0) {
+            if (initial.eligibleNodes.length === 0) {
+                log("image-prepuller: no eligible nodes match the scheduling constraints; nothing to pull");
+            } else {
+                log(`image-prepuller: all ${initial.eligibleNodes.length} eligible nodes already hold all ${images.length} images; skipping`);
+            }
+            return { nodes: initial.eligibleNodes, skipped: true, durationSeconds: seconds(started), missingNodes: {} };
+        }
+
+        await checkPullSecretsExist(cluster, inputs);
+        pods = await watchObjects<Pod>(
+            cluster,
+            `/api/v1/namespaces/${inputs.namespace}/pods`,
+            () =>
+                cluster.core.listNamespacedPod({ namespace: inputs.namespace, labelSelector: selector }) as Promise<{
+                    items: Pod[];
+                }>,
+            selector,
+            onChange,
+            { verb: "watch", resource: "pods", namespace: inputs.namespace },
+        );
+        const manifest = renderDaemonSet({
+            name: daemonSetName(inputs.ownerId),
+            namespace: inputs.namespace,
+            ownerId: inputs.ownerId,
+            images: inputs.images,
+            helperImage: inputs.helperImage,
+            pauseImage: inputs.pauseImage,
+            nodeSelector: inputs.nodeSelector,
+            tolerations: inputs.tolerations,
+            affinity: inputs.affinity,
+            imagePullSecrets: inputs.imagePullSecrets,
+            priorityClassName: inputs.priorityClassName,
+            daemonSetPatch: inputs.daemonSetPatch,
+        });
+        createdDaemonSet = true;
+        try {
+            await withRetry(() => cluster.apps.createNamespacedDaemonSet({ namespace: inputs.namespace, body: manifest as never }));
+        } catch (e) {
+            throw permissionError(e, "create", "daemonsets", inputs.namespace);
+        }
+        log(
+            `image-prepuller: pulling ${images.length} images on ${Object.keys(initial.missing).length} of ${initial.eligibleNodes.length} eligible nodes (DaemonSet ${inputs.namespace}/${daemonSetName(inputs.ownerId)})`,
+        );
+
+        const report = await waitForPresence(inputs, nodes, pods, images, constraints, started, log, (w) => (wake = w));
+        log(`image-prepuller: all ${report.eligibleNodes.length} eligible nodes hold all ${images.length} images after ${seconds(started).toFixed(1)}s`);
+        return { nodes: report.eligibleNodes, skipped: false, durationSeconds: seconds(started), missingNodes: {} };
+    } finally {
+        if (debounce) clearTimeout(debounce);
+        await nodes.stop();
+        await pods?.stop();
+        if (createdDaemonSet) await removeOwned(cluster, owned, log, true);
+    }
+}
+
+async function waitForPresence(
+    inputs: PrePullInputs,
+    nodes: Watched<Node>,
+    pods: Watched<Pod>,
+    images: ReturnType<typeof parseImageReference>[],
+    constraints: SchedulingConstraints,
+    started: number,
+    log: Logger,
+    setWake: (wake: () => void) => void,
+): Promise<PresenceReport> {
+    const deadline = started + inputs.timeoutSeconds * 1000;
+    const firstSeen = new Map<string, number>();
+    let lastProgress = 0;
+    let lastSummary = "";
+    for (;;) {
+        const now = Date.now();
+        const report = evaluatePresence(nodes.list(), pods.list(), images, constraints);
+        const missingNodes = Object.keys(report.missing);
+        if (missingNodes.length === 0) return report;
+
+        const currentKeys = new Set(report.problems.map(problemKey));
+        for (const key of [...firstSeen.keys()]) if (!currentKeys.has(key)) firstSeen.delete(key);
+        for (const key of currentKeys) if (!firstSeen.has(key)) firstSeen.set(key, now);
+        const fatal = fatalProblems(report.problems, firstSeen, now, PROBLEM_TOLERANCE_SECONDS * 1000);
+        if (fatal.length > 0) {
+            throw new Error(describeFailures(fatal, inputs));
+        }
+        if (now >= deadline) {
+            throw new Error(describeTimeout(report, inputs));
+        }
+        const summary = progressLine(report, images.length);
+        if (now - lastProgress >= PROGRESS_INTERVAL_SECONDS * 1000 || (summary !== lastSummary && now - lastProgress >= 2000)) {
+            log(summary);
+            lastProgress = now;
+            lastSummary = summary;
+        }
+        const waitMs = Math.min(inputs.pollIntervalSeconds * 1000, Math.max(0, deadline - now));
+        await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, waitMs);
+            setWake(() => {
+                clearTimeout(timer);
+                resolve();
+            });
+        });
+    }
+}
+
+export function progressLine(report: PresenceReport, imageCount: number): string {
+    const total = report.eligibleNodes.length;
+    const missingNodes = Object.keys(report.missing).sort();
+    const done = total - missingNodes.length;
+    const sample = missingNodes
+        .slice(0, 5)
+        .map((n) => `${n} (${report.missing[n]!.length}/${imageCount} missing)`)
+        .join(", ");
+    const more = missingNodes.length > 5 ? ` and ${missingNodes.length - 5} more` : "";
+    const problems = report.problems
+        .slice(0, 3)
+        .map((p) => `${p.node} ${p.image}: ${p.reason}`)
+        .join("; ");
+    return (
+        `image-prepuller: ${done}/${total} nodes ready; waiting on ${sample}${more}` +
+        (problems ? `; pull errors: ${problems}${report.problems.length > 3 ? ` (+${report.problems.length - 3})` : ""}` : "")
+    );
+}
+
+export function describeFailures(problems: readonly ContainerProblem[], inputs: Pick<PrePullInputs, "namespace" | "ownerId">): string {
+    const lines = problems
+        .slice(0, 20)
+        .map((p) => `  node ${p.node}: image ${p.image}: ${p.reason}: ${p.message}`);
+    const more = problems.length > 20 ? [`  ... and ${problems.length - 20} more`] : [];
+    return [
+        `image-prepuller: cannot pre-pull images (the DaemonSet ${inputs.namespace}/${daemonSetName(inputs.ownerId)} was removed):`,
+        ...lines,
+        ...more,
+    ].join("\n");
+}
+
+export function describeTimeout(report: PresenceReport, inputs: Pick<PrePullInputs, "timeoutSeconds" | "namespace" | "ownerId">): string {
+    const missing = Object.entries(report.missing).sort(([a], [b]) => a.localeCompare(b));
+    return [
+        `image-prepuller: timed out after ${inputs.timeoutSeconds}s; ${missing.length} of ${report.eligibleNodes.length} eligible nodes still miss images (the DaemonSet ${inputs.namespace}/${daemonSetName(inputs.ownerId)} was removed):`,
+        ...missing.map(([node, images]) => `  node ${node}: ${images.join(", ")}`),
+    ].join("\n");
+}
+
+async function checkPullSecretsExist(cluster: Cluster, inputs: PrePullInputs): Promise<void> {
+    for (const name of inputs.imagePullSecrets) {
+        try {
+            await withRetry(() => cluster.core.readNamespacedSecret({ name, namespace: inputs.namespace }));
+        } catch (e) {
+            const code = statusCode(e);
+            if (code === 404) {
+                throw new Error(
+                    `imagePullSecrets: secret "${name}" does not exist in namespace "${inputs.namespace}"; create it or remove it from imagePullSecrets`,
+                );
+            }
+            // Reading secrets is an optional permission: without it, the kubelet reports pull failures instead.
+            if (code !== 403) throw permissionError(e, "get", "secrets", inputs.namespace);
+        }
+    }
+}
+
+/**
+ * Deletes every DaemonSet and pod this owner has in its namespace and waits until they are
+ * gone: gracefully first (the kubelets stop the pods), then by force for pods whose node is gone.
+ */
+async function removeOwned(cluster: Cluster, owned: OwnedObjects, log: Logger, announce: boolean): Promise<void> {
+    const selector = ownerSelector(owned.ownerId);
+    const namespace = owned.namespace;
+    let daemonSets: { metadata?: { name?: string } }[];
+    try {
+        daemonSets = (await withRetry(() => cluster.apps.listNamespacedDaemonSet({ namespace, labelSelector: selector }))).items;
+    } catch (e) {
+        if (statusCode(e) === 404) return;
+        throw permissionError(e, "list", "daemonsets", namespace);
+    }
+    for (const ds of daemonSets) {
+        const name = ds.metadata?.name;
+        if (!name) continue;
+        try {
+            await withRetry(() =>
+                cluster.apps.deleteNamespacedDaemonSet({ name, namespace, propagationPolicy: "Background" }),
+            );
+            if (announce) log(`image-prepuller: deleted DaemonSet ${namespace}/${name}`);
+            else log(`image-prepuller: removed DaemonSet ${namespace}/${name} left by an interrupted run`);
+        } catch (e) {
+            if (statusCode(e) !== 404) throw permissionError(e, "delete", "daemonsets", namespace);
+        }
+    }
+    const started = Date.now();
+    let force = false;
+    for (;;) {
+        let pods: Pod[];
+        try {
+            pods = (await withRetry(() => cluster.core.listNamespacedPod({ namespace, labelSelector: selector })))
+                .items as Pod[];
+        } catch (e) {
+            throw permissionError(e, "list", "pods", namespace);
+        }
+        if (pods.length === 0) return;
+        const elapsed = seconds(started);
+        if (elapsed > CLEANUP_DEADLINE_SECONDS) {
+            throw new Error(
+                `image-prepuller: ${pods.length} pre-pull pods in namespace "${namespace}" (label ${selector}) were not removed within ${CLEANUP_DEADLINE_SECONDS}s; delete them by hand`,
+            );
+        }
+        force = force || elapsed > GRACEFUL_CLEANUP_SECONDS;
+        for (const pod of pods) {
+            const name = pod.metadata?.name;
+            if (!name || (pod.metadata?.deletionTimestamp && !force)) continue;
+            try {
+                await withRetry(() =>
+                    cluster.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: force ? 0 : undefined }),
+                );
+            } catch (e) {
+                if (statusCode(e) !== 404) throw permissionError(e, "delete", "pods", namespace);
+            }
+        }
+        await new Promise((r) => setTimeout(r, 500));
+    }
+}
+
+/** Removes what an owner left in the cluster (used by delete and by interrupted runs). */
+export async function removeOwnedObjects(owned: OwnedObjects, log: Logger): Promise<void> {
+    const cluster = connect(owned.kubeconfig, owned.context);
+    await removeOwned(cluster, owned, log, true);
+}
+
+/** For refresh: eligible nodes now, and which of them miss images by their `status.images`. */
+export async function inspectPresence(inputs: PrePullInputs): Promise<{ nodes: string[]; missingNodes: Record<string, string[]> }> {
+    const cluster = connect(inputs.kubeconfig, inputs.context);
+    let nodes: Node[];
+    try {
+        nodes = (await withRetry(() => cluster.core.listNode())).items as Node[];
+    } catch (e) {
+        throw permissionError(e, "list", "nodes");
+    }
+    const images = inputs.images.map((i) => parseImageReference(i));
+    const report = evaluatePresence(nodes, [], images, constraintsOf(inputs));
+    const missingNodes: Record<string, string[]> = {};
+    for (const [node, missing] of Object.entries(report.missing)) {
+        const reported = nodes.find((n) => n.metadata?.name === node);
+        // A node listing the kubelet's maximum may hold more than it reports: not evidence of absence.
+        const listFull = (reported?.status?.images?.length ?? 0) >= KUBELET_MAX_REPORTED_IMAGES;
+        if (!listFull) missingNodes[node] = missing;
+    }
+    return { nodes: report.eligibleNodes, missingNodes };
+}
+
+/** The kubelet's default --node-status-max-images. */
+export const KUBELET_MAX_REPORTED_IMAGES = 50;
+
+function seconds(since: number): number {
+    return Math.round((Date.now() - since) / 100) / 10;
+}

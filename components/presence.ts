@@ -1,0 +1,170 @@
+/**
+ * Presence: which eligible nodes still miss which images. A node holds an image when its
+ * `status.images` names it (the kubelet lists at most 50 images, largest first, so this can
+ * miss small ones), or when a pre-pull pod on that node has started or finished the container
+ * that uses the image (the runtime only starts a container whose image it holds).
+ */
+import { isEligible, type SchedulingConstraints } from "./eligibility";
+import type { ContainerStatus, Node, Pod } from "./kubernetes-types";
+import { referenceSatisfies, tryParseImageReference, type ImageReference } from "./references";
+
+/** Kubelet waiting reasons that mean an image cannot be pulled. */
+const PULL_ERROR_REASONS = new Set([
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "RegistryUnavailable",
+    "SignatureValidationFailed",
+    "ErrImageInspect",
+]);
+/** Kubelet reasons that mean a container (whose image is present) cannot start. */
+const START_ERROR_REASONS = new Set([
+    "CrashLoopBackOff",
+    "RunContainerError",
+    "CreateContainerError",
+    "CreateContainerConfigError",
+    "StartError",
+    "ContainerCannotRun",
+]);
+/** Reasons that no retry by the kubelet can fix: fail at first sight. */
+const PERMANENT_REASONS = new Set(["InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"]);
+
+export interface ContainerProblem {
+    node: string;
+    image: string;
+    container: string;
+    reason: string;
+    message: string;
+    permanent: boolean;
+}
+
+export interface PresenceReport {
+    /** Eligible node names, sorted. */
+    eligibleNodes: string[];
+    /** Eligible nodes still missing at least one image, with the images they miss. */
+    missing: Record<string, string[]>;
+    /** Kubelet-reported problems of our pods on eligible nodes. */
+    problems: ContainerProblem[];
+}
+
+export function nodeName(node: Node): string {
+    return node.metadata?.name ?? "";
+}
+
+/** Images (normalized references) that `node` reports in `status.images`. */
+export function reportedImages(node: Node): ImageReference[] {
+    const result: ImageReference[] = [];
+    for (const image of node.status?.images ?? []) {
+        for (const name of image.names ?? []) {
+            const parsed = tryParseImageReference(name);
+            if (parsed) result.push(parsed);
+        }
+    }
+    return result;
+}
+
+export function evaluatePresence(
+    nodes: readonly Node[],
+    pods: readonly Pod[],
+    images: readonly ImageReference[],
+    constraints: SchedulingConstraints,
+): PresenceReport {
+    const podsByNode = new Map<string, Pod[]>();
+    for (const pod of pods) {
+        const name = pod.spec?.nodeName;
+        if (!name) continue;
+        const list = podsByNode.get(name) ?? [];
+        list.push(pod);
+        podsByNode.set(name, list);
+    }
+
+    const eligibleNodes: string[] = [];
+    const missing: Record<string, string[]> = {};
+    const problems: ContainerProblem[] = [];
+    for (const node of nodes) {
+        if (!isEligible(node, constraints)) continue;
+        const name = nodeName(node);
+        eligibleNodes.push(name);
+        const onNode = reportedImages(node);
+        const nodePods = podsByNode.get(name) ?? [];
+        const pulledByPods = nodePods.flatMap((pod) => imagesStartedInPod(pod));
+        const stillMissing = images.filter(
+            (wanted) =>
+                !onNode.some((r) => referenceSatisfies(r, wanted)) &&
+                !pulledByPods.some((r) => referenceSatisfies(r, wanted)),
+        );
+        if (stillMissing.length > 0) {
+            missing[name] = stillMissing.map((i) => i.normalized);
+            for (const pod of nodePods) problems.push(...podProblems(pod, name));
+        }
+    }
+    eligibleNodes.sort();
+    return { eligibleNodes, missing, problems };
+}
+
+/** Images of the containers of `pod` that the runtime created (so their images are on the node). */
+export function imagesStartedInPod(pod: Pod): ImageReference[] {
+    const result: ImageReference[] = [];
+    for (const status of containerStatuses(pod)) {
+        const state = status.state ?? {};
+        const created = state.running !== undefined || state.terminated !== undefined || lastStateCreated(status);
+        if (!created) continue;
+        const parsed = tryParseImageReference(specImage(pod, status));
+        if (parsed) result.push(parsed);
+    }
+    return result;
+}
+
+function lastStateCreated(status: ContainerStatus): boolean {
+    return status.lastState?.terminated !== undefined || status.lastState?.running !== undefined;
+}
+
+function podProblems(pod: Pod, node: string): ContainerProblem[] {
+    const problems: ContainerProblem[] = [];
+    for (const status of containerStatuses(pod)) {
+        const waiting = status.state?.waiting;
+        const terminated = status.state?.terminated;
+        const reason = waiting?.reason ?? (terminated && terminated.exitCode !== 0 ? terminated.reason : undefined);
+        if (!reason || !(PULL_ERROR_REASONS.has(reason) || START_ERROR_REASONS.has(reason))) continue;
+        const message =
+            waiting?.message ?? terminated?.message ?? status.lastState?.terminated?.message ?? "(no message from the kubelet)";
+        problems.push({
+            node,
+            image: specImage(pod, status),
+            container: status.name,
+            reason,
+            message,
+            permanent: PERMANENT_REASONS.has(reason),
+        });
+    }
+    return problems;
+}
+
+function containerStatuses(pod: Pod): ContainerStatus[] {
+    return [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+}
+
+/** The image as our pod spec names it (runtimes may rewrite `status.image`). */
+function specImage(pod: Pod, status: ContainerStatus): string {
+    const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+    return containers.find((c) => c.name === status.name)?.image ?? status.image ?? "";
+}
+
+/** A stable key for a problem, to track how long it has persisted. */
+export function problemKey(problem: ContainerProblem): string {
+    return `${problem.node}\u0000${problem.container}\u0000${problem.image}`;
+}
+
+/**
+ * Problems that should fail the pre-pull now: permanent ones at once, transient ones
+ * (a registry blip, a back-off) once they have persisted for `toleranceMs`.
+ */
+export function fatalProblems(
+    problems: readonly ContainerProblem[],
+    firstSeen: ReadonlyMap<string, number>,
+    nowMs: number,
+    toleranceMs: number,
+): ContainerProblem[] {
+    return problems.filter((p) => p.permanent || nowMs - (firstSeen.get(problemKey(p)) ?? nowMs) >= toleranceMs);
+}

@@ -1,0 +1,138 @@
+/**
+ * The dynamic provider. Kept small and stateless: it validates once in `check`, decides `diff`
+ * offline, and hands the cluster work to ./prepull. Pulumi serializes this object into state and
+ * runs the stored copy on `delete`, so `delete` accepts state written by any earlier version.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { normalizeInputs, UNKNOWN_VALUE, type PrePullInputs } from "./inputs";
+import { loadClientLibrary, loadKubeConfig, looksLikeKubeconfigContents } from "./kube";
+import { inspectPresence, prePull, removeOwnedObjects, type PrePullResult } from "./prepull";
+
+/** Inputs whose change means the images must be pulled again (on possibly other nodes). */
+export const PULL_PROPERTIES = [
+    "images",
+    "namespace",
+    "nodeSelector",
+    "tolerations",
+    "affinity",
+    "imagePullSecrets",
+    "priorityClassName",
+    "helperImage",
+    "pauseImage",
+    "daemonSetPatch",
+] as const;
+/** Inputs that change how we connect or wait, but not what must be on the nodes. */
+export const OPERATIONAL_PROPERTIES = ["pollIntervalSeconds", "timeoutSeconds", "kubeconfig", "context", "ownerId"] as const;
+
+export type PrePullOutputs = PrePullInputs & PrePullResult;
+
+/** JSON with sorted keys, so that equal values compare equal whatever their key order. */
+export function canonicalJson(value: unknown): string {
+    return JSON.stringify(value, (_key, v: unknown) =>
+        v !== null && typeof v === "object" && !Array.isArray(v)
+            ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+            : v,
+    );
+}
+
+function containsUnknown(value: unknown): boolean {
+    if (value === UNKNOWN_VALUE) return true;
+    if (Array.isArray(value)) return value.some(containsUnknown);
+    if (value !== null && typeof value === "object") return Object.values(value).some(containsUnknown);
+    return false;
+}
+
+export function changedProperties(olds: Record<string, unknown>, news: Record<string, unknown>): string[] {
+    return [...PULL_PROPERTIES, ...OPERATIONAL_PROPERTIES].filter(
+        (key) => containsUnknown(news[key]) || canonicalJson(olds[key] ?? null) !== canonicalJson(news[key] ?? null),
+    );
+}
+
+/** Whether a refresh found eligible nodes missing images (drift the next update heals). */
+function hasDrift(olds: Record<string, unknown>): boolean {
+    const missing = olds.missingNodes;
+    return missing !== null && typeof missing === "object" && Object.keys(missing).length > 0;
+}
+
+function newOwnerId(): string {
+    return `prepull-${(require("crypto") as typeof import("crypto")).randomBytes(5).toString("hex")}`;
+}
+
+function log(line: string): void {
+    console.log(line);
+}
+
+/** The id names the namespace and owner, so cleanup works even from state that lacks them. */
+function resourceId(inputs: Pick<PrePullInputs, "namespace" | "ownerId">): string {
+    return `${inputs.namespace}/${inputs.ownerId}`;
+}
+
+export const prePullProvider: pulumi.dynamic.ResourceProvider = {
+    async check(olds: Record<string, unknown>, news: Record<string, unknown>) {
+        const { inputs, failures } = normalizeInputs(news, olds, newOwnerId);
+        const kubeconfig = inputs.kubeconfig;
+        if (kubeconfig !== undefined && !containsUnknown(kubeconfig) && !containsUnknown(inputs.context)) {
+            // Offline: parses the kubeconfig (or reads the file) without contacting the cluster.
+            try {
+                loadKubeConfig(loadClientLibrary(), kubeconfig, inputs.context);
+            } catch (e) {
+                const message = (e as Error).message;
+                const property = message.startsWith("context:") ? "context" : "kubeconfig";
+                failures.push({ property, reason: message.replace(/^(kubeconfig|context): /, "") });
+            }
+        } else if (kubeconfig === undefined && inputs.context !== undefined && looksLikeKubeconfigContents(inputs.context)) {
+            failures.push({ property: "context", reason: "must be a context name, not kubeconfig contents" });
+        }
+        return { inputs, failures };
+    },
+
+    async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
+        const changed = changedProperties(olds, news);
+        return { changes: changed.length > 0 || hasDrift(olds), replaces: [], deleteBeforeReplace: false };
+    },
+
+    async create(inputs: PrePullInputs) {
+        const result = await prePull(inputs, log);
+        return { id: resourceId(inputs), outs: { ...inputs, ...result } };
+    },
+
+    async update(_id: string, olds: PrePullOutputs, news: PrePullInputs) {
+        const pullChanged = changedProperties(olds as never, news as never).some((k) =>
+            (PULL_PROPERTIES as readonly string[]).includes(k),
+        );
+        if (!pullChanged && !hasDrift(olds as never)) {
+            // Only how we connect or wait changed: record it, nothing to pull.
+            const previous: PrePullResult = {
+                nodes: olds.nodes ?? [],
+                skipped: olds.skipped ?? true,
+                durationSeconds: olds.durationSeconds ?? 0,
+                missingNodes: {},
+            };
+            return { outs: { ...news, ...previous } };
+        }
+        if (olds.namespace && olds.ownerId && (olds.namespace !== news.namespace || olds.ownerId !== news.ownerId)) {
+            await removeOwnedObjects(
+                { namespace: olds.namespace, ownerId: olds.ownerId, kubeconfig: news.kubeconfig, context: news.context },
+                log,
+            );
+        }
+        const result = await prePull(news, log);
+        return { outs: { ...news, ...result } };
+    },
+
+    async read(id: string, props?: PrePullOutputs) {
+        if (!props || !Array.isArray(props.images)) {
+            return { id, props: props ?? {} };
+        }
+        const now = await inspectPresence(props);
+        return { id, props: { ...props, nodes: now.nodes, missingNodes: now.missingNodes } };
+    },
+
+    async delete(id: string, props: Partial<PrePullOutputs>) {
+        const [idNamespace, idOwner] = id.includes("/") ? id.split("/", 2) : [undefined, undefined];
+        const namespace = props?.namespace ?? idNamespace;
+        const ownerId = props?.ownerId ?? idOwner;
+        if (!namespace || !ownerId) return;
+        await removeOwnedObjects({ namespace, ownerId, kubeconfig: props?.kubeconfig, context: props?.context }, log);
+    },
+};
