@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Local Kubernetes control plane + simulated kubelets for integration tests.
+#
+#   cluster.sh build                 build (or reuse) the cached localcluster binary, print its path
+#   cluster.sh up [flags...]         start a cluster in $PREPULLER_CLUSTER_DIR, wait until usable,
+#                                    print the kubeconfig path as the last line of stdout
+#   cluster.sh down                  stop the cluster started in $PREPULLER_CLUSTER_DIR, remove the dir
+#   cluster.sh status                print simulator.json of the running cluster
+#
+# up flags: --nodes N, --pull-seconds S, --pull-jitter F, --status-delay-seconds S,
+#           --node-status-max-images N, --dir DIR, --timeout SECONDS, and any other
+#           localcluster flag (see README.md), passed through.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CLUSTER_DIR="${PREPULLER_CLUSTER_DIR:-/tmp/prepuller-cluster}"
+CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-image-prepuller/localcluster"
+
+die() { echo "cluster.sh: ERROR: $*" >&2; exit 1; }
+log() { echo "cluster.sh: $*" >&2; }
+
+cache_key() {
+  command -v go >/dev/null 2>&1 || die "go is not on PATH (Go >= 1.26 is needed to build localcluster)"
+  (
+    cd "$HERE"
+    go version
+    for f in go.mod go.sum $(ls *.go | LC_ALL=C sort); do
+      echo "== $f"
+      cat "$f"
+    done
+  ) | sha256sum | cut -c1-16
+}
+
+build() {
+  local key bin dir tmp start
+  key="$(cache_key)"
+  dir="$CACHE_ROOT/$key"
+  bin="$dir/localcluster"
+  if [[ -x "$bin" ]]; then
+    echo "$bin"
+    return 0
+  fi
+  mkdir -p "$dir"
+  # One build per key at a time (several clusters / test processes may race here).
+  exec 9>"$dir/.lock"
+  flock 9
+  if [[ ! -x "$bin" ]]; then
+    log "building localcluster (cache key $key); a cold build takes a long time (see README.md)..."
+    start=$(date +%s)
+    tmp="$dir/localcluster.tmp.$$"
+    if ! (cd "$HERE" && go build -p 2 -trimpath -ldflags="-s -w" -o "$tmp" .) >&2; then
+      rm -f "$tmp"
+      die "go build of test/cluster failed (see the compiler output above)"
+    fi
+    mv -f "$tmp" "$bin"
+    log "built $bin in $(( $(date +%s) - start ))s"
+  fi
+  exec 9>&-
+  echo "$bin"
+}
+
+pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+
+up() {
+  local nodes=3 timeout=300 args=()
+  while (( $# > 0 )); do
+    case "$1" in
+      --nodes) nodes="$2"; args+=("--nodes=$2"); shift 2 ;;
+      --nodes=*) nodes="${1#*=}"; args+=("$1"); shift ;;
+      --dir) CLUSTER_DIR="$2"; shift 2 ;;
+      --dir=*) CLUSTER_DIR="${1#*=}"; shift ;;
+      --timeout) timeout="$2"; shift 2 ;;
+      --timeout=*) timeout="${1#*=}"; shift ;;
+      --*=*) args+=("$1"); shift ;;
+      --*) [[ $# -ge 2 ]] || die "flag $1 needs a value"; args+=("$1=$2"); shift 2 ;;
+      *) die "unexpected argument: $1" ;;
+    esac
+  done
+  [[ "$nodes" =~ ^[0-9]+$ ]] || die "--nodes must be a number, got '$nodes'"
+
+  if [[ -f "$CLUSTER_DIR/localcluster.pid" ]] && pid_alive "$(cat "$CLUSTER_DIR/localcluster.pid")"; then
+    die "a cluster is already running in $CLUSTER_DIR (pid $(cat "$CLUSTER_DIR/localcluster.pid")); run 'cluster.sh down' first or set PREPULLER_CLUSTER_DIR"
+  fi
+  local bin
+  bin="$(build)" || die "build failed"
+  rm -rf "$CLUSTER_DIR"
+  mkdir -p "$CLUSTER_DIR"
+  local logf="$CLUSTER_DIR/localcluster.log"
+  # setsid: the cluster gets its own process group (pgid = pid), which 'down' kills.
+  setsid nohup "$bin" --dir="$CLUSTER_DIR" "${args[@]}" >"$logf" 2>&1 </dev/null &
+  local pid=$!
+  echo "$pid" >"$CLUSTER_DIR/localcluster.pid"
+  log "started localcluster pid $pid in $CLUSTER_DIR (log: $logf), waiting for $nodes Ready nodes..."
+
+  local start deadline
+  start=$(date +%s)
+  deadline=$(( start + timeout ))
+  while :; do
+    if ! pid_alive "$pid"; then
+      echo "----- last lines of $logf -----" >&2
+      tail -n 60 "$logf" >&2 || true
+      die "localcluster exited during start-up (see $logf)"
+    fi
+    if [[ -f "$CLUSTER_DIR/kubeconfig" ]] && "$bin" check --dir="$CLUSTER_DIR" --nodes="$nodes" 2>"$CLUSTER_DIR/check.err"; then
+      break
+    fi
+    if (( $(date +%s) > deadline )); then
+      echo "----- last check: $(cat "$CLUSTER_DIR/check.err" 2>/dev/null) -----" >&2
+      echo "----- last lines of $logf -----" >&2
+      tail -n 60 "$logf" >&2 || true
+      down_dir >&2 || true
+      die "cluster not ready after ${timeout}s"
+    fi
+    sleep 0.5
+  done
+  rm -f "$CLUSTER_DIR/check.err"
+  log "cluster ready in $(( $(date +%s) - start ))s ($nodes nodes)"
+  echo "$CLUSTER_DIR/kubeconfig"
+}
+
+down_dir() {
+  local pidf="$CLUSTER_DIR/localcluster.pid" pid
+  if [[ -f "$pidf" ]]; then
+    pid="$(cat "$pidf")"
+    if pid_alive "$pid"; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do
+        pid_alive "$pid" || break
+        sleep 0.1
+      done
+      if pid_alive "$pid"; then
+        log "pid $pid did not stop after 10s, killing"
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+          pid_alive "$pid" || break
+          sleep 0.1
+        done
+      fi
+    fi
+  fi
+  # Make sure the etcd files are not held any more before removing the directory.
+  rm -rf "$CLUSTER_DIR"
+}
+
+down() {
+  while (( $# > 0 )); do
+    case "$1" in
+      --dir) CLUSTER_DIR="$2"; shift 2 ;;
+      --dir=*) CLUSTER_DIR="${1#*=}"; shift ;;
+      *) die "unexpected argument: $1" ;;
+    esac
+  done
+  down_dir
+  log "stopped and removed $CLUSTER_DIR"
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  build) build ;;
+  up) up "$@" ;;
+  down) down "$@" ;;
+  status) cat "$CLUSTER_DIR/simulator.json" ;;
+  *) die "usage: cluster.sh build | up [--nodes N] [--pull-seconds S] [...] | down | status" ;;
+esac
