@@ -53,15 +53,10 @@ export class ImagePrePuller extends pulumi.ComponentResource {
 
     constructor(name: string, args: ImagePrePullerArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPE, name, {}, opts);
-        const prePull = new PrePull(
-            name,
-            {
-                ...args,
-                kubeconfig: args.kubeconfig === undefined ? undefined : pulumi.secret(args.kubeconfig),
-                ownerId: ownerIdFor(name),
-            },
-            { parent: this, additionalSecretOutputs: ["kubeconfig"] },
-        );
+        const prePull = new PrePull(name, prePullProps(name, args), {
+            parent: this,
+            additionalSecretOutputs: ["kubeconfig"],
+        });
         this.images = prePull.images;
         this.nodes = prePull.nodes;
         this.skipped = prePull.skipped;
@@ -92,14 +87,23 @@ export function ownerIdFor(name: string, project = pulumi.getProject(), stack = 
     return readable ? `prepull-${readable}-${hash}` : `prepull-${hash}`;
 }
 
-type PrePullProps = Omit<ImagePrePullerArgs, "kubeconfig"> & { kubeconfig?: pulumi.Input<string>; ownerId: string };
+type PrePullProps = ImagePrePullerArgs & { ownerId: string };
+
+/** The dynamic resource's inputs: the args, with the kubeconfig made secret and the owner id added. */
+export function prePullProps(name: string, args: ImagePrePullerArgs): PrePullProps {
+    return {
+        ...args,
+        kubeconfig: args.kubeconfig === undefined ? undefined : pulumi.secret(args.kubeconfig),
+        ownerId: ownerIdFor(name),
+    };
+}
 
 class PrePull extends pulumi.dynamic.Resource {
-    public readonly images!: pulumi.Output<string[]>;
-    public readonly nodes!: pulumi.Output<string[]>;
-    public readonly skipped!: pulumi.Output<boolean>;
-    public readonly durationSeconds!: pulumi.Output<number>;
-    public readonly missingNodes!: pulumi.Output<Record<string, string[]>>;
+    declare public readonly images: pulumi.Output<string[]>;
+    declare public readonly nodes: pulumi.Output<string[]>;
+    declare public readonly skipped: pulumi.Output<boolean>;
+    declare public readonly durationSeconds: pulumi.Output<number>;
+    declare public readonly missingNodes: pulumi.Output<Record<string, string[]>>;
 
     constructor(name: string, props: PrePullProps, opts: pulumi.CustomResourceOptions) {
         super(

@@ -1,0 +1,75 @@
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+
+interface Registered {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+    parent?: string;
+}
+
+describe("ImagePrePuller component (under pulumi mocks)", () => {
+    const registered: Registered[] = [];
+    let componentModule: typeof import("../../components");
+
+    before(async () => {
+        await pulumi.runtime.setMocks(
+            {
+                newResource(args) {
+                    registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+                    return {
+                        id: `${args.name}-id`,
+                        state: { ...args.inputs, nodes: ["node-1"], skipped: false, durationSeconds: 1.5, missingNodes: {} },
+                    };
+                },
+                call: () => ({}),
+            },
+            "project",
+            "stack",
+            false,
+        );
+        // Loaded after setMocks, as the component reads the project and stack when constructed.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        componentModule = require("../../components");
+    });
+
+    function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
+        return new Promise((resolve) => output.apply(resolve));
+    }
+
+    it("registers the component type with its dynamic resource as a child", async () => {
+        const puller = new componentModule.ImagePrePuller("users", {
+            images: ["python:3.12"],
+            kubeconfig: "apiVersion: v1\nkind: Config\n",
+            namespace: "jhub",
+        });
+        const urn = await outputValue(puller.urn);
+        assert.match(urn, /image-prepuller:index:ImagePrePuller::users$/);
+        assert.deepEqual(await outputValue(puller.nodes), ["node-1"]);
+        const child = registered.find((r) => r.type !== componentModule.COMPONENT_TYPE && r.name === "users");
+        assert.ok(child, `child not registered: ${JSON.stringify(registered.map((r) => r.type))}`);
+        assert.match(child.type, /dynamic.*PrePull/);
+        assert.equal(child.inputs.namespace, "jhub");
+        assert.match(String(child.inputs.ownerId), /^prepull-users-[0-9a-f]{10}$/);
+        assert.deepEqual(await outputValue(puller.nodes), ["node-1"]);
+        assert.equal(await outputValue(puller.skipped), false);
+        assert.equal(await outputValue(puller.durationSeconds), 1.5);
+    });
+
+    it("owner ids differ across stacks and names but are stable for one resource", async () => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { ownerIdFor } = require("../../components/component") as typeof import("../../components/component");
+        assert.equal(ownerIdFor("users", "p", "dev"), ownerIdFor("users", "p", "dev"));
+        assert.notEqual(ownerIdFor("users", "p", "dev"), ownerIdFor("users", "p", "prod"));
+        assert.notEqual(ownerIdFor("users", "p", "dev"), ownerIdFor("users2", "p", "dev"));
+        assert.ok(ownerIdFor("A very Long_Name with spaces and UPPER case letters", "p", "s").length <= 50);
+    });
+
+    it("passes the kubeconfig to its dynamic resource as a secret", async () => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { prePullProps } = require("../../components/component") as typeof import("../../components/component");
+        const props = prePullProps("secretive", { images: ["python"], kubeconfig: "apiVersion: v1\n" });
+        assert.equal(await pulumi.isSecret(props.kubeconfig as pulumi.Output<string>), true);
+        assert.equal(prePullProps("none", { images: ["python"] }).kubeconfig, undefined);
+    });
+});

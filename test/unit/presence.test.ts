@@ -1,0 +1,67 @@
+import * as assert from "node:assert/strict";
+import { evaluatePresence, fatalProblems, problemKey } from "../../components/presence";
+import { parseImageReference } from "../../components/references";
+import { makeNode, makePod } from "./fixtures/nodes";
+
+const wanted = ["docker.io/jupyter/scipy-notebook:2024", "docker.io/library/python:3.12"];
+const images = wanted.map((w) => parseImageReference(w));
+
+describe("presence", () => {
+    it("a node that reports every image (in any spelling) is complete", () => {
+        const node = makeNode("a", { images: [["jupyter/scipy-notebook:2024"], ["docker.io/library/python:3.12", "docker.io/library/python@sha256:" + "1".repeat(64)]] });
+        const report = evaluatePresence([node], [], images, {});
+        assert.deepEqual(report.eligibleNodes, ["a"]);
+        assert.deepEqual(report.missing, {});
+    });
+
+    it("lists the images each eligible node still misses, and ignores ineligible nodes", () => {
+        const nodes = [
+            makeNode("a", { images: [["docker.io/library/python:3.12"]] }),
+            makeNode("b"),
+            makeNode("c", { ready: false }),
+        ];
+        const report = evaluatePresence(nodes, [], images, {});
+        assert.deepEqual(report.eligibleNodes, ["a", "b"]);
+        assert.deepEqual(report.missing, { a: [wanted[0]], b: wanted });
+    });
+
+    it("a truncated status.images (50 largest) is completed by pod evidence", () => {
+        const fifty = Array.from({ length: 50 }, (_, i) => [`docker.io/library/big-${i}:1`]);
+        const node = makeNode("a", { images: fifty });
+        assert.deepEqual(evaluatePresence([node], [], images, {}).missing, { a: wanted });
+        const pod = makePod("a", wanted, ["completed", "running"]);
+        assert.deepEqual(evaluatePresence([node], [pod], images, {}).missing, {});
+    });
+
+    it("a container still waiting is not evidence", () => {
+        const pod = makePod("a", wanted, ["completed", "waiting"]);
+        assert.deepEqual(evaluatePresence([makeNode("a")], [pod], images, {}).missing, { a: [wanted[1]] });
+    });
+
+    it("pods on other nodes are not evidence for this node", () => {
+        const pod = makePod("b", wanted, ["completed", "completed"]);
+        assert.deepEqual(evaluatePresence([makeNode("a")], [pod], images, {}).missing, { a: wanted });
+    });
+
+    it("reports pull errors with node, image, reason and the kubelet's message", () => {
+        const pod = makePod("a", wanted, ["completed", { reason: "ImagePullBackOff", message: 'Back-off pulling image "python:3.12"' }]);
+        const report = evaluatePresence([makeNode("a")], [pod], images, {});
+        assert.equal(report.problems.length, 1);
+        assert.deepEqual(
+            { node: report.problems[0]!.node, image: report.problems[0]!.image, reason: report.problems[0]!.reason },
+            { node: "a", image: wanted[1], reason: "ImagePullBackOff" },
+        );
+        assert.match(report.problems[0]!.message, /Back-off pulling/);
+    });
+
+    it("transient problems become fatal only after persisting; permanent ones at once", () => {
+        const pod = makePod("a", wanted, [
+            { reason: "InvalidImageName", message: "bad" },
+            { reason: "ErrImagePull", message: "not found" },
+        ]);
+        const { problems } = evaluatePresence([makeNode("a")], [pod], images, {});
+        const seen = new Map(problems.map((p) => [problemKey(p), 1000]));
+        assert.deepEqual(fatalProblems(problems, seen, 1000, 30_000).map((p) => p.reason), ["InvalidImageName"]);
+        assert.deepEqual(fatalProblems(problems, seen, 31_000, 30_000).map((p) => p.reason), ["InvalidImageName", "ErrImagePull"]);
+    });
+});
