@@ -30,33 +30,153 @@ describe("check", () => {
             ["string poll interval", { images: ["python"], pollIntervalSeconds: "2" }, "pollIntervalSeconds"],
             ["negative timeout", { images: ["python"], timeoutSeconds: -1 }, "timeoutSeconds"],
             ["NaN timeout", { images: ["python"], timeoutSeconds: NaN }, "timeoutSeconds"],
-            ["timeout shorter than poll", { images: ["python"], pollIntervalSeconds: 10, timeoutSeconds: 5 }, "timeoutSeconds", /shorter/],
-            ["unknown toleration operator", { images: ["python"], tolerations: [{ key: "k", operator: "Matches" }] }, "tolerations[0].operator"],
-            ["unknown toleration effect", { images: ["python"], tolerations: [{ key: "k", operator: "Exists", effect: "NoRun" }] }, "tolerations[0].effect"],
-            ["Exists with a value", { images: ["python"], tolerations: [{ key: "k", operator: "Exists", value: "v" }] }, "tolerations[0].value"],
-            ["empty key with Equal", { images: ["python"], tolerations: [{ operator: "Equal", value: "v" }] }, "tolerations[0].key"],
-            ["tolerationSeconds without NoExecute", { images: ["python"], tolerations: [{ key: "k", operator: "Exists", tolerationSeconds: 5 }] }, "tolerations[0].tolerationSeconds"],
+            [
+                "timeout shorter than poll",
+                { images: ["python"], pollIntervalSeconds: 10, timeoutSeconds: 5 },
+                "timeoutSeconds",
+                /shorter/,
+            ],
+            [
+                "unknown toleration operator",
+                { images: ["python"], tolerations: [{ key: "k", operator: "Matches" }] },
+                "tolerations[0].operator",
+            ],
+            [
+                "unknown toleration effect",
+                { images: ["python"], tolerations: [{ key: "k", operator: "Exists", effect: "NoRun" }] },
+                "tolerations[0].effect",
+            ],
+            [
+                "Exists with a value",
+                { images: ["python"], tolerations: [{ key: "k", operator: "Exists", value: "v" }] },
+                "tolerations[0].value",
+            ],
+            [
+                "empty key with Equal",
+                { images: ["python"], tolerations: [{ operator: "Equal", value: "v" }] },
+                "tolerations[0].key",
+            ],
+            [
+                "tolerationSeconds without NoExecute",
+                { images: ["python"], tolerations: [{ key: "k", operator: "Exists", tolerationSeconds: 5 }] },
+                "tolerations[0].tolerationSeconds",
+            ],
             ["tolerations not a list", { images: ["python"], tolerations: { key: "k" } }, "tolerations"],
             ["bad nodeSelector key", { images: ["python"], nodeSelector: { "bad key": "v" } }, "nodeSelector"],
             ["bad nodeSelector value", { images: ["python"], nodeSelector: { k: "not valid!" } }, 'nodeSelector["k"]'],
             ["non-string nodeSelector value", { images: ["python"], nodeSelector: { k: 1 } }, 'nodeSelector["k"]'],
             ["affinity not an object", { images: ["python"], affinity: "user" }, "affinity"],
             ["podAntiAffinity", { images: ["python"], affinity: { podAntiAffinity: {} } }, "affinity.podAntiAffinity"],
-            ["empty nodeSelectorTerms", { images: ["python"], affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } } } }, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"],
-            ["unknown affinity operator", { images: ["python"], affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "k", operator: "Like", values: ["a"] }] }] } } } }, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator"],
-            ["In without values", { images: ["python"], affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "k", operator: "In" }] }] } } } }, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values"],
-            ["Gt with a word", { images: ["python"], affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "k", operator: "Gt", values: ["ten"] }] }] } } } }, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values"],
-            ["matchFields on a label", { images: ["python"], affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: "zone", operator: "In", values: ["a"] }] }] } } } }, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].key"],
-            ["preferred weight out of range", { images: ["python"], affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 0, preference: { matchExpressions: [] } }] } } }, "affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight"],
-            ["pull secret not a DNS subdomain", { images: ["python"], imagePullSecrets: ["Reg_Cred"] }, "imagePullSecrets[0]"],
+            [
+                "empty nodeSelectorTerms",
+                {
+                    images: ["python"],
+                    affinity: {
+                        nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } },
+                    },
+                },
+                "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+            ],
+            [
+                "unknown affinity operator",
+                {
+                    images: ["python"],
+                    affinity: {
+                        nodeAffinity: {
+                            requiredDuringSchedulingIgnoredDuringExecution: {
+                                nodeSelectorTerms: [
+                                    { matchExpressions: [{ key: "k", operator: "Like", values: ["a"] }] },
+                                ],
+                            },
+                        },
+                    },
+                },
+                "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator",
+            ],
+            [
+                "In without values",
+                {
+                    images: ["python"],
+                    affinity: {
+                        nodeAffinity: {
+                            requiredDuringSchedulingIgnoredDuringExecution: {
+                                nodeSelectorTerms: [{ matchExpressions: [{ key: "k", operator: "In" }] }],
+                            },
+                        },
+                    },
+                },
+                "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
+            ],
+            [
+                "Gt with a word",
+                {
+                    images: ["python"],
+                    affinity: {
+                        nodeAffinity: {
+                            requiredDuringSchedulingIgnoredDuringExecution: {
+                                nodeSelectorTerms: [
+                                    { matchExpressions: [{ key: "k", operator: "Gt", values: ["ten"] }] },
+                                ],
+                            },
+                        },
+                    },
+                },
+                "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
+            ],
+            [
+                "matchFields on a label",
+                {
+                    images: ["python"],
+                    affinity: {
+                        nodeAffinity: {
+                            requiredDuringSchedulingIgnoredDuringExecution: {
+                                nodeSelectorTerms: [{ matchFields: [{ key: "zone", operator: "In", values: ["a"] }] }],
+                            },
+                        },
+                    },
+                },
+                "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].key",
+            ],
+            [
+                "preferred weight out of range",
+                {
+                    images: ["python"],
+                    affinity: {
+                        nodeAffinity: {
+                            preferredDuringSchedulingIgnoredDuringExecution: [
+                                { weight: 0, preference: { matchExpressions: [] } },
+                            ],
+                        },
+                    },
+                },
+                "affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight",
+            ],
+            [
+                "pull secret not a DNS subdomain",
+                { images: ["python"], imagePullSecrets: ["Reg_Cred"] },
+                "imagePullSecrets[0]",
+            ],
             ["pull secret object without name", { images: ["python"], imagePullSecrets: [{}] }, "imagePullSecrets[0]"],
-            ["priority class not a DNS subdomain", { images: ["python"], priorityClassName: "High Priority" }, "priorityClassName"],
+            [
+                "priority class not a DNS subdomain",
+                { images: ["python"], priorityClassName: "High Priority" },
+                "priorityClassName",
+            ],
             ["helper image invalid", { images: ["python"], helperImage: "BusyBox" }, "helperImage"],
             ["pause image invalid", { images: ["python"], pauseImage: "pause::1" }, "pauseImage"],
             ["patch not an object", { images: ["python"], daemonSetPatch: [] }, "daemonSetPatch"],
             ["kubeconfig not a string", { images: ["python"], kubeconfig: { a: 1 } }, "kubeconfig"],
-            ["kubeconfig unparsable", { images: ["python"], kubeconfig: "apiVersion: v1\nclusters: [[[" }, "kubeconfig"],
-            ["kubeconfig file missing", { images: ["python"], kubeconfig: "/nonexistent/kubeconfig" }, "kubeconfig", /nonexistent/],
+            [
+                "kubeconfig unparsable",
+                { images: ["python"], kubeconfig: "apiVersion: v1\nclusters: [[[" },
+                "kubeconfig",
+            ],
+            [
+                "kubeconfig file missing",
+                { images: ["python"], kubeconfig: "/nonexistent/kubeconfig" },
+                "kubeconfig",
+                /nonexistent/,
+            ],
             ["unknown context", { images: ["python"], kubeconfig, context: "prod" }, "context", /prod/],
             ["typo in a property", { images: ["python"], toleration: [] }, "toleration", /unknown property/],
         ];
@@ -71,7 +191,11 @@ describe("check", () => {
     });
 
     it("never echoes kubeconfig contents in a failure", async () => {
-        const result = await check({ images: ["python"], kubeconfig: kubeconfig.replace("current-context: ctx", "current-context: nope") + "\n", context: "absent" });
+        const result = await check({
+            images: ["python"],
+            kubeconfig: kubeconfig.replace("current-context: ctx", "current-context: nope") + "\n",
+            context: "absent",
+        });
         assert.ok((result.failures ?? []).length > 0);
         assert.ok(!JSON.stringify(result.failures).includes("s3cr3t-token"));
     });
@@ -79,11 +203,27 @@ describe("check", () => {
     it("accepts and normalizes valid forms, merging duplicates", async () => {
         const digest = `sha256:${"e".repeat(64)}`;
         const result = await check({
-            images: ["python", "docker.io/library/python:latest", "localhost:5000/app:1", "localhost/tool", `python:3.12@${digest}`, "quay.io/jupyter/base-notebook"],
+            images: [
+                "python",
+                "docker.io/library/python:latest",
+                "localhost:5000/app:1",
+                "localhost/tool",
+                `python:3.12@${digest}`,
+                "quay.io/jupyter/base-notebook",
+            ],
             namespace: "jhub",
-            tolerations: [{ key: "hub.jupyter.org/dedicated", operator: "Equal", value: "user", effect: "NoSchedule" }, { operator: "Exists" }],
+            tolerations: [
+                { key: "hub.jupyter.org/dedicated", operator: "Equal", value: "user", effect: "NoSchedule" },
+                { operator: "Exists" },
+            ],
             nodeSelector: { "hub.jupyter.org/node-purpose": "user" },
-            affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "cores", operator: "Gt", values: ["4"] }] }] } } },
+            affinity: {
+                nodeAffinity: {
+                    requiredDuringSchedulingIgnoredDuringExecution: {
+                        nodeSelectorTerms: [{ matchExpressions: [{ key: "cores", operator: "Gt", values: ["4"] }] }],
+                    },
+                },
+            },
             imagePullSecrets: ["regcred", { name: "regcred" }, { name: "other.cred" }],
             pollIntervalSeconds: 0.5,
             kubeconfig,
@@ -120,7 +260,11 @@ describe("check", () => {
     });
 
     it("passes values unknown during preview through without failing", async () => {
-        const { failures } = await check({ images: [UNKNOWN_VALUE, "python"], namespace: UNKNOWN_VALUE, kubeconfig: UNKNOWN_VALUE });
+        const { failures } = await check({
+            images: [UNKNOWN_VALUE, "python"],
+            namespace: UNKNOWN_VALUE,
+            kubeconfig: UNKNOWN_VALUE,
+        });
         assert.deepEqual(failures, []);
     });
 });

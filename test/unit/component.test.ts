@@ -19,7 +19,13 @@ describe("ImagePrePuller component (under pulumi mocks)", () => {
                     registered.push({ type: args.type, name: args.name, inputs: args.inputs });
                     return {
                         id: `${args.name}-id`,
-                        state: { ...args.inputs, nodes: ["node-1"], skipped: false, durationSeconds: 1.5, missingNodes: {} },
+                        state: {
+                            ...args.inputs,
+                            nodes: ["node-1"],
+                            skipped: false,
+                            durationSeconds: 1.5,
+                            missingNodes: {},
+                        },
                     };
                 },
                 call: () => ({}),
@@ -29,7 +35,6 @@ describe("ImagePrePuller component (under pulumi mocks)", () => {
             false,
         );
         // Loaded after setMocks, as the component reads the project and stack when constructed.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         componentModule = require("../../components");
     });
 
@@ -57,7 +62,6 @@ describe("ImagePrePuller component (under pulumi mocks)", () => {
     });
 
     it("owner ids differ across stacks and names but are stable for one resource", async () => {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { ownerIdFor } = require("../../components/component") as typeof import("../../components/component");
         assert.equal(ownerIdFor("users", "p", "dev"), ownerIdFor("users", "p", "dev"));
         assert.notEqual(ownerIdFor("users", "p", "dev"), ownerIdFor("users", "p", "prod"));
@@ -66,7 +70,6 @@ describe("ImagePrePuller component (under pulumi mocks)", () => {
     });
 
     it("passes the kubeconfig to its dynamic resource as a secret", async () => {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { prePullProps } = require("../../components/component") as typeof import("../../components/component");
         const props = prePullProps("secretive", { images: ["python"], kubeconfig: "apiVersion: v1\n" });
         assert.equal(await pulumi.isSecret(props.kubeconfig as pulumi.Output<string>), true);

@@ -23,7 +23,10 @@ describe("DaemonSet rendering", () => {
 
     it("runs one init container per image with a no-op from the shared volume, never a shell", () => {
         const pulls = pod.initContainers.slice(1);
-        assert.deepEqual(pulls.map((c: Manifest) => c.image), base.images);
+        assert.deepEqual(
+            pulls.map((c: Manifest) => c.image),
+            base.images,
+        );
         for (const c of pulls) {
             assert.deepEqual(c.command, ["/prepuller/true"]);
             assert.ok(c.volumeMounts.some((m: Manifest) => m.mountPath === "/prepuller"));
@@ -31,7 +34,10 @@ describe("DaemonSet rendering", () => {
         }
         assert.equal(pod.initContainers[0].image, base.helperImage);
         assert.deepEqual(pod.initContainers[0].command, ["cp", "/bin/true", "/prepuller/true"]);
-        assert.deepEqual(pod.containers.map((c: Manifest) => c.image), [base.pauseImage]);
+        assert.deepEqual(
+            pod.containers.map((c: Manifest) => c.image),
+            [base.pauseImage],
+        );
     });
 
     it("is admitted under Pod Security restricted: non-root, no privilege escalation, all capabilities dropped", () => {
@@ -81,7 +87,10 @@ describe("DaemonSet rendering", () => {
     });
 
     it("merge patch follows RFC 7386", () => {
-        assert.deepEqual(mergePatch({ a: "b", c: { d: "e", f: "g" } }, { a: "z", c: { f: null } }), { a: "z", c: { d: "e" } });
+        assert.deepEqual(mergePatch({ a: "b", c: { d: "e", f: "g" } }, { a: "z", c: { f: null } }), {
+            a: "z",
+            c: { d: "e" },
+        });
         assert.deepEqual(mergePatch({ a: [1, 2] }, { a: [3] }), { a: [3] });
         assert.deepEqual(mergePatch({ a: "b" }, ["c"]), ["c"]);
     });

@@ -40,7 +40,11 @@ describe("eligibility", () => {
 
     describe("toleration matching", () => {
         const table: [string, Toleration, boolean][] = [
-            ["Equal with the same key and value", { key: userTaint.key, operator: "Equal", value: "user", effect: "NoSchedule" }, true],
+            [
+                "Equal with the same key and value",
+                { key: userTaint.key, operator: "Equal", value: "user", effect: "NoSchedule" },
+                true,
+            ],
             ["Equal by default (no operator)", { key: userTaint.key, value: "user" }, true],
             ["Equal with another value", { key: userTaint.key, operator: "Equal", value: "core" }, false],
             ["Exists on the key", { key: userTaint.key, operator: "Exists" }, true],
@@ -61,7 +65,12 @@ describe("eligibility", () => {
             const node = makeNode("n", { taints: [userTaint, { key: "gpu", effect: "NoExecute" }] });
             assert.equal(isEligible(node, { tolerations: [{ key: userTaint.key, operator: "Exists" }] }), false);
             assert.equal(
-                isEligible(node, { tolerations: [{ key: userTaint.key, operator: "Exists" }, { key: "gpu", operator: "Exists" }] }),
+                isEligible(node, {
+                    tolerations: [
+                        { key: userTaint.key, operator: "Exists" },
+                        { key: "gpu", operator: "Exists" },
+                    ],
+                }),
                 true,
             );
         });
@@ -100,8 +109,18 @@ describe("eligibility", () => {
             ["Lt misses", [{ key: "cores", operator: "Lt", values: ["4"] }], [], false],
             ["Gt on a non-integer label misses", [{ key: "zone", operator: "Gt", values: ["1"] }], [], false],
             ["matchFields metadata.name In", [], [{ key: "metadata.name", operator: "In", values: ["node-7"] }], true],
-            ["matchFields metadata.name NotIn", [], [{ key: "metadata.name", operator: "NotIn", values: ["node-7"] }], false],
-            ["expressions and fields are ANDed", [{ key: "zone", operator: "In", values: ["a"] }], [{ key: "metadata.name", operator: "In", values: ["other"] }], false],
+            [
+                "matchFields metadata.name NotIn",
+                [],
+                [{ key: "metadata.name", operator: "NotIn", values: ["node-7"] }],
+                false,
+            ],
+            [
+                "expressions and fields are ANDed",
+                [{ key: "zone", operator: "In", values: ["a"] }],
+                [{ key: "metadata.name", operator: "In", values: ["other"] }],
+                false,
+            ],
             ["an empty term matches nothing", [], [], false],
         ];
         for (const [title, expressions, fields, expected] of table) {
@@ -126,7 +145,10 @@ describe("eligibility", () => {
             const affinity = {
                 nodeAffinity: {
                     preferredDuringSchedulingIgnoredDuringExecution: [
-                        { weight: 100, preference: { matchExpressions: [{ key: "zone", operator: "In", values: ["z"] }] } },
+                        {
+                            weight: 100,
+                            preference: { matchExpressions: [{ key: "zone", operator: "In", values: ["z"] }] },
+                        },
                     ],
                 },
             };

@@ -8,7 +8,12 @@ const images = wanted.map((w) => parseImageReference(w));
 
 describe("presence", () => {
     it("a node that reports every image (in any spelling) is complete", () => {
-        const node = makeNode("a", { images: [["jupyter/scipy-notebook:2024"], ["docker.io/library/python:3.12", "docker.io/library/python@sha256:" + "1".repeat(64)]] });
+        const node = makeNode("a", {
+            images: [
+                ["jupyter/scipy-notebook:2024"],
+                ["docker.io/library/python:3.12", "docker.io/library/python@sha256:" + "1".repeat(64)],
+            ],
+        });
         const report = evaluatePresence([node], [], images, {});
         assert.deepEqual(report.eligibleNodes, ["a"]);
         assert.deepEqual(report.missing, {});
@@ -44,7 +49,10 @@ describe("presence", () => {
     });
 
     it("reports pull errors with node, image, reason and the kubelet's message", () => {
-        const pod = makePod("a", wanted, ["completed", { reason: "ImagePullBackOff", message: 'Back-off pulling image "python:3.12"' }]);
+        const pod = makePod("a", wanted, [
+            "completed",
+            { reason: "ImagePullBackOff", message: 'Back-off pulling image "python:3.12"' },
+        ]);
         const report = evaluatePresence([makeNode("a")], [pod], images, {});
         assert.equal(report.problems.length, 1);
         assert.deepEqual(
@@ -61,7 +69,13 @@ describe("presence", () => {
         ]);
         const { problems } = evaluatePresence([makeNode("a")], [pod], images, {});
         const seen = new Map(problems.map((p) => [problemKey(p), 1000]));
-        assert.deepEqual(fatalProblems(problems, seen, 1000, 30_000).map((p) => p.reason), ["InvalidImageName"]);
-        assert.deepEqual(fatalProblems(problems, seen, 31_000, 30_000).map((p) => p.reason), ["InvalidImageName", "ErrImagePull"]);
+        assert.deepEqual(
+            fatalProblems(problems, seen, 1000, 30_000).map((p) => p.reason),
+            ["InvalidImageName"],
+        );
+        assert.deepEqual(
+            fatalProblems(problems, seen, 31_000, 30_000).map((p) => p.reason),
+            ["InvalidImageName", "ErrImagePull"],
+        );
     });
 });

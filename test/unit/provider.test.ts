@@ -8,7 +8,13 @@ async function checked(news: Record<string, unknown>, olds: Record<string, unkno
     return inputs as PrePullInputs;
 }
 
-const outputsOf = (inputs: PrePullInputs) => ({ ...inputs, nodes: ["a"], skipped: false, durationSeconds: 3, missingNodes: {} });
+const outputsOf = (inputs: PrePullInputs) => ({
+    ...inputs,
+    nodes: ["a"],
+    skipped: false,
+    durationSeconds: 3,
+    missingNodes: {},
+});
 
 describe("provider diff and update (offline)", () => {
     // An unreachable kubeconfig: any cluster call from these methods would fail the test.
@@ -30,7 +36,11 @@ describe("provider diff and update (offline)", () => {
 
     it("changed images or scheduling are an in-place update, never a replacement", async () => {
         const olds = outputsOf(await checked({ images: ["python:3.12"] }));
-        for (const change of [{ images: ["python:3.13"] }, { nodeSelector: { a: "b" } }, { tolerations: [{ operator: "Exists" }] }]) {
+        for (const change of [
+            { images: ["python:3.13"] },
+            { nodeSelector: { a: "b" } },
+            { tolerations: [{ operator: "Exists" }] },
+        ]) {
             const news = await checked({ images: ["python:3.12"], ...change }, olds);
             const diff = await prePullProvider.diff!("default/x", olds, news);
             assert.equal(diff.changes, true, JSON.stringify(change));

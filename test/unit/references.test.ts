@@ -69,21 +69,39 @@ describe("references", () => {
         const digest = `sha256:${"d".repeat(64)}`;
         const reported = (name: string) => parseImageReference(name);
         it("a tag matches the same repository and tag, in any spelling", () => {
-            assert.ok(referenceSatisfies(reported("docker.io/library/python:3.12"), parseImageReference("python:3.12")));
-            assert.ok(!referenceSatisfies(reported("docker.io/library/python:3.11"), parseImageReference("python:3.12")));
+            assert.ok(
+                referenceSatisfies(reported("docker.io/library/python:3.12"), parseImageReference("python:3.12")),
+            );
+            assert.ok(
+                !referenceSatisfies(reported("docker.io/library/python:3.11"), parseImageReference("python:3.12")),
+            );
         });
         it("a bare name matches only :latest", () => {
             assert.ok(referenceSatisfies(reported("docker.io/library/python:latest"), parseImageReference("python")));
             assert.ok(!referenceSatisfies(reported("docker.io/library/python:3"), parseImageReference("python")));
         });
         it("a digest matches the digest form whatever the tag", () => {
-            assert.ok(referenceSatisfies(reported(`docker.io/library/python@${digest}`), parseImageReference(`python:3.12@${digest}`)));
-            assert.ok(!referenceSatisfies(reported("docker.io/library/python:3.12"), parseImageReference(`python:3.12@${digest}`)));
+            assert.ok(
+                referenceSatisfies(
+                    reported(`docker.io/library/python@${digest}`),
+                    parseImageReference(`python:3.12@${digest}`),
+                ),
+            );
+            assert.ok(
+                !referenceSatisfies(
+                    reported("docker.io/library/python:3.12"),
+                    parseImageReference(`python:3.12@${digest}`),
+                ),
+            );
         });
         it("registries and ports are part of the identity", () => {
             assert.ok(!referenceSatisfies(reported("quay.io/library/python:3"), parseImageReference("python:3")));
-            assert.ok(!referenceSatisfies(reported("localhost:5000/app:1"), parseImageReference("localhost:5001/app:1")));
-            assert.ok(referenceSatisfies(reported("localhost:5000/app:1"), parseImageReference("localhost:5000/app:1")));
+            assert.ok(
+                !referenceSatisfies(reported("localhost:5000/app:1"), parseImageReference("localhost:5001/app:1")),
+            );
+            assert.ok(
+                referenceSatisfies(reported("localhost:5000/app:1"), parseImageReference("localhost:5000/app:1")),
+            );
         });
     });
 });
