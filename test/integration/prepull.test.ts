@@ -1,0 +1,238 @@
+/**
+ * The provider's create/delete against a real control plane (etcd, kube-apiserver, DaemonSet
+ * controller, scheduler, garbage collector) with simulated kubelets. Each scenario owns its
+ * nodes (selected by a label) and namespace, and ends by asserting nothing of ours remains.
+ */
+import * as assert from "node:assert/strict";
+import { prePullProvider } from "../../components/provider";
+import { sharedCluster, type TestCluster } from "../support/cluster";
+import {
+    addNode,
+    assertNothingLeft,
+    checkedInputs,
+    create,
+    leftovers,
+    newScenario,
+    nodeImages,
+    SIM,
+    seedImages,
+    waitFor,
+    watchDaemonSets,
+    type Scenario,
+} from "../support/scenario";
+
+const images = ["quay.io/jupyter/base-notebook:2025-01-01", "python:3.12-slim", "gcr.io/distroless/static:nonroot"];
+const normalized = [
+    "quay.io/jupyter/base-notebook:2025-01-01",
+    "docker.io/library/python:3.12-slim",
+    "gcr.io/distroless/static:nonroot",
+];
+const fast = { [SIM.pullSeconds]: "0.3", [SIM.statusDelaySeconds]: "0.5" };
+
+describe("pre-pull on a real control plane", function () {
+    this.timeout(180_000);
+    let cluster: TestCluster;
+    before(async function () {
+        // A cold build of the cluster binary can take long; CI builds it before the tests.
+        this.timeout(60 * 60 * 1000);
+        cluster = await sharedCluster();
+    });
+
+    async function scenario(title: string): Promise<Scenario> {
+        return newScenario(cluster, title);
+    }
+
+    it("skips, creating no DaemonSet, when every eligible node already holds every image", async () => {
+        const s = await scenario("skip");
+        for (const name of ["a", "b"]) {
+            const node = await addNode(cluster, s, name, { annotations: fast });
+            await seedImages(cluster, node, normalized.map((n, i) => ({ names: [n], sizeBytes: 1e8 + i })));
+        }
+        const { result, seen } = await watchDaemonSets(cluster, s.namespace, () =>
+            create(cluster, { images, namespace: s.namespace, nodeSelector: s.nodeSelector }),
+        );
+        assert.equal(result.skipped, true);
+        assert.equal(result.nodes.length, 2);
+        assert.deepEqual(seen, [], "a DaemonSet was created");
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("pulls 3 images onto 3 nodes and removes the DaemonSet", async () => {
+        const s = await scenario("three-by-three");
+        const nodes = await Promise.all(["a", "b", "c"].map((n) => addNode(cluster, s, n, { annotations: fast })));
+        const { result, seen } = await watchDaemonSets(cluster, s.namespace, () =>
+            create(cluster, { images, namespace: s.namespace, nodeSelector: s.nodeSelector }),
+        );
+        assert.equal(result.skipped, false);
+        assert.deepEqual(result.nodes, [...nodes].sort());
+        assert.deepEqual(result.images, normalized);
+        assert.equal(seen.length, 1);
+        // The kubelet reports images after its status delay; pod evidence may have ended the wait first.
+        for (const node of nodes) {
+            await waitFor(
+                async () => {
+                    const held = await nodeImages(cluster, node);
+                    return normalized.every((image) => held.includes(image));
+                },
+                `${node} to report all images`,
+                10_000,
+            );
+        }
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("excludes a tainted node, and includes it when the taint is tolerated", async () => {
+        const s = await scenario("taint");
+        const taint = { key: "hub.jupyter.org/dedicated", value: "user", effect: "NoSchedule" };
+        const plain = await addNode(cluster, s, "plain", { annotations: fast });
+        const tainted = await addNode(cluster, s, "tainted", { annotations: fast, taints: [taint] });
+        const without = await create(cluster, { images: ["python:3.11"], namespace: s.namespace, nodeSelector: s.nodeSelector });
+        assert.deepEqual(without.nodes, [plain]);
+        assert.ok(!(await nodeImages(cluster, tainted)).includes("docker.io/library/python:3.11"));
+        const withToleration = await create(cluster, {
+            images: ["python:3.11"],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            tolerations: [{ key: taint.key, operator: "Equal", value: "user", effect: "NoSchedule" }],
+        });
+        assert.deepEqual(withToleration.nodes, [plain, tainted].sort());
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("honours nodeSelector and required node affinity", async () => {
+        const s = await scenario("selector-affinity");
+        const user = await addNode(cluster, s, "user", { annotations: fast, labels: { purpose: "user", zone: "a" } });
+        await addNode(cluster, s, "core", { annotations: fast, labels: { purpose: "core", zone: "a" } });
+        const userB = await addNode(cluster, s, "user-b", { annotations: fast, labels: { purpose: "user", zone: "b" } });
+        const result = await create(cluster, {
+            images: ["python:3.10"],
+            namespace: s.namespace,
+            nodeSelector: { ...s.nodeSelector, purpose: "user" },
+            affinity: {
+                nodeAffinity: {
+                    requiredDuringSchedulingIgnoredDuringExecution: {
+                        nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }],
+                    },
+                },
+            },
+        });
+        assert.deepEqual(result.nodes, [user]);
+        assert.ok(!(await nodeImages(cluster, userB)).includes("docker.io/library/python:3.10"));
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("excludes cordoned and NotReady nodes", async () => {
+        const s = await scenario("cordon-notready");
+        const ok = await addNode(cluster, s, "ok", { annotations: fast });
+        await addNode(cluster, s, "cordoned", { annotations: fast, unschedulable: true });
+        await addNode(cluster, s, "notready", { annotations: { ...fast, [SIM.ready]: "false" }, waitReady: false });
+        const result = await create(cluster, { images: ["python:3.9"], namespace: s.namespace, nodeSelector: s.nodeSelector });
+        assert.deepEqual(result.nodes, [ok]);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("covers a node that joins mid-pull", async () => {
+        const s = await scenario("join");
+        const slow = { [SIM.pullSeconds]: "3", [SIM.statusDelaySeconds]: "0.5" };
+        const first = await addNode(cluster, s, "first", { annotations: slow });
+        const pending = create(cluster, { images: ["python:3.8"], namespace: s.namespace, nodeSelector: s.nodeSelector });
+        await waitFor(async () => (await leftovers(cluster, s.namespace)).length > 0, "the DaemonSet", 20_000);
+        const late = await addNode(cluster, s, "late", { annotations: fast });
+        const result = await pending;
+        assert.deepEqual(result.nodes, [first, late].sort());
+        assert.ok((await nodeImages(cluster, late)).includes("docker.io/library/python:3.8"));
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("does not hang when a node is deleted mid-pull", async () => {
+        const s = await scenario("vanish");
+        const stays = await addNode(cluster, s, "stays", { annotations: fast });
+        const vanishes = await addNode(cluster, s, "vanishes", { annotations: { [SIM.pullSeconds]: "600" } });
+        const pending = create(cluster, { images: ["python:3.7"], namespace: s.namespace, nodeSelector: s.nodeSelector, timeoutSeconds: 120 });
+        await waitFor(async () => (await leftovers(cluster, s.namespace)).some((o) => o.startsWith("pod/")), "pods", 20_000);
+        await cluster.core.deleteNode({ name: vanishes });
+        const startedWaiting = Date.now();
+        const result = await pending;
+        assert.deepEqual(result.nodes, [stays]);
+        assert.ok(Date.now() - startedWaiting < 60_000);
+        await waitFor(async () => (await leftovers(cluster, s.namespace)).length === 0, "cleanup", 30_000);
+    });
+
+    it("completes through pod evidence on a node whose 50 reported images exclude ours", async () => {
+        const s = await scenario("sixty-images");
+        const node = await addNode(cluster, s, "crowded", { annotations: fast });
+        const big = Array.from({ length: 60 }, (_, i) => ({ names: [`registry.example.com/big/image-${i}:1`], sizeBytes: 50e9 + i }));
+        await seedImages(cluster, node, big);
+        const result = await create(cluster, { images: ["python:3.6"], namespace: s.namespace, nodeSelector: s.nodeSelector, timeoutSeconds: 60 });
+        assert.equal(result.skipped, false);
+        assert.deepEqual(result.nodes, [node]);
+        const held = await nodeImages(cluster, node);
+        assert.ok(!held.includes("docker.io/library/python:3.6"), "the node's capped list should not show our small image");
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("fails fast on an unpullable image, naming image, node and reason", async () => {
+        const s = await scenario("unpullable");
+        const bad = "registry.example.com/team/does-not-exist:1";
+        const node = await addNode(cluster, s, "a", { annotations: { ...fast, [SIM.unpullable]: bad } });
+        const started = Date.now();
+        await assert.rejects(
+            create(cluster, { images: ["python:3.5", bad], namespace: s.namespace, nodeSelector: s.nodeSelector }),
+            (e: Error) => {
+                assert.match(e.message, new RegExp(bad.replace(/[.]/g, "\\.")));
+                assert.match(e.message, new RegExp(node));
+                assert.match(e.message, /ErrImagePull|ImagePullBackOff/);
+                return true;
+            },
+        );
+        assert.ok(Date.now() - started < 90_000, "took longer than the 60 s promise allows");
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("times out with a message naming every node still missing which images", async () => {
+        const s = await scenario("timeout");
+        const slow = await addNode(cluster, s, "slow", { annotations: { [SIM.pullSeconds]: "300" } });
+        await assert.rejects(
+            create(cluster, { images: ["python:3.4"], namespace: s.namespace, nodeSelector: s.nodeSelector, timeoutSeconds: 4, pollIntervalSeconds: 1 }),
+            (e: Error) => {
+                assert.match(e.message, /timed out after 4s/);
+                assert.match(e.message, new RegExp(`${slow}: docker.io/library/python:3.4`));
+                return true;
+            },
+        );
+        await waitFor(async () => (await leftovers(cluster, s.namespace)).length === 0, "cleanup", 30_000);
+    });
+
+    it("pre-pulls an image that has no shell", async () => {
+        const s = await scenario("no-shell");
+        const distroless = "gcr.io/distroless/base-debian12:nonroot";
+        await addNode(cluster, s, "a", { annotations: { ...fast, [SIM.noShell]: distroless } });
+        const result = await create(cluster, { images: [distroless], namespace: s.namespace, nodeSelector: s.nodeSelector });
+        assert.equal(result.nodes.length, 1);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("fails clearly when a referenced pull secret does not exist", async () => {
+        const s = await scenario("pull-secret");
+        await addNode(cluster, s, "a", { annotations: fast });
+        await assert.rejects(
+            create(cluster, { images: ["python:3.3"], namespace: s.namespace, nodeSelector: s.nodeSelector, imagePullSecrets: ["regcred"] }),
+            /imagePullSecrets: secret "regcred" does not exist/,
+        );
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("delete removes a DaemonSet left by an interrupted run, and is idempotent", async () => {
+        const s = await scenario("delete");
+        await addNode(cluster, s, "a", { annotations: { [SIM.pullSeconds]: "300" } });
+        const inputs = await checkedInputs(cluster, { images: ["python:3.2"], namespace: s.namespace, nodeSelector: s.nodeSelector, timeoutSeconds: 20 });
+        // Start a pre-pull and abandon it, as a killed process would.
+        void prePullProvider.create(inputs).catch(() => undefined);
+        await waitFor(async () => (await leftovers(cluster, s.namespace)).some((o) => o.startsWith("pod/")), "pods", 20_000);
+        await prePullProvider.delete!(`${s.namespace}/${inputs.ownerId}`, inputs);
+        await assertNothingLeft(cluster, s.namespace);
+        await prePullProvider.delete!(`${s.namespace}/${inputs.ownerId}`, inputs);
+        // Old state without namespace/owner properties: the id names them.
+        await prePullProvider.delete!(`${s.namespace}/${inputs.ownerId}`, {});
+    });
+});

@@ -1,0 +1,74 @@
+/**
+ * The local cluster for integration and end-to-end tests: started once per test process (on
+ * first use) through test/cluster/cluster.sh, and stopped by the root hook in ./hooks.ts.
+ * If it cannot be built or started, the tests that need it fail with the reason: never skip.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
+
+const run = promisify(execFile);
+export const repoRoot = path.resolve(__dirname, "../..");
+const clusterScript = path.join(repoRoot, "test/cluster/cluster.sh");
+
+export const SIM = {
+    ready: "simulator.prepuller.test/ready",
+    pullSeconds: "simulator.prepuller.test/pull-seconds",
+    statusDelaySeconds: "simulator.prepuller.test/status-delay-seconds",
+    unpullable: "simulator.prepuller.test/unpullable",
+    noShell: "simulator.prepuller.test/no-shell",
+};
+
+export interface TestCluster {
+    dir: string;
+    kubeconfigPath: string;
+    kubeconfig: string;
+    lib: typeof k8s;
+    kc: k8s.KubeConfig;
+    core: k8s.CoreV1Api;
+    apps: k8s.AppsV1Api;
+}
+
+let started: Promise<TestCluster> | undefined;
+let startedDir: string | undefined;
+
+export function sharedCluster(): Promise<TestCluster> {
+    started ??= startCluster();
+    return started;
+}
+
+async function startCluster(): Promise<TestCluster> {
+    const dir = mkdtempSync(path.join(tmpdir(), "prepuller-test-cluster-"));
+    rmSync(dir, { recursive: true, force: true });
+    startedDir = dir;
+    let stdout: string;
+    try {
+        ({ stdout } = await run(
+            "bash",
+            [clusterScript, "up", "--nodes", "1", "--pull-seconds", "0.5", "--status-delay-seconds", "1"],
+            { env: { ...process.env, PREPULLER_CLUSTER_DIR: dir }, maxBuffer: 64 * 1024 * 1024 },
+        ));
+    } catch (e) {
+        const err = e as { stderr?: string; message: string };
+        throw new Error(`the local cluster could not be started: ${err.message}\n${(err.stderr ?? "").slice(-4000)}`);
+    }
+    const kubeconfigPath = stdout.trim().split("\n").pop()!.trim();
+    const kubeconfig = readFileSync(kubeconfigPath, "utf8");
+    const lib = require("@kubernetes/client-node") as typeof k8s;
+    const kc = new lib.KubeConfig();
+    kc.loadFromString(kubeconfig);
+    return { dir, kubeconfigPath, kubeconfig, lib, kc, core: kc.makeApiClient(lib.CoreV1Api), apps: kc.makeApiClient(lib.AppsV1Api) };
+}
+
+export async function stopSharedCluster(): Promise<void> {
+    if (!startedDir) return;
+    const dir = startedDir;
+    startedDir = undefined;
+    started = undefined;
+    await run("bash", [clusterScript, "down"], { env: { ...process.env, PREPULLER_CLUSTER_DIR: dir } }).catch((e: Error) => {
+        console.error(`cluster.sh down failed: ${e.message}`);
+    });
+}

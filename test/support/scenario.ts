@@ -1,0 +1,121 @@
+/** Helpers for integration scenarios: each scenario gets its own nodes (selected by a label) and namespace. */
+import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import { prePullProvider } from "../../components/provider";
+import type { PrePullInputs } from "../../components/inputs";
+import type { PrePullResult } from "../../components/prepull";
+import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
+import { SIM, type TestCluster } from "./cluster";
+
+export const SCENARIO_LABEL = "test.prepuller/scenario";
+
+export interface Scenario {
+    id: string;
+    namespace: string;
+    nodeSelector: Record<string, string>;
+}
+
+export async function newScenario(cluster: TestCluster, title: string): Promise<Scenario> {
+    const id = `${title.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 30)}-${randomBytes(3).toString("hex")}`;
+    await cluster.core.createNamespace({ body: { metadata: { name: id } } });
+    return { id, namespace: id, nodeSelector: { [SCENARIO_LABEL]: id } };
+}
+
+export interface NodeSpec {
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    taints?: k8s.V1Taint[];
+    unschedulable?: boolean;
+    /** Wait until the simulator reports the node Ready (default true). */
+    waitReady?: boolean;
+}
+
+export async function addNode(cluster: TestCluster, scenario: Scenario, name: string, spec: NodeSpec = {}): Promise<string> {
+    const fullName = `${scenario.id}-${name}`;
+    await cluster.core.createNode({
+        body: {
+            metadata: {
+                name: fullName,
+                labels: { ...scenario.nodeSelector, "kubernetes.io/hostname": fullName, ...spec.labels },
+                annotations: spec.annotations,
+            },
+            spec: { taints: spec.taints, unschedulable: spec.unschedulable },
+        },
+    });
+    if (spec.waitReady !== false) await waitFor(() => isNodeReady(cluster, fullName), `node ${fullName} Ready`, 30_000);
+    return fullName;
+}
+
+async function isNodeReady(cluster: TestCluster, name: string): Promise<boolean> {
+    const node = await cluster.core.readNode({ name });
+    return (node.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+}
+
+/** Writes images into a node's status, as a kubelet would report them. */
+export async function seedImages(cluster: TestCluster, node: string, images: { names: string[]; sizeBytes: number }[]): Promise<void> {
+    const current = await cluster.core.readNodeStatus({ name: node });
+    current.status = { ...current.status, images: [...(current.status?.images ?? []), ...images] };
+    await cluster.core.replaceNodeStatus({ name: node, body: current });
+}
+
+export async function nodeImages(cluster: TestCluster, node: string): Promise<string[]> {
+    const current = await cluster.core.readNode({ name: node });
+    return (current.status?.images ?? []).flatMap((i) => i.names ?? []);
+}
+
+export async function waitFor(condition: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+        if (await condition().catch(() => false)) return;
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export async function checkedInputs(cluster: TestCluster, news: Record<string, unknown>): Promise<PrePullInputs> {
+    const { inputs, failures } = await prePullProvider.check!({}, { kubeconfig: cluster.kubeconfig, ...news });
+    assert.deepEqual(failures, [], "check failed");
+    return inputs as PrePullInputs;
+}
+
+export async function create(cluster: TestCluster, news: Record<string, unknown>): Promise<PrePullResult & PrePullInputs> {
+    const inputs = await checkedInputs(cluster, news);
+    const result = await prePullProvider.create(inputs);
+    return result.outs as PrePullResult & PrePullInputs;
+}
+
+/** Every DaemonSet and pod this library created in the namespace (by its managed-by label). */
+export async function leftovers(cluster: TestCluster, namespace: string): Promise<string[]> {
+    const selector = `${LABEL_MANAGED_BY}=${MANAGER}`;
+    const ds = await cluster.apps.listNamespacedDaemonSet({ namespace, labelSelector: selector });
+    const pods = await cluster.core.listNamespacedPod({ namespace, labelSelector: selector });
+    return [...ds.items.map((d) => `daemonset/${d.metadata?.name}`), ...pods.items.map((p) => `pod/${p.metadata?.name}`)];
+}
+
+export async function assertNothingLeft(cluster: TestCluster, namespace: string): Promise<void> {
+    assert.deepEqual(await leftovers(cluster, namespace), [], `objects of ours remain in ${namespace}`);
+}
+
+/** Records every DaemonSet that appears in a namespace while `body` runs (a watch, not a poll). */
+export async function watchDaemonSets<T>(cluster: TestCluster, namespace: string, body: () => Promise<T>): Promise<{ result: T; seen: string[] }> {
+    const seen: string[] = [];
+    const watch = new cluster.lib.Watch(cluster.kc);
+    const request = await watch.watch(
+        `/apis/apps/v1/namespaces/${namespace}/daemonsets`,
+        {},
+        (type: string, obj: k8s.V1DaemonSet) => {
+            if (type === "ADDED") seen.push(obj.metadata?.name ?? "?");
+        },
+        () => undefined,
+    );
+    try {
+        const result = await body();
+        await new Promise((r) => setTimeout(r, 300));
+        return { result, seen };
+    } finally {
+        request.abort();
+    }
+}
+
+export { SIM };
