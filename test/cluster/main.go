@@ -33,6 +33,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "check" {
 		os.Exit(runCheck(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "selftest" {
+		os.Exit(runSelftest(os.Args[2:]))
+	}
 	if err := run(); err != nil {
 		fmt.Fprintf(os.Stderr, "localcluster: %v\n", err)
 		os.Exit(1)
