@@ -79,7 +79,8 @@ function termMatches(term: NodeSelectorTerm, node: Node): boolean {
     const labels = node.metadata?.labels ?? {};
     const nodeFields: Record<string, string> = { "metadata.name": node.metadata?.name ?? "" };
     return (
-        expressions.every((r) => requirementMatches(r, labels)) && fields.every((r) => requirementMatches(r, nodeFields))
+        expressions.every((r) => requirementMatches(r, labels)) &&
+        fields.every((r) => requirementMatches(r, nodeFields))
     );
 }
 

@@ -142,7 +142,12 @@ export function normalizeInputs(
         nodeSelector: normalizeNodeSelector(news.nodeSelector, errors),
         tolerations: normalizeTolerations(news.tolerations, errors),
         imagePullSecrets: normalizePullSecrets(news.imagePullSecrets, errors),
-        pollIntervalSeconds: normalizeSeconds(news.pollIntervalSeconds, "pollIntervalSeconds", DEFAULT_POLL_INTERVAL_SECONDS, errors),
+        pollIntervalSeconds: normalizeSeconds(
+            news.pollIntervalSeconds,
+            "pollIntervalSeconds",
+            DEFAULT_POLL_INTERVAL_SECONDS,
+            errors,
+        ),
         timeoutSeconds: normalizeSeconds(news.timeoutSeconds, "timeoutSeconds", DEFAULT_TIMEOUT_SECONDS, errors),
         helperImage: normalizeSingleImage(news.helperImage, "helperImage", DEFAULT_HELPER_IMAGE, errors),
         pauseImage: normalizeSingleImage(news.pauseImage, "pauseImage", DEFAULT_PAUSE_IMAGE, errors),
@@ -176,7 +181,10 @@ export function normalizeInputs(
 function normalizeImages(value: unknown, errors: Collector): string[] {
     if (isUnknown(value)) return value as unknown as string[];
     if (value === undefined || value === null) {
-        errors.fail("images", "is required: a non-empty list of image references, e.g. [\"jupyter/scipy-notebook:2024-01-15\"]");
+        errors.fail(
+            "images",
+            'is required: a non-empty list of image references, e.g. ["jupyter/scipy-notebook:2024-01-15"]',
+        );
         return [];
     }
     if (!Array.isArray(value)) {
@@ -266,16 +274,23 @@ function normalizeTolerations(value: unknown, errors: Collector): Toleration[] {
         const before = errors.failures.length;
         for (const field of Object.keys(item)) {
             if (!["key", "operator", "value", "effect", "tolerationSeconds"].includes(field)) {
-                errors.fail(`${property}.${field}`, `unknown field; allowed: key, operator, value, effect, tolerationSeconds`);
+                errors.fail(
+                    `${property}.${field}`,
+                    `unknown field; allowed: key, operator, value, effect, tolerationSeconds`,
+                );
             }
         }
         const { key, operator, value: tolerationValue, effect, tolerationSeconds } = item;
         const op = operator === undefined || operator === "" ? "Equal" : operator;
         if (typeof op !== "string" || !TOLERATION_OPERATORS.includes(op)) {
-            errors.fail(`${property}.operator`, `${JSON.stringify(operator)} is not a toleration operator; allowed: Equal, Exists`);
+            errors.fail(
+                `${property}.operator`,
+                `${JSON.stringify(operator)} is not a toleration operator; allowed: Equal, Exists`,
+            );
         }
         if (key !== undefined && key !== "") {
-            const problem = typeof key === "string" ? labelKeyProblem(key) : `must be a string, got ${describeType(key)}`;
+            const problem =
+                typeof key === "string" ? labelKeyProblem(key) : `must be a string, got ${describeType(key)}`;
             if (problem) errors.fail(`${property}.key`, problem);
         } else if (op === "Equal") {
             errors.fail(`${property}.key`, `an empty key needs operator Exists (it then tolerates every taint)`);
@@ -287,11 +302,17 @@ function normalizeTolerations(value: unknown, errors: Collector): Toleration[] {
             if (problem) errors.fail(`${property}.value`, problem);
         }
         if (effect !== undefined && effect !== "" && (typeof effect !== "string" || !TAINT_EFFECTS.includes(effect))) {
-            errors.fail(`${property}.effect`, `${JSON.stringify(effect)} is not a taint effect; allowed: ${TAINT_EFFECTS.join(", ")} (or empty for all)`);
+            errors.fail(
+                `${property}.effect`,
+                `${JSON.stringify(effect)} is not a taint effect; allowed: ${TAINT_EFFECTS.join(", ")} (or empty for all)`,
+            );
         }
         if (tolerationSeconds !== undefined) {
             if (typeof tolerationSeconds !== "number" || !Number.isInteger(tolerationSeconds)) {
-                errors.fail(`${property}.tolerationSeconds`, `must be a whole number of seconds, got ${describeType(tolerationSeconds)}`);
+                errors.fail(
+                    `${property}.tolerationSeconds`,
+                    `must be a whole number of seconds, got ${describeType(tolerationSeconds)}`,
+                );
             } else if (effect !== "NoExecute") {
                 errors.fail(`${property}.tolerationSeconds`, `only applies to effect NoExecute`);
             }
@@ -344,10 +365,16 @@ function normalizeAffinity(value: unknown, errors: Collector): Affinity | undefi
     const required = nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution;
     const requiredPath = "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution";
     if (required !== undefined) {
-        if (!isPlainObject(required) || !Array.isArray(required.nodeSelectorTerms) || required.nodeSelectorTerms.length === 0) {
+        if (
+            !isPlainObject(required) ||
+            !Array.isArray(required.nodeSelectorTerms) ||
+            required.nodeSelectorTerms.length === 0
+        ) {
             errors.fail(requiredPath, `must be an object with a non-empty nodeSelectorTerms list`);
         } else {
-            required.nodeSelectorTerms.forEach((term, i) => validateTerm(term, `${requiredPath}.nodeSelectorTerms[${i}]`, errors));
+            required.nodeSelectorTerms.forEach((term, i) =>
+                validateTerm(term, `${requiredPath}.nodeSelectorTerms[${i}]`, errors),
+            );
         }
     }
     const preferred = nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution;
@@ -362,7 +389,12 @@ function normalizeAffinity(value: unknown, errors: Collector): Affinity | undefi
                     errors.fail(path, `must be an object with weight and preference`);
                     return;
                 }
-                if (typeof item.weight !== "number" || !Number.isInteger(item.weight) || item.weight < 1 || item.weight > 100) {
+                if (
+                    typeof item.weight !== "number" ||
+                    !Number.isInteger(item.weight) ||
+                    item.weight < 1 ||
+                    item.weight > 100
+                ) {
                     errors.fail(`${path}.weight`, `must be a whole number from 1 to 100`);
                 }
                 validateTerm(item.preference, `${path}.preference`, errors);
@@ -406,7 +438,8 @@ function validateRequirement(value: unknown, path: string, isField: boolean, err
     if (typeof r.key !== "string") {
         errors.fail(`${path}.key`, `is required`);
     } else if (isField) {
-        if (r.key !== "metadata.name") errors.fail(`${path}.key`, `"${r.key}" is not a node field selector; allowed: metadata.name`);
+        if (r.key !== "metadata.name")
+            errors.fail(`${path}.key`, `"${r.key}" is not a node field selector; allowed: metadata.name`);
     } else {
         const problem = labelKeyProblem(r.key);
         if (problem) errors.fail(`${path}.key`, problem);
@@ -468,7 +501,10 @@ function optionalName(value: unknown, property: string, errors: Collector): stri
     if (value === undefined || value === null || value === "") return undefined;
     if (isUnknown(value)) return value as string;
     if (typeof value !== "string" || !isDns1123Subdomain(value)) {
-        errors.fail(property, `${typeof value === "string" ? `"${value}"` : describeType(value)} is not a valid name (a DNS-1123 subdomain)`);
+        errors.fail(
+            property,
+            `${typeof value === "string" ? `"${value}"` : describeType(value)} is not a valid name (a DNS-1123 subdomain)`,
+        );
         return undefined;
     }
     return value;
@@ -488,7 +524,10 @@ function normalizePatch(value: unknown, errors: Collector): Record<string, unkno
     if (value === undefined || value === null) return undefined;
     if (isUnknown(value)) return value as unknown as Record<string, unknown>;
     if (!isPlainObject(value)) {
-        errors.fail("daemonSetPatch", `must be an object (a JSON merge patch of the DaemonSet manifest), got ${describeType(value)}`);
+        errors.fail(
+            "daemonSetPatch",
+            `must be an object (a JSON merge patch of the DaemonSet manifest), got ${describeType(value)}`,
+        );
         return undefined;
     }
     return value;
@@ -498,7 +537,10 @@ function normalizeOwnerId(value: unknown, old: unknown, makeOwnerId: () => strin
     const candidate = value ?? old;
     if (candidate === undefined || candidate === null || candidate === "") return makeOwnerId();
     if (typeof candidate !== "string" || !isDns1123Label(candidate) || candidate.length > 50) {
-        errors.fail("ownerId", `${describeType(candidate)} is not a valid owner id (a DNS-1123 label of at most 50 characters)`);
+        errors.fail(
+            "ownerId",
+            `${describeType(candidate)} is not a valid owner id (a DNS-1123 label of at most 50 characters)`,
+        );
         return makeOwnerId();
     }
     return candidate;

@@ -36,13 +36,22 @@ export function loadKubeConfig(
             kc.loadFromFile(kubeconfig);
         }
     } catch (e) {
-        const source = kubeconfig === undefined ? "the ambient kubeconfig" : looksLikeKubeconfigContents(kubeconfig) ? "the kubeconfig contents" : `the kubeconfig file "${kubeconfig}"`;
-        throw new Error(`kubeconfig: could not load ${source}: ${(e as Error).name ?? "error"} (check that it is a valid kubeconfig)`);
+        const source =
+            kubeconfig === undefined
+                ? "the ambient kubeconfig"
+                : looksLikeKubeconfigContents(kubeconfig)
+                  ? "the kubeconfig contents"
+                  : `the kubeconfig file "${kubeconfig}"`;
+        throw new Error(
+            `kubeconfig: could not load ${source}: ${(e as Error).name ?? "error"} (check that it is a valid kubeconfig)`,
+        );
     }
     if (context !== undefined) {
         const names = kc.getContexts().map((c) => c.name);
         if (!names.includes(context)) {
-            throw new Error(`context: "${context}" is not in the kubeconfig; available contexts: ${names.join(", ") || "(none)"}`);
+            throw new Error(
+                `context: "${context}" is not in the kubeconfig; available contexts: ${names.join(", ") || "(none)"}`,
+            );
         }
         kc.setCurrentContext(context);
     }

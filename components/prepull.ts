@@ -17,13 +17,7 @@ import {
     type KubeConfig,
 } from "./kube";
 import type { Node, Pod } from "./kubernetes-types";
-import {
-    evaluatePresence,
-    fatalProblems,
-    problemKey,
-    type ContainerProblem,
-    type PresenceReport,
-} from "./presence";
+import { evaluatePresence, fatalProblems, problemKey, type ContainerProblem, type PresenceReport } from "./presence";
 import { parseImageReference } from "./references";
 
 /** How long a transient pull or start error may persist before the pre-pull fails. */
@@ -170,7 +164,9 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
             if (initial.eligibleNodes.length === 0) {
                 log("image-prepuller: no eligible nodes match the scheduling constraints; nothing to pull");
             } else {
-                log(`image-prepuller: all ${initial.eligibleNodes.length} eligible nodes already hold all ${images.length} images; skipping`);
+                log(
+                    `image-prepuller: all ${initial.eligibleNodes.length} eligible nodes already hold all ${images.length} images; skipping`,
+                );
             }
             return { nodes: initial.eligibleNodes, skipped: true, durationSeconds: seconds(started), missingNodes: {} };
         }
@@ -203,7 +199,9 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
         });
         createdDaemonSet = true;
         try {
-            await withRetry(() => cluster.apps.createNamespacedDaemonSet({ namespace: inputs.namespace, body: manifest as never }));
+            await withRetry(() =>
+                cluster.apps.createNamespacedDaemonSet({ namespace: inputs.namespace, body: manifest as never }),
+            );
         } catch (e) {
             throw permissionError(e, "create", "daemonsets", inputs.namespace);
         }
@@ -212,7 +210,9 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
         );
 
         const report = await waitForPresence(inputs, nodes, pods, images, constraints, started, log, (w) => (wake = w));
-        log(`image-prepuller: all ${report.eligibleNodes.length} eligible nodes hold all ${images.length} images after ${seconds(started).toFixed(1)}s`);
+        log(
+            `image-prepuller: all ${report.eligibleNodes.length} eligible nodes hold all ${images.length} images after ${seconds(started).toFixed(1)}s`,
+        );
         return { nodes: report.eligibleNodes, skipped: false, durationSeconds: seconds(started), missingNodes: {} };
     } finally {
         if (debounce) clearTimeout(debounce);
@@ -253,7 +253,10 @@ async function waitForPresence(
             throw new Error(describeTimeout(report, inputs));
         }
         const summary = progressLine(report, images.length);
-        if (now - lastProgress >= PROGRESS_INTERVAL_SECONDS * 1000 || (summary !== lastSummary && now - lastProgress >= 2000)) {
+        if (
+            now - lastProgress >= PROGRESS_INTERVAL_SECONDS * 1000 ||
+            (summary !== lastSummary && now - lastProgress >= 2000)
+        ) {
             log(summary);
             lastProgress = now;
             lastSummary = summary;
@@ -284,14 +287,17 @@ export function progressLine(report: PresenceReport, imageCount: number): string
         .join("; ");
     return (
         `image-prepuller: ${done}/${total} nodes ready; waiting on ${sample}${more}` +
-        (problems ? `; pull errors: ${problems}${report.problems.length > 3 ? ` (+${report.problems.length - 3})` : ""}` : "")
+        (problems
+            ? `; pull errors: ${problems}${report.problems.length > 3 ? ` (+${report.problems.length - 3})` : ""}`
+            : "")
     );
 }
 
-export function describeFailures(problems: readonly ContainerProblem[], inputs: Pick<PrePullInputs, "namespace" | "ownerId">): string {
-    const lines = problems
-        .slice(0, 20)
-        .map((p) => `  node ${p.node}: image ${p.image}: ${p.reason}: ${p.message}`);
+export function describeFailures(
+    problems: readonly ContainerProblem[],
+    inputs: Pick<PrePullInputs, "namespace" | "ownerId">,
+): string {
+    const lines = problems.slice(0, 20).map((p) => `  node ${p.node}: image ${p.image}: ${p.reason}: ${p.message}`);
     const more = problems.length > 20 ? [`  ... and ${problems.length - 20} more`] : [];
     return [
         `image-prepuller: cannot pre-pull images (the DaemonSet ${inputs.namespace}/${daemonSetName(inputs.ownerId)} was removed):`,
@@ -300,7 +306,10 @@ export function describeFailures(problems: readonly ContainerProblem[], inputs: 
     ].join("\n");
 }
 
-export function describeTimeout(report: PresenceReport, inputs: Pick<PrePullInputs, "timeoutSeconds" | "namespace" | "ownerId">): string {
+export function describeTimeout(
+    report: PresenceReport,
+    inputs: Pick<PrePullInputs, "timeoutSeconds" | "namespace" | "ownerId">,
+): string {
     const missing = Object.entries(report.missing).sort(([a], [b]) => a.localeCompare(b));
     return [
         `image-prepuller: timed out after ${inputs.timeoutSeconds}s; ${missing.length} of ${report.eligibleNodes.length} eligible nodes still miss images (the DaemonSet ${inputs.namespace}/${daemonSetName(inputs.ownerId)} was removed):`,
@@ -334,7 +343,9 @@ async function removeOwned(cluster: Cluster, owned: OwnedObjects, log: Logger, a
     const namespace = owned.namespace;
     let daemonSets: { metadata?: { name?: string } }[];
     try {
-        daemonSets = (await withRetry(() => cluster.apps.listNamespacedDaemonSet({ namespace, labelSelector: selector }))).items;
+        daemonSets = (
+            await withRetry(() => cluster.apps.listNamespacedDaemonSet({ namespace, labelSelector: selector }))
+        ).items;
     } catch (e) {
         if (statusCode(e) === 404) return;
         throw permissionError(e, "list", "daemonsets", namespace);
@@ -392,7 +403,9 @@ export async function removeOwnedObjects(owned: OwnedObjects, log: Logger): Prom
 }
 
 /** For refresh: eligible nodes now, and which of them miss images by their `status.images`. */
-export async function inspectPresence(inputs: PrePullInputs): Promise<{ nodes: string[]; missingNodes: Record<string, string[]> }> {
+export async function inspectPresence(
+    inputs: PrePullInputs,
+): Promise<{ nodes: string[]; missingNodes: Record<string, string[]> }> {
     const cluster = connect(inputs.kubeconfig, inputs.context);
     let nodes: Node[];
     try {

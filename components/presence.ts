@@ -128,7 +128,10 @@ function podProblems(pod: Pod, node: string): ContainerProblem[] {
         const reason = waiting?.reason ?? (terminated && terminated.exitCode !== 0 ? terminated.reason : undefined);
         if (!reason || !(PULL_ERROR_REASONS.has(reason) || START_ERROR_REASONS.has(reason))) continue;
         const message =
-            waiting?.message ?? terminated?.message ?? status.lastState?.terminated?.message ?? "(no message from the kubelet)";
+            waiting?.message ??
+            terminated?.message ??
+            status.lastState?.terminated?.message ??
+            "(no message from the kubelet)";
         problems.push({
             node,
             image: specImage(pod, status),

@@ -22,7 +22,13 @@ export const PULL_PROPERTIES = [
     "daemonSetPatch",
 ] as const;
 /** Inputs that change how we connect or wait, but not what must be on the nodes. */
-export const OPERATIONAL_PROPERTIES = ["pollIntervalSeconds", "timeoutSeconds", "kubeconfig", "context", "ownerId"] as const;
+export const OPERATIONAL_PROPERTIES = [
+    "pollIntervalSeconds",
+    "timeoutSeconds",
+    "kubeconfig",
+    "context",
+    "ownerId",
+] as const;
 
 export type PrePullOutputs = PrePullInputs & PrePullResult;
 
@@ -80,7 +86,11 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
                 const property = message.startsWith("context:") ? "context" : "kubeconfig";
                 failures.push({ property, reason: message.replace(/^(kubeconfig|context): /, "") });
             }
-        } else if (kubeconfig === undefined && inputs.context !== undefined && looksLikeKubeconfigContents(inputs.context)) {
+        } else if (
+            kubeconfig === undefined &&
+            inputs.context !== undefined &&
+            looksLikeKubeconfigContents(inputs.context)
+        ) {
             failures.push({ property: "context", reason: "must be a context name, not kubeconfig contents" });
         }
         return { inputs, failures };
@@ -112,7 +122,12 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
         }
         if (olds.namespace && olds.ownerId && (olds.namespace !== news.namespace || olds.ownerId !== news.ownerId)) {
             await removeOwnedObjects(
-                { namespace: olds.namespace, ownerId: olds.ownerId, kubeconfig: news.kubeconfig, context: news.context },
+                {
+                    namespace: olds.namespace,
+                    ownerId: olds.ownerId,
+                    kubeconfig: news.kubeconfig,
+                    context: news.context,
+                },
                 log,
             );
         }

@@ -30,9 +30,7 @@ const separator = "(?:[._]|__|[-]+)";
 const pathComponent = `${alphaNumeric}(?:${separator}${alphaNumeric})*`;
 const PATH_PATTERN = new RegExp(`^${pathComponent}(?:/${pathComponent})*$`);
 const domainComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-const DOMAIN_PATTERN = new RegExp(
-    `^(?:${domainComponent}(?:\\.${domainComponent})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?$`,
-);
+const DOMAIN_PATTERN = new RegExp(`^(?:${domainComponent}(?:\\.${domainComponent})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?$`);
 const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
 const DIGEST_PATTERN = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 /** Hex lengths of the digest algorithms registries and runtimes accept. */
@@ -108,7 +106,8 @@ function splitDomain(reference: string, name: string): { domain: string; path: s
     const slash = name.indexOf("/");
     const first = slash < 0 ? "" : name.slice(0, slash);
     const looksLikeDomain =
-        slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase());
+        slash >= 0 &&
+        (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase());
     if (!looksLikeDomain) {
         return { domain: DEFAULT_DOMAIN, path: slash < 0 ? OFFICIAL_REPOSITORY_PREFIX + name : name };
     }

@@ -52,7 +52,13 @@ const hub = new KubernetesObject(
                 template: {
                     metadata: { labels: { app: "jupyterhub", component: "hub" } },
                     spec: {
-                        containers: [{ name: "hub", image: "quay.io/jupyterhub/k8s-hub:4.1.0", ports: [{ containerPort: 8081 }] }],
+                        containers: [
+                            {
+                                name: "hub",
+                                image: "quay.io/jupyterhub/k8s-hub:4.1.0",
+                                ports: [{ containerPort: 8081 }],
+                            },
+                        ],
                     },
                 },
             },

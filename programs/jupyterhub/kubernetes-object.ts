@@ -41,7 +41,8 @@ function idOf(manifest: k8s.KubernetesObject): string {
 const objectProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: ObjectInputs, news: ObjectInputs) {
         const changes = JSON.stringify(olds.manifest) !== JSON.stringify(news.manifest);
-        const identity = (m: k8s.KubernetesObject) => `${m.apiVersion}/${m.kind}/${m.metadata?.namespace}/${m.metadata?.name}`;
+        const identity = (m: k8s.KubernetesObject) =>
+            `${m.apiVersion}/${m.kind}/${m.metadata?.namespace}/${m.metadata?.name}`;
         return { changes, replaces: identity(olds.manifest) !== identity(news.manifest) ? ["manifest"] : [] };
     },
     async create(inputs: ObjectInputs) {
@@ -54,7 +55,14 @@ const objectProvider: pulumi.dynamic.ResourceProvider = {
     },
     async delete(_id: string, props: ObjectInputs) {
         try {
-            await client(props.kubeconfig).delete(props.manifest, undefined, undefined, undefined, undefined, "Foreground");
+            await client(props.kubeconfig).delete(
+                props.manifest,
+                undefined,
+                undefined,
+                undefined,
+                undefined,
+                "Foreground",
+            );
         } catch (e) {
             if ((e as { code?: number }).code !== 404) throw e;
         }

@@ -60,7 +60,15 @@ async function startCluster(): Promise<TestCluster> {
     const lib = require("@kubernetes/client-node") as typeof k8s;
     const kc = new lib.KubeConfig();
     kc.loadFromString(kubeconfig);
-    return { dir, kubeconfigPath, kubeconfig, lib, kc, core: kc.makeApiClient(lib.CoreV1Api), apps: kc.makeApiClient(lib.AppsV1Api) };
+    return {
+        dir,
+        kubeconfigPath,
+        kubeconfig,
+        lib,
+        kc,
+        core: kc.makeApiClient(lib.CoreV1Api),
+        apps: kc.makeApiClient(lib.AppsV1Api),
+    };
 }
 
 export async function stopSharedCluster(): Promise<void> {
@@ -68,7 +76,9 @@ export async function stopSharedCluster(): Promise<void> {
     const dir = startedDir;
     startedDir = undefined;
     started = undefined;
-    await run("bash", [clusterScript, "down"], { env: { ...process.env, PREPULLER_CLUSTER_DIR: dir } }).catch((e: Error) => {
-        console.error(`cluster.sh down failed: ${e.message}`);
-    });
+    await run("bash", [clusterScript, "down"], { env: { ...process.env, PREPULLER_CLUSTER_DIR: dir } }).catch(
+        (e: Error) => {
+            console.error(`cluster.sh down failed: ${e.message}`);
+        },
+    );
 }

@@ -17,7 +17,10 @@ export interface Scenario {
 }
 
 export async function newScenario(cluster: TestCluster, title: string): Promise<Scenario> {
-    const id = `${title.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 30)}-${randomBytes(3).toString("hex")}`;
+    const id = `${title
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-")
+        .slice(0, 30)}-${randomBytes(3).toString("hex")}`;
     await cluster.core.createNamespace({ body: { metadata: { name: id } } });
     return { id, namespace: id, nodeSelector: { [SCENARIO_LABEL]: id } };
 }
@@ -31,7 +34,12 @@ export interface NodeSpec {
     waitReady?: boolean;
 }
 
-export async function addNode(cluster: TestCluster, scenario: Scenario, name: string, spec: NodeSpec = {}): Promise<string> {
+export async function addNode(
+    cluster: TestCluster,
+    scenario: Scenario,
+    name: string,
+    spec: NodeSpec = {},
+): Promise<string> {
     const fullName = `${scenario.id}-${name}`;
     await cluster.core.createNode({
         body: {
@@ -53,7 +61,11 @@ async function isNodeReady(cluster: TestCluster, name: string): Promise<boolean>
 }
 
 /** Writes images into a node's status, as a kubelet would report them. */
-export async function seedImages(cluster: TestCluster, node: string, images: { names: string[]; sizeBytes: number }[]): Promise<void> {
+export async function seedImages(
+    cluster: TestCluster,
+    node: string,
+    images: { names: string[]; sizeBytes: number }[],
+): Promise<void> {
     const current = await cluster.core.readNodeStatus({ name: node });
     current.status = { ...current.status, images: [...(current.status?.images ?? []), ...images] };
     await cluster.core.replaceNodeStatus({ name: node, body: current });
@@ -79,7 +91,10 @@ export async function checkedInputs(cluster: TestCluster, news: Record<string, u
     return inputs as PrePullInputs;
 }
 
-export async function create(cluster: TestCluster, news: Record<string, unknown>): Promise<PrePullResult & PrePullInputs> {
+export async function create(
+    cluster: TestCluster,
+    news: Record<string, unknown>,
+): Promise<PrePullResult & PrePullInputs> {
     const inputs = await checkedInputs(cluster, news);
     const result = await prePullProvider.create(inputs);
     return result.outs as PrePullResult & PrePullInputs;
@@ -90,7 +105,10 @@ export async function leftovers(cluster: TestCluster, namespace: string): Promis
     const selector = `${LABEL_MANAGED_BY}=${MANAGER}`;
     const ds = await cluster.apps.listNamespacedDaemonSet({ namespace, labelSelector: selector });
     const pods = await cluster.core.listNamespacedPod({ namespace, labelSelector: selector });
-    return [...ds.items.map((d) => `daemonset/${d.metadata?.name}`), ...pods.items.map((p) => `pod/${p.metadata?.name}`)];
+    return [
+        ...ds.items.map((d) => `daemonset/${d.metadata?.name}`),
+        ...pods.items.map((p) => `pod/${p.metadata?.name}`),
+    ];
 }
 
 export async function assertNothingLeft(cluster: TestCluster, namespace: string): Promise<void> {
@@ -98,7 +116,11 @@ export async function assertNothingLeft(cluster: TestCluster, namespace: string)
 }
 
 /** Records every DaemonSet that appears in a namespace while `body` runs (a watch, not a poll). */
-export async function watchDaemonSets<T>(cluster: TestCluster, namespace: string, body: () => Promise<T>): Promise<{ result: T; seen: string[] }> {
+export async function watchDaemonSets<T>(
+    cluster: TestCluster,
+    namespace: string,
+    body: () => Promise<T>,
+): Promise<{ result: T; seen: string[] }> {
     const seen: string[] = [];
     const watch = new cluster.lib.Watch(cluster.kc);
     const request = await watch.watch(

@@ -1,0 +1,253 @@
+/**
+ * The example JupyterHub stack through the real Pulumi engine (CLI, Node.js language host,
+ * file:// backend) on the local cluster: preview, up, no-op up, update, refresh, destroy.
+ */
+import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import * as path from "node:path";
+import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import type { Stack } from "@pulumi/pulumi/automation";
+import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
+import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { exampleStack } from "../support/engine";
+
+const unreachableKubeconfig = [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters: [{name: nowhere, cluster: {server: 'https://127.0.0.1:1'}}]",
+    "users: [{name: u, user: {token: not-a-real-token}}]",
+    "contexts: [{name: nowhere, context: {cluster: nowhere, user: u}}]",
+    "current-context: nowhere",
+].join("\n");
+
+const userImages = ["quay.io/jupyter/scipy-notebook:2025-03-14", "quay.io/jupyter/r-notebook:2025-03-14"];
+
+function stackName(prefix: string): string {
+    return `${prefix}-${randomBytes(3).toString("hex")}`;
+}
+
+async function removeStack(stack: Stack): Promise<void> {
+    await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
+    rmSync(path.join(repoRoot, `Pulumi.${stack.name}.yaml`), { force: true });
+}
+
+interface WatchedEvent {
+    type: string;
+    kind: string;
+    obj: k8s.KubernetesObject & { status?: unknown; spec?: unknown };
+    at: number;
+}
+
+/**
+ * Watches paths from the current resourceVersion, so only changes made from now on are recorded.
+ * (The apiserver's resourceVersions come from one etcd revision counter, valid for every path.)
+ */
+async function recordChanges(
+    cluster: TestCluster,
+    paths: string[],
+): Promise<{ events: WatchedEvent[]; stop: () => void }> {
+    const events: WatchedEvent[] = [];
+    const aborts: (() => void)[] = [];
+    const resourceVersion = (await cluster.core.listNamespace({ limit: 1 })).metadata!.resourceVersion!;
+    for (const p of paths) {
+        const watch = new cluster.lib.Watch(cluster.kc);
+        const request = await watch.watch(
+            p,
+            { resourceVersion },
+            (type: string, obj: WatchedEvent["obj"]) => events.push({ type, kind: obj.kind ?? p, obj, at: Date.now() }),
+            () => undefined,
+        );
+        aborts.push(() => request.abort());
+    }
+    return { events, stop: () => aborts.forEach((a) => a()) };
+}
+
+async function addUserNodes(cluster: TestCluster, names: string[], pullSeconds: string): Promise<void> {
+    for (const name of names) {
+        await cluster.core.createNode({
+            body: {
+                metadata: {
+                    name,
+                    labels: { "hub.jupyter.org/node-purpose": "user", "kubernetes.io/hostname": name },
+                    annotations: { [SIM.pullSeconds]: pullSeconds, [SIM.statusDelaySeconds]: "1" },
+                },
+                spec: { taints: [{ key: "hub.jupyter.org/dedicated", value: "user", effect: "NoSchedule" }] },
+            },
+        });
+    }
+}
+
+async function ours(cluster: TestCluster, namespace: string): Promise<string[]> {
+    const selector = `${LABEL_MANAGED_BY}=${MANAGER}`;
+    const ds = await cluster.apps.listNamespacedDaemonSet({ namespace, labelSelector: selector });
+    const pods = await cluster.core.listNamespacedPod({ namespace, labelSelector: selector });
+    return [...ds.items, ...pods.items].map((o) => `${o.kind ?? "object"}/${o.metadata?.name}`);
+}
+
+describe("the example stack through the real Pulumi engine", function () {
+    this.timeout(600_000);
+
+    describe("preview without a cluster", () => {
+        let stack: Stack;
+        before(async function () {
+            this.timeout(60 * 60 * 1000);
+            stack = await exampleStack(stackName("offline"), {
+                kubeconfig: { value: unreachableKubeconfig, secret: true },
+                images: { value: JSON.stringify(userImages) },
+            });
+        });
+        after(async () => removeStack(stack));
+
+        it("plans the pre-puller with no cluster reachable", async () => {
+            const result = await stack.preview();
+            assert.ok((result.changeSummary.create ?? 0) >= 4, JSON.stringify(result.changeSummary));
+            assert.match(result.stdout, /ImagePrePuller|image-prepuller/);
+        });
+
+        it("fails on bad input, naming the property", async () => {
+            await stack.setConfig("images", {
+                value: JSON.stringify(["quay.io/jupyter/scipy-notebook:2025-03-14", "Bad/Image"]),
+            });
+            await assert.rejects(stack.preview(), (e: Error) => {
+                assert.match(e.message, /images\[1\]/);
+                assert.match(e.message, /lowercase/);
+                return true;
+            });
+        });
+    });
+
+    describe("lifecycle on the local cluster", () => {
+        let cluster: TestCluster;
+        let stack: Stack;
+        const namespace = `jhub-${randomBytes(3).toString("hex")}`;
+        const nodes = [1, 2, 3].map((i) => `${namespace}-user-${i}`);
+
+        before(async function () {
+            this.timeout(60 * 60 * 1000);
+            cluster = await sharedCluster();
+            await addUserNodes(cluster, nodes, "2");
+            stack = await exampleStack(stackName("e2e"), {
+                kubeconfig: { value: cluster.kubeconfig, secret: true },
+                namespace: { value: namespace },
+                images: { value: JSON.stringify(userImages) },
+            });
+        });
+        after(async function () {
+            this.timeout(300_000);
+            if (stack) {
+                await stack.destroy().catch(() => undefined);
+                await removeStack(stack);
+            }
+        });
+
+        it("up creates the hub only after every user node holds every image, and leaves no DaemonSet", async () => {
+            // The namespace does not exist yet: watch cluster-wide and filter.
+            const changes = await recordChanges(cluster, ["/api/v1/pods", "/apis/apps/v1/deployments"]);
+            let output = "";
+            const result = await stack.up({ onOutput: (line) => (output += line) });
+            changes.stop();
+            const inNamespace = changes.events.filter((e) => e.obj.metadata?.namespace === namespace);
+
+            const hubAdded = inNamespace.find((e) => e.type === "ADDED" && e.obj.metadata?.name === "hub");
+            assert.ok(hubAdded, "the hub Deployment was never created");
+            const hubCreated = new Date(String(hubAdded.obj.metadata?.creationTimestamp)).getTime();
+            // When each user node finished pulling, by the (simulated) kubelet's own timestamps.
+            const pullFinished = new Map<string, number>();
+            for (const e of inNamespace) {
+                if (e.obj.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGER) continue;
+                const pod = e.obj as k8s.V1Pod;
+                const node = pod.spec?.nodeName;
+                const statuses = pod.status?.initContainerStatuses ?? [];
+                const pulls = statuses.filter((s) => s.name.startsWith("pull-"));
+                if (!node || pulls.length !== userImages.length || !pulls.every((s) => s.state?.terminated)) continue;
+                const done = Math.max(...pulls.map((s) => new Date(String(s.state!.terminated!.finishedAt)).getTime()));
+                pullFinished.set(node, Math.max(pullFinished.get(node) ?? 0, done));
+            }
+            assert.deepEqual(
+                [...pullFinished.keys()].sort(),
+                [...nodes].sort(),
+                "not every user node finished pulling",
+            );
+            for (const [node, finished] of pullFinished) {
+                // Kubernetes timestamps have one-second resolution.
+                assert.ok(
+                    hubCreated >= Math.floor(finished / 1000) * 1000,
+                    `hub created before ${node} finished pulling`,
+                );
+            }
+            // And by the order in which the watch saw them.
+            const lastPullSeen = Math.max(
+                ...inNamespace.filter((e) => e.obj.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGER).map((e) => e.at),
+            );
+            assert.ok(hubAdded.at >= lastPullSeen, "the hub appeared before the last pre-pull pod event");
+
+            assert.deepEqual(await ours(cluster, namespace), []);
+            const outputs = result.outputs;
+            assert.deepEqual(outputs.images!.value, userImages);
+            assert.deepEqual(
+                [...(outputs.nodes!.value as string[])].filter((n) => nodes.includes(n)).sort(),
+                [...nodes].sort(),
+            );
+            assert.equal(outputs.skipped!.value, false);
+            assert.ok((outputs.durationSeconds!.value as number) > 0);
+            assert.match(output, /image-prepuller: pulling 2 images/);
+            assert.match(output, /nodes ready/);
+        });
+
+        it("a second up changes nothing and writes nothing to the cluster", async () => {
+            const changes = await recordChanges(cluster, [
+                `/api/v1/namespaces/${namespace}/pods`,
+                `/apis/apps/v1/namespaces/${namespace}/daemonsets`,
+                `/apis/apps/v1/namespaces/${namespace}/deployments`,
+                "/api/v1/namespaces",
+            ]);
+            const result = await stack.up();
+            await new Promise((r) => setTimeout(r, 500));
+            changes.stop();
+            const summary = result.summary.resourceChanges ?? {};
+            assert.deepEqual(Object.keys(summary), ["same"], JSON.stringify(summary));
+            assert.deepEqual(
+                changes.events.map((e) => `${e.type} ${e.obj.kind} ${e.obj.metadata?.name}`),
+                [],
+            );
+        });
+
+        it("changing the images re-pulls them", async () => {
+            const changed = [...userImages, "quay.io/jupyter/julia-notebook:2025-03-14"];
+            await stack.setConfig("images", { value: JSON.stringify(changed) });
+            const result = await stack.up();
+            assert.deepEqual(result.outputs.images!.value, changed);
+            assert.equal(result.outputs.skipped!.value, false);
+            assert.equal(result.summary.resourceChanges?.update, 1, JSON.stringify(result.summary.resourceChanges));
+            assert.deepEqual(await ours(cluster, namespace), []);
+        });
+
+        it("refresh shows a node that joined without the images, and the next up heals it", async () => {
+            const late = `${namespace}-user-late`;
+            await addUserNodes(cluster, [late], "1");
+            await new Promise((r) => setTimeout(r, 1500));
+            await stack.refresh();
+            const drift = (await stack.outputs()).missingNodes!.value as Record<string, string[]>;
+            assert.deepEqual(Object.keys(drift), [late]);
+            const result = await stack.up();
+            assert.deepEqual(result.outputs.missingNodes!.value, {});
+            assert.ok((result.outputs.nodes!.value as string[]).includes(late));
+        });
+
+        it("stack export shows the kubeconfig only as a secret", async () => {
+            const exported = JSON.stringify(await stack.exportStack());
+            const credential = /client-key-data:\s*(\S+)|token:\s*(\S+)/.exec(cluster.kubeconfig);
+            assert.ok(credential, "the test kubeconfig has no credential to look for");
+            const secretText = credential[1] ?? credential[2]!;
+            assert.ok(!exported.includes(secretText), "the kubeconfig's credential appears in plain text in the state");
+            assert.ok(exported.includes("4dabf18193072939515e22adb298388d"), "no secret values in the state at all");
+        });
+
+        it("destroy leaves nothing of ours in the cluster", async () => {
+            await stack.destroy();
+            assert.deepEqual(await ours(cluster, namespace), []);
+            await assert.rejects(cluster.apps.readNamespacedDeployment({ name: "hub", namespace }), /404|not found/i);
+        });
+    });
+});

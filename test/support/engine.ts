@@ -1,0 +1,74 @@
+/**
+ * The real Pulumi engine for end-to-end tests: the CLI and Node.js language host from
+ * test/toolchain (built from Go modules, or a pulumi already on PATH), a file:// backend in a
+ * temporary directory, a passphrase secrets provider and an isolated PULUMI_HOME.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { repoRoot } from "./cluster";
+
+const run = promisify(execFile);
+
+export interface Engine {
+    stateDir: string;
+    envVars: Record<string, string>;
+    command: PulumiCommand;
+}
+
+let engine: Promise<Engine> | undefined;
+
+export function sharedEngine(): Promise<Engine> {
+    engine ??= startEngine();
+    return engine;
+}
+
+async function startEngine(): Promise<Engine> {
+    let bin: string;
+    try {
+        const { stdout } = await run("bash", [path.join(repoRoot, "test/toolchain/ensure.sh")], {
+            maxBuffer: 64 * 1024 * 1024,
+        });
+        bin = stdout.trim().split("\n").pop()!.trim();
+    } catch (e) {
+        const err = e as { stderr?: string; message: string };
+        throw new Error(`the Pulumi toolchain is not available: ${err.message}\n${(err.stderr ?? "").slice(-4000)}`);
+    }
+    const stateDir = mkdtempSync(path.join(tmpdir(), "prepuller-e2e-state-"));
+    const pulumiHome = mkdtempSync(path.join(tmpdir(), "prepuller-e2e-home-"));
+    const envVars: Record<string, string> = {
+        PATH: [
+            bin,
+            path.join(repoRoot, "node_modules/.bin"),
+            process.env.PATH,
+            path.join(repoRoot, "test/toolchain/plugin"),
+        ].join(path.delimiter),
+        PULUMI_HOME: pulumiHome,
+        PULUMI_BACKEND_URL: `file://${stateDir}`,
+        PULUMI_CONFIG_PASSPHRASE: "prepuller-e2e",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_PREPULLER_NODE_MODULES: path.join(repoRoot, "node_modules"),
+    };
+    // The Automation API spawns the CLI with process.env merged in: the language host must find Node 24 first.
+    process.env.PATH = envVars.PATH;
+    const command = await PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: true });
+    return { stateDir, envVars, command };
+}
+
+/** A new stack of the example program (the root Pulumi.yaml) with the given config. */
+export async function exampleStack(
+    name: string,
+    config: Record<string, { value: string; secret?: boolean }>,
+): Promise<Stack> {
+    const { envVars, command } = await sharedEngine();
+    const stack = await LocalWorkspace.createStack(
+        { stackName: name, workDir: repoRoot },
+        { envVars, pulumiCommand: command, pulumiHome: envVars.PULUMI_HOME },
+    );
+    await stack.setAllConfig(config);
+    return stack;
+}
