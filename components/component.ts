@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
 import { createHash } from "crypto";
-import { prePullProvider } from "./provider";
+import { cleanupProvider, prePullProvider } from "./provider";
 
 export const COMPONENT_TYPE = "image-prepuller:index:ImagePrePuller";
 
@@ -53,8 +53,15 @@ export class ImagePrePuller extends pulumi.ComponentResource {
 
     constructor(name: string, args: ImagePrePullerArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPE, name, {}, opts);
-        const prePull = new PrePull(name, prePullProps(name, args), {
+        const props = prePullProps(name, args);
+        const cleanup = new PrePullCleanup(
+            `${name}-cleanup`,
+            { namespace: args.namespace, ownerId: props.ownerId, kubeconfig: props.kubeconfig, context: args.context },
+            { parent: this, additionalSecretOutputs: ["kubeconfig"] },
+        );
+        const prePull = new PrePull(name, props, {
             parent: this,
+            dependsOn: [cleanup],
             additionalSecretOutputs: ["kubeconfig"],
         });
         this.images = prePull.images;
@@ -114,5 +121,19 @@ class PrePull extends pulumi.dynamic.Resource {
             "image-prepuller",
             "PrePull",
         );
+    }
+}
+
+interface CleanupProps {
+    namespace?: pulumi.Input<string>;
+    ownerId: string;
+    kubeconfig?: pulumi.Input<string>;
+    context?: pulumi.Input<string>;
+}
+
+/** Removes, on destroy, anything a killed pre-pull of this component left; see cleanupProvider. */
+class PrePullCleanup extends pulumi.dynamic.Resource {
+    constructor(name: string, props: CleanupProps, opts: pulumi.CustomResourceOptions) {
+        super(cleanupProvider, name, props, opts, "image-prepuller", "PrePullCleanup");
     }
 }

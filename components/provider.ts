@@ -4,7 +4,7 @@
  * runs the stored copy on `delete`, so `delete` accepts state written by any earlier version.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { normalizeInputs, UNKNOWN_VALUE, type PrePullInputs } from "./inputs";
+import { DEFAULT_NAMESPACE, normalizeInputs, UNKNOWN_VALUE, type PrePullInputs } from "./inputs";
 import { loadClientLibrary, loadKubeConfig, looksLikeKubeconfigContents } from "./kube";
 import { inspectPresence, prePull, removeOwnedObjects, type PrePullResult } from "./prepull";
 
@@ -149,5 +149,37 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
         const ownerId = props?.ownerId ?? idOwner;
         if (!namespace || !ownerId) return;
         await removeOwnedObjects({ namespace, ownerId, kubeconfig: props?.kubeconfig, context: props?.context }, log);
+    },
+};
+
+/** Inputs of the cleanup guard: just enough to find what an owner may have left. */
+export interface CleanupInputs {
+    namespace?: string;
+    ownerId: string;
+    kubeconfig?: string;
+    context?: string;
+}
+
+/**
+ * The cleanup guard is created (instantly, with no cluster call) before the pre-pull starts.
+ * If `pulumi up` is killed mid-pre-pull, the pre-pull resource never reaches state but the
+ * guard does, so the next `pulumi destroy` still removes the DaemonSet the killed run left.
+ */
+export const cleanupProvider: pulumi.dynamic.ResourceProvider = {
+    async diff(_id: string, olds: CleanupInputs, news: CleanupInputs) {
+        const changes = (["namespace", "ownerId", "kubeconfig", "context"] as const).some((k) => olds[k] !== news[k]);
+        return { changes, replaces: [], deleteBeforeReplace: false };
+    },
+    async create(inputs: CleanupInputs) {
+        return {
+            id: resourceId({ namespace: inputs.namespace ?? DEFAULT_NAMESPACE, ownerId: inputs.ownerId }),
+            outs: inputs,
+        };
+    },
+    async update(_id: string, _olds: CleanupInputs, news: CleanupInputs) {
+        return { outs: news };
+    },
+    async delete(id: string, props: Partial<CleanupInputs>) {
+        return prePullProvider.delete!(id, { ...props, namespace: props?.namespace ?? DEFAULT_NAMESPACE } as never);
     },
 };
