@@ -63,7 +63,9 @@ export function loadKubeConfig(
 
 /** HTTP status of a client-node error, if it is one. */
 export function statusCode(error: unknown): number | undefined {
-    const code = (error as { code?: unknown })?.code;
+    // API calls put the status in `code`, watches in `statusCode`.
+    const e = error as { code?: unknown; statusCode?: unknown } | undefined;
+    const code = e?.code ?? e?.statusCode;
     return typeof code === "number" ? code : undefined;
 }
 

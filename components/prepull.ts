@@ -73,6 +73,8 @@ function stripManagedFields(obj: { metadata?: { managedFields?: unknown } }): vo
 
 interface Watched<T> {
     list(): readonly T[];
+    /** An error that restarting the watch cannot fix (missing permission), if one happened. */
+    fatalError(): Error | undefined;
     stop(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ async function watchObjects<T extends object>(
     let stopped = false;
     let firstError: unknown;
     let synced = false;
+    let fatal: Error | undefined;
     const changed = (obj: T) => {
         stripManagedFields(obj as { metadata?: { managedFields?: unknown } });
         onChange();
@@ -102,6 +105,12 @@ async function watchObjects<T extends object>(
     informer.on("error", (err: unknown) => {
         if (!synced) {
             firstError = err;
+            return;
+        }
+        const code = statusCode(err);
+        if (code === 401 || code === 403) {
+            fatal = permissionError(err, describe.verb, describe.resource, describe.namespace);
+            onChange();
             return;
         }
         if (!stopped) setTimeout(() => void (stopped ? undefined : informer.start()), 1000);
@@ -120,6 +129,7 @@ async function watchObjects<T extends object>(
     synced = true;
     return {
         list: () => informer.list() as unknown as readonly T[],
+        fatalError: () => fatal,
         stop: async () => {
             stopped = true;
             await informer.stop();
@@ -238,6 +248,8 @@ async function waitForPresence(
     let lastSummary = "";
     for (;;) {
         const now = Date.now();
+        const watchFailure = nodes.fatalError() ?? pods.fatalError();
+        if (watchFailure) throw watchFailure;
         const report = evaluatePresence(nodes.list(), pods.list(), images, constraints);
         const missingNodes = Object.keys(report.missing);
         if (missingNodes.length === 0) return report;
