@@ -78,6 +78,11 @@ interface Watched<T> {
     stop(): Promise<void>;
 }
 
+/** Informer errors come from its list (API errors carry `code`) or its watch (`statusCode`). */
+function failedVerb(error: unknown): "list" | "watch" {
+    return (error as { statusCode?: unknown })?.statusCode !== undefined ? "watch" : "list";
+}
+
 /**
  * Starts an informer, waits for its first list, and keeps it running through watch errors
  * (a restarted apiserver, dropped connections) by restarting it after a short pause.
@@ -88,7 +93,7 @@ async function watchObjects<T extends object>(
     list: () => Promise<{ items: T[] }>,
     labelSelector: string | undefined,
     onChange: () => void,
-    describe: { verb: string; resource: string; namespace?: string },
+    describe: { resource: string; namespace?: string },
 ): Promise<Watched<T>> {
     const informer = cluster.lib.makeInformer(cluster.kc, path, list as never, labelSelector);
     let stopped = false;
@@ -109,7 +114,7 @@ async function watchObjects<T extends object>(
         }
         const code = statusCode(err);
         if (code === 401 || code === 403) {
-            fatal = permissionError(err, describe.verb, describe.resource, describe.namespace);
+            fatal = permissionError(err, failedVerb(err), describe.resource, describe.namespace);
             onChange();
             return;
         }
@@ -122,7 +127,7 @@ async function watchObjects<T extends object>(
         const code = statusCode(firstError);
         if (code === 401 || code === 403 || attempt >= 5) {
             await informer.stop();
-            throw permissionError(firstError, describe.verb, describe.resource, describe.namespace);
+            throw permissionError(firstError, failedVerb(firstError), describe.resource, describe.namespace);
         }
         await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
     }
@@ -162,7 +167,7 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
         () => cluster.core.listNode() as Promise<{ items: Node[] }>,
         undefined,
         onChange,
-        { verb: "watch", resource: "nodes" },
+        { resource: "nodes" },
     );
     let pods: Watched<Pod> | undefined;
     let createdDaemonSet = false;
@@ -191,7 +196,7 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
                 }>,
             selector,
             onChange,
-            { verb: "watch", resource: "pods", namespace: inputs.namespace },
+            { resource: "pods", namespace: inputs.namespace },
         );
         const manifest = renderDaemonSet({
             name: daemonSetName(inputs.ownerId),
@@ -375,8 +380,11 @@ async function removeOwned(cluster: Cluster, owned: OwnedObjects, log: Logger, a
             if (statusCode(e) !== 404) throw permissionError(e, "delete", "daemonsets", namespace);
         }
     }
+    // The garbage collector deletes the pods of a deleted DaemonSet and the kubelets stop them.
+    // Pods still there after a grace period (their node is gone or its kubelet is down) are
+    // force-deleted, which needs the optional "delete pods" permission.
     const started = Date.now();
-    let force = false;
+    let forbiddenToDelete = false;
     for (;;) {
         let pods: Pod[];
         try {
@@ -388,23 +396,25 @@ async function removeOwned(cluster: Cluster, owned: OwnedObjects, log: Logger, a
         if (pods.length === 0) return;
         const elapsed = seconds(started);
         if (elapsed > CLEANUP_DEADLINE_SECONDS) {
+            const hint = forbiddenToDelete ? ' (grant RBAC verb "delete" on "pods" to let them be force-deleted)' : "";
             throw new Error(
-                `image-prepuller: ${pods.length} pre-pull pods in namespace "${namespace}" (label ${selector}) were not removed within ${CLEANUP_DEADLINE_SECONDS}s; delete them by hand`,
+                `image-prepuller: ${pods.length} pre-pull pods in namespace "${namespace}" (label ${selector}) were not removed within ${CLEANUP_DEADLINE_SECONDS}s${hint}; delete them by hand`,
             );
         }
-        force = force || elapsed > GRACEFUL_CLEANUP_SECONDS;
-        for (const pod of pods) {
-            const name = pod.metadata?.name;
-            if (!name || (pod.metadata?.deletionTimestamp && !force)) continue;
-            try {
-                await withRetry(() =>
-                    cluster.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: force ? 0 : undefined }),
-                );
-            } catch (e) {
-                if (statusCode(e) !== 404) throw permissionError(e, "delete", "pods", namespace);
+        if (elapsed > GRACEFUL_CLEANUP_SECONDS && !forbiddenToDelete) {
+            for (const pod of pods) {
+                const name = pod.metadata?.name;
+                if (!name) continue;
+                try {
+                    await withRetry(() => cluster.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }));
+                } catch (e) {
+                    const code = statusCode(e);
+                    if (code === 403) forbiddenToDelete = true;
+                    else if (code !== 404) throw permissionError(e, "delete", "pods", namespace);
+                }
             }
         }
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 250));
     }
 }
 

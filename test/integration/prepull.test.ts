@@ -46,7 +46,11 @@ describe("pre-pull on a real control plane", function () {
         const s = await scenario("skip");
         for (const name of ["a", "b"]) {
             const node = await addNode(cluster, s, name, { annotations: fast });
-            await seedImages(cluster, node, normalized.map((n, i) => ({ names: [n], sizeBytes: 1e8 + i })));
+            await seedImages(
+                cluster,
+                node,
+                normalized.map((n, i) => ({ names: [n], sizeBytes: 1e8 + i })),
+            );
         }
         const { result, seen } = await watchDaemonSets(cluster, s.namespace, () =>
             create(cluster, { images, namespace: s.namespace, nodeSelector: s.nodeSelector }),
@@ -86,7 +90,11 @@ describe("pre-pull on a real control plane", function () {
         const taint = { key: "hub.jupyter.org/dedicated", value: "user", effect: "NoSchedule" };
         const plain = await addNode(cluster, s, "plain", { annotations: fast });
         const tainted = await addNode(cluster, s, "tainted", { annotations: fast, taints: [taint] });
-        const without = await create(cluster, { images: ["python:3.11"], namespace: s.namespace, nodeSelector: s.nodeSelector });
+        const without = await create(cluster, {
+            images: ["python:3.11"],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+        });
         assert.deepEqual(without.nodes, [plain]);
         assert.ok(!(await nodeImages(cluster, tainted)).includes("docker.io/library/python:3.11"));
         const withToleration = await create(cluster, {
@@ -103,7 +111,10 @@ describe("pre-pull on a real control plane", function () {
         const s = await scenario("selector-affinity");
         const user = await addNode(cluster, s, "user", { annotations: fast, labels: { purpose: "user", zone: "a" } });
         await addNode(cluster, s, "core", { annotations: fast, labels: { purpose: "core", zone: "a" } });
-        const userB = await addNode(cluster, s, "user-b", { annotations: fast, labels: { purpose: "user", zone: "b" } });
+        const userB = await addNode(cluster, s, "user-b", {
+            annotations: fast,
+            labels: { purpose: "user", zone: "b" },
+        });
         const result = await create(cluster, {
             images: ["python:3.10"],
             namespace: s.namespace,
@@ -126,7 +137,11 @@ describe("pre-pull on a real control plane", function () {
         const ok = await addNode(cluster, s, "ok", { annotations: fast });
         await addNode(cluster, s, "cordoned", { annotations: fast, unschedulable: true });
         await addNode(cluster, s, "notready", { annotations: { ...fast, [SIM.ready]: "false" }, waitReady: false });
-        const result = await create(cluster, { images: ["python:3.9"], namespace: s.namespace, nodeSelector: s.nodeSelector });
+        const result = await create(cluster, {
+            images: ["python:3.9"],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+        });
         assert.deepEqual(result.nodes, [ok]);
         await assertNothingLeft(cluster, s.namespace);
     });
@@ -135,7 +150,11 @@ describe("pre-pull on a real control plane", function () {
         const s = await scenario("join");
         const slow = { [SIM.pullSeconds]: "3", [SIM.statusDelaySeconds]: "0.5" };
         const first = await addNode(cluster, s, "first", { annotations: slow });
-        const pending = create(cluster, { images: ["python:3.8"], namespace: s.namespace, nodeSelector: s.nodeSelector });
+        const pending = create(cluster, {
+            images: ["python:3.8"],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+        });
         await waitFor(async () => (await leftovers(cluster, s.namespace)).length > 0, "the DaemonSet", 20_000);
         const late = await addNode(cluster, s, "late", { annotations: fast });
         const result = await pending;
@@ -148,8 +167,17 @@ describe("pre-pull on a real control plane", function () {
         const s = await scenario("vanish");
         const stays = await addNode(cluster, s, "stays", { annotations: fast });
         const vanishes = await addNode(cluster, s, "vanishes", { annotations: { [SIM.pullSeconds]: "600" } });
-        const pending = create(cluster, { images: ["python:3.7"], namespace: s.namespace, nodeSelector: s.nodeSelector, timeoutSeconds: 120 });
-        await waitFor(async () => (await leftovers(cluster, s.namespace)).some((o) => o.startsWith("pod/")), "pods", 20_000);
+        const pending = create(cluster, {
+            images: ["python:3.7"],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            timeoutSeconds: 120,
+        });
+        await waitFor(
+            async () => (await leftovers(cluster, s.namespace)).some((o) => o.startsWith("pod/")),
+            "pods",
+            20_000,
+        );
         await cluster.core.deleteNode({ name: vanishes });
         const startedWaiting = Date.now();
         const result = await pending;
@@ -161,13 +189,24 @@ describe("pre-pull on a real control plane", function () {
     it("completes through pod evidence on a node whose 50 reported images exclude ours", async () => {
         const s = await scenario("sixty-images");
         const node = await addNode(cluster, s, "crowded", { annotations: fast });
-        const big = Array.from({ length: 60 }, (_, i) => ({ names: [`registry.example.com/big/image-${i}:1`], sizeBytes: 50e9 + i }));
+        const big = Array.from({ length: 60 }, (_, i) => ({
+            names: [`registry.example.com/big/image-${i}:1`],
+            sizeBytes: 50e9 + i,
+        }));
         await seedImages(cluster, node, big);
-        const result = await create(cluster, { images: ["python:3.6"], namespace: s.namespace, nodeSelector: s.nodeSelector, timeoutSeconds: 60 });
+        const result = await create(cluster, {
+            images: ["python:3.6"],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            timeoutSeconds: 60,
+        });
         assert.equal(result.skipped, false);
         assert.deepEqual(result.nodes, [node]);
         const held = await nodeImages(cluster, node);
-        assert.ok(!held.includes("docker.io/library/python:3.6"), "the node's capped list should not show our small image");
+        assert.ok(
+            !held.includes("docker.io/library/python:3.6"),
+            "the node's capped list should not show our small image",
+        );
         await assertNothingLeft(cluster, s.namespace);
     });
 
@@ -193,7 +232,13 @@ describe("pre-pull on a real control plane", function () {
         const s = await scenario("timeout");
         const slow = await addNode(cluster, s, "slow", { annotations: { [SIM.pullSeconds]: "300" } });
         await assert.rejects(
-            create(cluster, { images: ["python:3.4"], namespace: s.namespace, nodeSelector: s.nodeSelector, timeoutSeconds: 4, pollIntervalSeconds: 1 }),
+            create(cluster, {
+                images: ["python:3.4"],
+                namespace: s.namespace,
+                nodeSelector: s.nodeSelector,
+                timeoutSeconds: 4,
+                pollIntervalSeconds: 1,
+            }),
             (e: Error) => {
                 assert.match(e.message, /timed out after 4s/);
                 assert.match(e.message, new RegExp(`${slow}: docker.io/library/python:3.4`));
@@ -207,7 +252,11 @@ describe("pre-pull on a real control plane", function () {
         const s = await scenario("no-shell");
         const distroless = "gcr.io/distroless/base-debian12:nonroot";
         await addNode(cluster, s, "a", { annotations: { ...fast, [SIM.noShell]: distroless } });
-        const result = await create(cluster, { images: [distroless], namespace: s.namespace, nodeSelector: s.nodeSelector });
+        const result = await create(cluster, {
+            images: [distroless],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+        });
         assert.equal(result.nodes.length, 1);
         await assertNothingLeft(cluster, s.namespace);
     });
@@ -216,7 +265,12 @@ describe("pre-pull on a real control plane", function () {
         const s = await scenario("pull-secret");
         await addNode(cluster, s, "a", { annotations: fast });
         await assert.rejects(
-            create(cluster, { images: ["python:3.3"], namespace: s.namespace, nodeSelector: s.nodeSelector, imagePullSecrets: ["regcred"] }),
+            create(cluster, {
+                images: ["python:3.3"],
+                namespace: s.namespace,
+                nodeSelector: s.nodeSelector,
+                imagePullSecrets: ["regcred"],
+            }),
             /imagePullSecrets: secret "regcred" does not exist/,
         );
         await assertNothingLeft(cluster, s.namespace);
@@ -225,10 +279,19 @@ describe("pre-pull on a real control plane", function () {
     it("delete removes a DaemonSet left by an interrupted run, and is idempotent", async () => {
         const s = await scenario("delete");
         await addNode(cluster, s, "a", { annotations: { [SIM.pullSeconds]: "300" } });
-        const inputs = await checkedInputs(cluster, { images: ["python:3.2"], namespace: s.namespace, nodeSelector: s.nodeSelector, timeoutSeconds: 20 });
+        const inputs = await checkedInputs(cluster, {
+            images: ["python:3.2"],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            timeoutSeconds: 20,
+        });
         // Start a pre-pull and abandon it, as a killed process would.
         void prePullProvider.create(inputs).catch(() => undefined);
-        await waitFor(async () => (await leftovers(cluster, s.namespace)).some((o) => o.startsWith("pod/")), "pods", 20_000);
+        await waitFor(
+            async () => (await leftovers(cluster, s.namespace)).some((o) => o.startsWith("pod/")),
+            "pods",
+            20_000,
+        );
         await prePullProvider.delete!(`${s.namespace}/${inputs.ownerId}`, inputs);
         await assertNothingLeft(cluster, s.namespace);
         await prePullProvider.delete!(`${s.namespace}/${inputs.ownerId}`, inputs);

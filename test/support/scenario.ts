@@ -111,6 +111,17 @@ export async function leftovers(cluster: TestCluster, namespace: string): Promis
     ];
 }
 
+/** With admin rights, deletes every DaemonSet and pod of ours in the namespace. */
+export async function removeAllOurs(cluster: TestCluster, namespace: string): Promise<void> {
+    const selector = `${LABEL_MANAGED_BY}=${MANAGER}`;
+    for (const ds of (await cluster.apps.listNamespacedDaemonSet({ namespace, labelSelector: selector })).items) {
+        await cluster.apps.deleteNamespacedDaemonSet({ name: ds.metadata!.name!, namespace });
+    }
+    for (const pod of (await cluster.core.listNamespacedPod({ namespace, labelSelector: selector })).items) {
+        await cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace, gracePeriodSeconds: 0 });
+    }
+}
+
 export async function assertNothingLeft(cluster: TestCluster, namespace: string): Promise<void> {
     assert.deepEqual(await leftovers(cluster, namespace), [], `objects of ours remain in ${namespace}`);
 }

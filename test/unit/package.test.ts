@@ -56,7 +56,8 @@ describe("the published package", () => {
         assert.ok(files.includes("dist/components/index.js"), "dist/components/index.js missing: run npm run build");
         assert.ok(files.includes("dist/components/index.d.ts"));
         const unexpected = files.filter(
-            (f) => !/^dist\/components\/.*\.(js|d\.ts)$/.test(f) && !["package.json", "README.md", "LICENSE"].includes(f),
+            (f) =>
+                !/^dist\/components\/.*\.(js|d\.ts)$/.test(f) && !["package.json", "README.md", "LICENSE"].includes(f),
         );
         assert.deepEqual(unexpected, []);
     });
