@@ -90,6 +90,8 @@ func runAPIServer(dir string, p *pki, etcdURL string, port int, extra []string) 
 		"--max-requests-inflight=1000",
 		"--max-mutating-requests-inflight=500",
 		"--event-ttl=1h",
+		// the kubernetes Service endpoints would need a non-loopback address
+		"--endpoint-reconciler-type=none",
 	}
 	args = append(args, extra...)
 	cmd := apiserverapp.NewAPIServerCommand()

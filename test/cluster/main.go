@@ -113,7 +113,9 @@ func run() error {
 	go func() {
 		fatal <- fmt.Errorf("kube-controller-manager exited: %v", runControllerManager(ctx, internalKubeconfig, p, *controllers, kcmArgs))
 	}()
-	go func() { fatal <- fmt.Errorf("kube-scheduler exited: %v", runScheduler(ctx, internalKubeconfig, schedArgs)) }()
+	go func() {
+		fatal <- fmt.Errorf("kube-scheduler exited: %v", runScheduler(ctx, internalKubeconfig, schedArgs))
+	}()
 
 	sim := newSimulator(cs, simConfig{
 		pullSeconds: *pullSeconds, pullJitter: *pullJitter, statusDelay: *statusDelay, maxImages: *maxImages,

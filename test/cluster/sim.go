@@ -36,35 +36,35 @@ import (
 )
 
 const (
-	annPrefix         = "simulator.prepuller.test/"
-	annReady          = annPrefix + "ready"
-	annPullSeconds    = annPrefix + "pull-seconds"
-	annStatusDelay    = annPrefix + "status-delay-seconds"
-	annUnpullable     = annPrefix + "unpullable"
-	annNoShell        = annPrefix + "no-shell"
-	nodeIndex         = "byNode"
-	errShowDuration   = 2 * time.Second // how long ErrImagePull / StartError is shown before the back-off state
-	kubeletVersion    = "v1.37.2"
-	runtimeVersion    = "containerd://2.1.4"
+	annPrefix       = "simulator.prepuller.test/"
+	annReady        = annPrefix + "ready"
+	annPullSeconds  = annPrefix + "pull-seconds"
+	annStatusDelay  = annPrefix + "status-delay-seconds"
+	annUnpullable   = annPrefix + "unpullable"
+	annNoShell      = annPrefix + "no-shell"
+	nodeIndex       = "byNode"
+	errShowDuration = 2 * time.Second // how long ErrImagePull / StartError is shown before the back-off state
+	kubeletVersion  = "v1.37.2"
+	runtimeVersion  = "containerd://2.1.4"
 )
 
 type simConfig struct {
-	pullSeconds      float64
-	pullJitter       float64
-	statusDelay      float64
-	maxImages        int
-	backoffInitial   time.Duration
-	backoffMax       time.Duration
-	podWorkers       int
-	nodeWorkers      int
+	pullSeconds    float64
+	pullJitter     float64
+	statusDelay    float64
+	maxImages      int
+	backoffInitial time.Duration
+	backoffMax     time.Duration
+	podWorkers     int
+	nodeWorkers    int
 }
 
 type simMetrics struct {
 	pullsStarted, pullsCompleted, pullsFailed, pullsSkipped atomic.Int64
-	startErrors                                           atomic.Int64
-	imagesRecorded, nodeStatusWrites, podStatusWrites     atomic.Int64
-	podsForceDeleted, nodesAdopted                        atomic.Int64
-	lastImageRecordedUnixNano                             atomic.Int64
+	startErrors                                             atomic.Int64
+	imagesRecorded, nodeStatusWrites, podStatusWrites       atomic.Int64
+	podsForceDeleted, nodesAdopted                          atomic.Int64
+	lastImageRecordedUnixNano                               atomic.Int64
 }
 
 type pendingImage struct {
@@ -75,7 +75,7 @@ type pendingImage struct {
 type nodeState struct {
 	index    int
 	hostIP   string
-	pending  []pendingImage              // pulled, not yet in node.status.images
+	pending  []pendingImage               // pulled, not yet in node.status.images
 	hidden   map[string]v1.ContainerImage // held but cut from the reported list by the cap (key: digest name)
 	recorder record.EventRecorder
 }
@@ -288,9 +288,9 @@ func (s *simulator) nodeStateFor(name string) *nodeState {
 		s.nextNode++
 		idx := s.nextNode
 		ns = &nodeState{
-			index:  idx,
-			hostIP: net.IPv4(172, byte(16+(idx>>16)&0x0f), byte(idx>>8), byte(idx)).String(),
-			hidden: map[string]v1.ContainerImage{},
+			index:    idx,
+			hostIP:   net.IPv4(172, byte(16+(idx>>16)&0x0f), byte(idx>>8), byte(idx)).String(),
+			hidden:   map[string]v1.ContainerImage{},
 			recorder: s.bcast.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: name}),
 		}
 		s.nodes[name] = ns
