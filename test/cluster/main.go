@@ -171,8 +171,11 @@ func run() error {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	select {
 	case s := <-sig:
+		// Everything is throw-away (cluster.sh down removes the directory): exit at
+		// once instead of a graceful apiserver/etcd shutdown, which takes seconds.
 		klog.InfoS("shutting down", "signal", s)
-		cancel()
+		klog.Flush()
+		os.Exit(0)
 		return nil
 	case err := <-fatal:
 		return err

@@ -443,6 +443,13 @@ func (s *simulator) buildStatus(pod *v1.Pod, st *podState) v1.PodStatus {
 			conds = append(conds, m)
 		}
 	}
+	hasScheduled := false
+	for _, c := range conds {
+		hasScheduled = hasScheduled || c.Type == v1.PodScheduled
+	}
+	if !hasScheduled { // pods created with spec.nodeName bypass the scheduler; the kubelet reports it anyway
+		conds = append([]v1.PodCondition{{Type: v1.PodScheduled, Status: v1.ConditionTrue, LastTransitionTime: mt(st.startTime)}}, conds...)
+	}
 	out.Conditions = conds
 	switch {
 	case st.failed:
