@@ -1,7 +1,15 @@
 // Automation API smoke test: LocalWorkspace over a local program directory.
 // Usage: node automation.js <programDir> <backendDir>   (env from test/toolchain/env.sh)
 "use strict";
+const fs = require("fs");
+const path = require("path");
 const { LocalWorkspace } = require("@pulumi/pulumi/automation");
+
+function findFiles(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? findFiles(path.join(dir, e.name)) : [path.join(dir, e.name)],
+  );
+}
 
 async function main() {
   const [workDir, backendDir] = process.argv.slice(2);
@@ -31,8 +39,14 @@ async function main() {
   const changes = up2.summary.resourceChanges || {};
   const changed = Object.entries(changes).filter(([k, v]) => k !== "same" && v > 0);
   if (changed.length) throw new Error(`second up was not a no-op: ${JSON.stringify(changes)}`);
-  const state = await stack.exportStack();
-  if (JSON.stringify(state).includes("smoke-secret-value-42")) throw new Error("secret in plaintext in exported state");
+  // exportStack() runs `pulumi stack export --show-secrets`, so secrets come back
+  // decrypted there (still marked with the secret signature); the stored checkpoint
+  // in the file:// backend must hold only ciphertext.
+  const state = JSON.stringify(await stack.exportStack());
+  if (!state.includes("4dabf18193072939515e22adb298388d")) throw new Error("no secret-marked value in exported state");
+  const stored = findFiles(backendDir).filter((f) => f.endsWith(".json")).map((f) => fs.readFileSync(f, "utf8"));
+  if (!stored.some((s) => s.includes("ciphertext"))) throw new Error("no ciphertext in the backend's stored state");
+  if (stored.some((s) => s.includes("smoke-secret-value-42"))) throw new Error("secret in plaintext in the backend's stored state");
   await stack.destroy({ onOutput });
   await stack.workspace.removeStack("auto");
   console.log("AUTOMATION-OK");
