@@ -82,3 +82,12 @@ func listContains(list, ref string) bool {
 	}
 	return false
 }
+
+// normalizeDigestName qualifies a repo@sha256:... name (python@sha256:x -> docker.io/library/python@sha256:x).
+func normalizeDigestName(n string) string {
+	r, err := reference.ParseNormalizedNamed(strings.TrimSpace(n))
+	if err != nil {
+		return n
+	}
+	return r.String()
+}

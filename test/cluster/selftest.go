@@ -71,7 +71,7 @@ func (t *selftest) poll(timeout time.Duration, f func() (bool, string)) (bool, s
 		if ok || time.Now().After(deadline) {
 			return ok, msg
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(time.Second)
 	}
 }
 
@@ -142,7 +142,7 @@ func (t *selftest) run() {
 	images := []string{"docker.io/library/selftest-a:1", "quay.io/selftest/b:2"}
 	_, err = cs.AppsV1().DaemonSets(ns).Create(ctx, pauseDS("pull", images, ""), metav1.CreateOptions{})
 	t.check("create DaemonSet (2 init containers + pause)", err == nil, "%v", err)
-	ok, msg = t.poll(120*time.Second, func() (bool, string) {
+	ok, msg = t.poll(600*time.Second, func() (bool, string) {
 		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=pull"})
 		if err != nil {
 			return false, err.Error()

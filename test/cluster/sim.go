@@ -104,6 +104,7 @@ type ctrState struct {
 	restarts      int32
 	imageID       string
 	startedAt     time.Time
+	pullStart     time.Time
 	finishedAt    time.Time
 	waitReason    string
 	waitMessage   string
@@ -328,30 +329,45 @@ func imageKey(img v1.ContainerImage) string {
 }
 
 // nodeHolds reports whether the node holds ref: reported in status.images, cut by the
-// cap, or pulled and waiting for the status delay.
-func (s *simulator) nodeHolds(node *v1.Node, ref string) bool {
+// cap, or pulled and waiting for the status delay. The second result is the
+// digest name to report as imageID (the one listed on the node when there is one).
+func (s *simulator) nodeHolds(node *v1.Node, ref string) (bool, string) {
 	want := digestRef(ref)
 	norm := normalizeRef(ref)
 	for _, img := range node.Status.Images {
 		for _, n := range img.Names {
 			if n == ref || n == want || normalizeRef(n) == norm {
-				return true
+				id := want
+				for _, o := range img.Names {
+					if strings.Contains(o, "@sha256:") {
+						id = normalizeDigestName(o)
+						break
+					}
+				}
+				return true, id
 			}
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ns := s.nodes[node.Name]; ns != nil {
-		if _, ok := ns.hidden[want]; ok {
-			return true
+		if img, ok := ns.hidden[want]; ok {
+			return true, imageKey(img)
+		}
+		for _, img := range ns.hidden {
+			for _, n := range img.Names {
+				if n == ref || normalizeRef(n) == norm {
+					return true, imageKey(img)
+				}
+			}
 		}
 		for _, p := range ns.pending {
 			if refMatches(p.ref, ref) {
-				return true
+				return true, want
 			}
 		}
 	}
-	return false
+	return false, ""
 }
 
 // recordPulled schedules ref to appear in node.status.images after the status delay.

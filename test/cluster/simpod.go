@@ -220,22 +220,23 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 				rec.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: ErrImagePull")
 				return errShowDuration, nil
 			}
-			if s.nodeHolds(node, c.image) && c.spec.ImagePullPolicy != v1.PullAlways {
+			held, heldID := s.nodeHolds(node, c.image)
+			if held && c.spec.ImagePullPolicy != v1.PullAlways {
 				s.m.pullsSkipped.Add(1)
 				rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.image)
-				c.imageID = digestRef(c.image)
+				c.imageID = heldID
 				if err := s.start(pod, node, st, c, now); err != nil {
 					return 0, err
 				}
 				continue
 			}
 			d := s.pullDuration(node)
-			if s.nodeHolds(node, c.image) {
+			if held {
 				d = 0 // PullAlways on a held image: only a manifest check
 			}
 			s.m.pullsStarted.Add(1)
 			rec.Eventf(pod, v1.EventTypeNormal, "Pulling", "Pulling image %q", c.image)
-			c.step, c.until = stepPulling, now.Add(d)
+			c.step, c.until, c.pullStart = stepPulling, now.Add(d), now
 			if c.init {
 				c.waitReason = "PodInitializing"
 			} else {
@@ -249,7 +250,9 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 			s.m.pullsCompleted.Add(1)
 			c.imageID = digestRef(c.image)
 			s.recordPulled(node, c.image)
-			rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Successfully pulled image %q", c.image)
+			took := now.Sub(c.pullStart).Round(time.Millisecond)
+			rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s (%s including waiting). Image size: %d bytes.",
+				c.image, took, took, fakeSize(c.image))
 			if err := s.start(pod, node, st, c, now); err != nil {
 				return 0, err
 			}
