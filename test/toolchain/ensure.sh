@@ -70,8 +70,9 @@ mkdir -p "$cache_root"
 
 # One build at a time per cache; a second caller waits and then reuses the result.
 exec 9>"$cache_root/.lock"
-if command -v flock >/dev/null; then
-  log "waiting for the toolchain build lock" ; flock 9
+if command -v flock >/dev/null && ! flock -n 9; then
+  log "another build of the toolchain is running; waiting for it"
+  flock 9
 fi
 if complete "$bin"; then
   log "cached (built by a concurrent caller): $bin"
@@ -83,7 +84,7 @@ tmp="$(mktemp -d "$cache_root/.build-XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/bin"
 
-export GOTOOLCHAIN=local GOFLAGS=-mod=readonly
+export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
 vpkg=github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
 t0=$(date +%s)
 log "building pulumi ${cli_version} (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi); a cold build takes a while"
