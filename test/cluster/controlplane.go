@@ -33,7 +33,22 @@ func freePort() (int, error) {
 }
 
 // startEtcd runs an embedded single-member etcd on loopback and returns its client URL.
+// The free ports are picked before etcd binds them, so a start is retried if another
+// process took a port in between.
 func startEtcd(dir string) (*embed.Etcd, string, error) {
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		e, u, err := startEtcdOnce(dir)
+		if err == nil {
+			return e, u, nil
+		}
+		lastErr = err
+		_ = os.RemoveAll(filepath.Join(dir, "etcd"))
+	}
+	return nil, "", lastErr
+}
+
+func startEtcdOnce(dir string) (*embed.Etcd, string, error) {
 	cport, err := freePort()
 	if err != nil {
 		return nil, "", err
