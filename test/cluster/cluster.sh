@@ -99,7 +99,8 @@ up() {
     if ! pid_alive "$pid"; then
       echo "----- last lines of $logf -----" >&2
       tail -n 60 "$logf" >&2 || true
-      die "localcluster exited during start-up (see $logf)"
+      down_dir >&2 || true
+      die "localcluster exited during start-up (log above; $CLUSTER_DIR removed)"
     fi
     if [[ -f "$CLUSTER_DIR/kubeconfig" ]] && "$bin" check --dir="$CLUSTER_DIR" --nodes="$nodes" 2>"$CLUSTER_DIR/check.err"; then
       break
@@ -109,7 +110,7 @@ up() {
       echo "----- last lines of $logf -----" >&2
       tail -n 60 "$logf" >&2 || true
       down_dir >&2 || true
-      die "cluster not ready after ${timeout}s"
+      die "cluster not ready after ${timeout}s (log above; $CLUSTER_DIR removed)"
     fi
     sleep 0.5
   done
