@@ -92,6 +92,7 @@ const (
 	stepRunning
 	stepDone // init container completed
 	stepFailed
+	stepInvalid // InvalidImageName, final
 )
 
 type ctrState struct {

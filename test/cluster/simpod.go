@@ -13,6 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/distribution/reference"
 )
 
 func (s *simulator) forceDelete(ctx context.Context, pod *v1.Pod) error {
@@ -210,6 +212,15 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 					o.step, o.waitReason, o.waitMessage, o.until = stepNew, "PodInitializing", "", time.Time{}
 				}
 			}
+			if _, err := reference.ParseDockerRef(c.image); err != nil {
+				// The kubelet gives up on such a reference: no pull, no back-off.
+				c.step, c.waitReason = stepInvalid, "InvalidImageName"
+				c.waitMessage = fmt.Sprintf("Failed to apply default image tag %q: couldn't parse image name %q: %v", c.image, c.image, err)
+				s.m.pullsFailed.Add(1)
+				rec.Eventf(pod, v1.EventTypeWarning, "InspectFailed", "%s", c.waitMessage)
+				rec.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: InvalidImageName")
+				return 0, nil
+			}
 			if listContains(node.Annotations[annUnpullable], c.image) {
 				norm := normalizeRef(c.image)
 				c.attempts++
@@ -286,6 +297,8 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 			st.cur++
 		case stepFailed:
 			st.failed = true
+		case stepInvalid:
+			return 0, nil
 		}
 	}
 	return 0, nil

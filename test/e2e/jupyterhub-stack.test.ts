@@ -11,6 +11,7 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
 import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
 import { exampleStack } from "../support/engine";
+import { waitNodeReady } from "../support/scenario";
 
 const unreachableKubeconfig = [
     "apiVersion: v1",
@@ -127,6 +128,7 @@ describe("the example stack through the real Pulumi engine", function () {
             this.timeout(60 * 60 * 1000);
             cluster = await sharedCluster();
             await addUserNodes(cluster, nodes, "2");
+            for (const node of nodes) await waitNodeReady(cluster, node);
             stack = await exampleStack(stackName("e2e"), {
                 kubeconfig: { value: cluster.kubeconfig, secret: true },
                 namespace: { value: namespace },
@@ -226,7 +228,7 @@ describe("the example stack through the real Pulumi engine", function () {
         it("refresh shows a node that joined without the images, and the next up heals it", async () => {
             const late = `${namespace}-user-late`;
             await addUserNodes(cluster, [late], "1");
-            await new Promise((r) => setTimeout(r, 1500));
+            await waitNodeReady(cluster, late);
             await stack.refresh();
             const drift = (await stack.outputs()).missingNodes!.value as Record<string, string[]>;
             assert.deepEqual(Object.keys(drift), [late]);

@@ -296,6 +296,6 @@ describe("pre-pull on a real control plane", function () {
         await assertNothingLeft(cluster, s.namespace);
         await prePullProvider.delete!(`${s.namespace}/${inputs.ownerId}`, inputs);
         // Old state without namespace/owner properties: the id names them.
-        await prePullProvider.delete!(`${s.namespace}/${inputs.ownerId}`, {});
+        await prePullProvider.delete!(`${s.namespace}/${inputs.ownerId}`, { kubeconfig: cluster.kubeconfig });
     });
 });

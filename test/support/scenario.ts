@@ -51,13 +51,19 @@ export async function addNode(
             spec: { taints: spec.taints, unschedulable: spec.unschedulable },
         },
     });
-    if (spec.waitReady !== false) await waitFor(() => isNodeReady(cluster, fullName), `node ${fullName} Ready`, 30_000);
+    if (spec.waitReady !== false) await waitNodeReady(cluster, fullName);
     return fullName;
 }
 
+export async function waitNodeReady(cluster: TestCluster, name: string): Promise<void> {
+    await waitFor(() => isNodeReady(cluster, name), `node ${name} Ready`, 30_000);
+}
+
+/** Ready, and rid of the not-ready taint a kubelet registers with (user pods avoid it too). */
 async function isNodeReady(cluster: TestCluster, name: string): Promise<boolean> {
     const node = await cluster.core.readNode({ name });
-    return (node.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+    const ready = (node.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+    return ready && !(node.spec?.taints ?? []).some((t) => t.key === "node.kubernetes.io/not-ready");
 }
 
 /** Writes images into a node's status, as a kubelet would report them. */
