@@ -59,7 +59,7 @@ export const INPUT_PROPERTIES: readonly string[] = [
     "ownerId",
 ];
 /** Properties the engine or earlier versions put into stored inputs. */
-const IGNORED_PROPERTIES = new Set(["__provider"]);
+const IGNORED_PROPERTIES: readonly string[] = ["__provider"];
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -131,7 +131,7 @@ export function normalizeInputs(
 ): NormalizeResult {
     const errors = new Collector();
     for (const key of Object.keys(news)) {
-        if (!INPUT_PROPERTIES.includes(key) && !IGNORED_PROPERTIES.has(key)) {
+        if (!INPUT_PROPERTIES.includes(key) && !IGNORED_PROPERTIES.includes(key)) {
             errors.fail(key, `unknown property "${key}"; allowed: ${INPUT_PROPERTIES.join(", ")}`);
         }
     }

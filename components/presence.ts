@@ -8,8 +8,11 @@ import { isEligible, type SchedulingConstraints } from "./eligibility";
 import type { ContainerStatus, Node, Pod } from "./kubernetes-types";
 import { referenceSatisfies, tryParseImageReference, type ImageReference } from "./references";
 
+// Module-level constants are arrays, not Sets: Pulumi serializes this module into the
+// provider's state by value, and its closure serializer does not support Set or Map.
+
 /** Kubelet waiting reasons that mean an image cannot be pulled. */
-const PULL_ERROR_REASONS = new Set([
+const PULL_ERROR_REASONS: readonly string[] = [
     "ErrImagePull",
     "ImagePullBackOff",
     "InvalidImageName",
@@ -17,18 +20,18 @@ const PULL_ERROR_REASONS = new Set([
     "RegistryUnavailable",
     "SignatureValidationFailed",
     "ErrImageInspect",
-]);
+];
 /** Kubelet reasons that mean a container (whose image is present) cannot start. */
-const START_ERROR_REASONS = new Set([
+const START_ERROR_REASONS: readonly string[] = [
     "CrashLoopBackOff",
     "RunContainerError",
     "CreateContainerError",
     "CreateContainerConfigError",
     "StartError",
     "ContainerCannotRun",
-]);
+];
 /** Reasons that no retry by the kubelet can fix: fail at first sight. */
-const PERMANENT_REASONS = new Set(["InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"]);
+const PERMANENT_REASONS: readonly string[] = ["InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"];
 
 export interface ContainerProblem {
     node: string;
@@ -126,7 +129,7 @@ function podProblems(pod: Pod, node: string): ContainerProblem[] {
         const waiting = status.state?.waiting;
         const terminated = status.state?.terminated;
         const reason = waiting?.reason ?? (terminated && terminated.exitCode !== 0 ? terminated.reason : undefined);
-        if (!reason || !(PULL_ERROR_REASONS.has(reason) || START_ERROR_REASONS.has(reason))) continue;
+        if (!reason || !(PULL_ERROR_REASONS.includes(reason) || START_ERROR_REASONS.includes(reason))) continue;
         const message =
             waiting?.message ??
             terminated?.message ??
@@ -138,7 +141,7 @@ function podProblems(pod: Pod, node: string): ContainerProblem[] {
             container: status.name,
             reason,
             message,
-            permanent: PERMANENT_REASONS.has(reason),
+            permanent: PERMANENT_REASONS.includes(reason),
         });
     }
     return problems;
