@@ -305,7 +305,52 @@ func (t *selftest) run() {
 	t.check("missing pull secret: Warning event + ErrImagePull", ok, msg)
 	_ = cs.AppsV1().DaemonSets(ns).Delete(ctx, "secret", metav1.DeleteOptions{PropagationPolicy: &bg})
 
-	// Pre-seeded images count as present; Ready=false annotation.
+	// Invalid reference.
+	inv := pauseDS("invalid", []string{"Not/A:Valid:Ref"}, first)
+	_, err = cs.AppsV1().DaemonSets(ns).Create(ctx, inv, metav1.CreateOptions{})
+	t.check("create DaemonSet with an invalid image reference", err == nil, "%v", err)
+	ok, msg = t.poll(40*time.Second, func() (bool, string) {
+		pods, _ := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=invalid"})
+		for _, p := range pods.Items {
+			for _, s := range p.Status.InitContainerStatuses {
+				if s.State.Waiting != nil && s.State.Waiting.Reason == "InvalidImageName" {
+					return true, s.State.Waiting.Message
+				}
+			}
+		}
+		return false, "no InvalidImageName yet"
+	})
+	t.check("invalid reference: InvalidImageName", ok, msg)
+	_ = cs.AppsV1().DaemonSets(ns).Delete(ctx, "invalid", metav1.DeleteOptions{PropagationPolicy: &bg})
+
+	// Ready=false annotation.
+	_, err = cs.CoreV1().Nodes().Patch(ctx, first, types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:"false"}}}`, annReady)), metav1.PatchOptions{})
+	t.check("annotate node ready=false", err == nil, "%v", err)
+	ok, msg = t.poll(30*time.Second, func() (bool, string) {
+		nd, err := cs.CoreV1().Nodes().Get(ctx, first, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range nd.Status.Conditions {
+			if c.Type == v1.NodeReady && c.Status == v1.ConditionFalse {
+				return true, c.Message
+			}
+		}
+		return false, "still Ready"
+	})
+	t.check("node reports Ready=False", ok, msg)
+	_, _ = cs.CoreV1().Nodes().Patch(ctx, first, types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, annReady)), metav1.PatchOptions{})
+	ok, msg = t.poll(30*time.Second, func() (bool, string) {
+		nd, _ := cs.CoreV1().Nodes().Get(ctx, first, metav1.GetOptions{})
+		for _, c := range nd.Status.Conditions {
+			if c.Type == v1.NodeReady && c.Status == v1.ConditionTrue {
+				return len(nd.Spec.Taints) == 0, fmt.Sprintf("taints %v", nd.Spec.Taints)
+			}
+		}
+		return false, "not Ready"
+	})
+	t.check("node Ready again without not-ready taints", ok, msg)
+
 	err = cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
 	t.check("delete namespace", err == nil, "%v", err)
 	ok, msg = t.poll(90*time.Second, func() (bool, string) {
