@@ -3,7 +3,7 @@
  * into `PrePullInputs`, the normalized shape everything after works on.
  */
 import type { Affinity, NodeSelectorRequirement, NodeSelectorTerm, Toleration } from "./kubernetes-types";
-import { describeType, InvalidReferenceError, parseImageReference } from "./references";
+import { describeType, parseImageReference } from "./references";
 
 export const DEFAULT_NAMESPACE = "default";
 export const DEFAULT_POLL_INTERVAL_SECONDS = 2;
@@ -107,11 +107,15 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
     return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-class Collector {
-    readonly failures: CheckFailure[] = [];
-    fail(property: string, reason: string): void {
-        this.failures.push({ property, reason });
-    }
+interface Collector {
+    readonly failures: CheckFailure[];
+    fail(property: string, reason: string): void;
+}
+
+/** A closure, not a class: Pulumi's closure serializer drops class field initializers. */
+function collector(): Collector {
+    const failures: CheckFailure[] = [];
+    return { failures, fail: (property, reason) => void failures.push({ property, reason }) };
 }
 
 export interface NormalizeResult {
@@ -129,7 +133,7 @@ export function normalizeInputs(
     olds: Record<string, unknown> | undefined,
     makeOwnerId: () => string,
 ): NormalizeResult {
-    const errors = new Collector();
+    const errors = collector();
     for (const key of Object.keys(news)) {
         if (!INPUT_PROPERTIES.includes(key) && !IGNORED_PROPERTIES.includes(key)) {
             errors.fail(key, `unknown property "${key}"; allowed: ${INPUT_PROPERTIES.join(", ")}`);
@@ -547,5 +551,5 @@ function normalizeOwnerId(value: unknown, old: unknown, makeOwnerId: () => strin
 }
 
 function errorText(e: unknown): string {
-    return e instanceof InvalidReferenceError || e instanceof Error ? e.message : String(e);
+    return e instanceof Error ? e.message : String(e);
 }

@@ -36,19 +36,25 @@ const DIGEST_PATTERN = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 /** Hex lengths of the digest algorithms registries and runtimes accept. */
 const DIGEST_HEX_LENGTHS: Readonly<Record<string, number>> = { sha256: 64, sha384: 96, sha512: 128 };
 
-export class InvalidReferenceError extends Error {}
+/**
+ * An error saying why a reference is invalid. A plain Error, not a subclass: Pulumi serializes
+ * this module into state, and its serializer does not preserve Error subclasses' messages.
+ */
+export function invalidReference(message: string): Error {
+    return Object.assign(new Error(message), { name: "InvalidReferenceError" });
+}
 
-/** Parses and normalizes one image reference; throws InvalidReferenceError saying what is wrong. */
+/** Parses and normalizes one image reference; throws an error saying what is wrong. */
 export function parseImageReference(reference: unknown): ImageReference {
     if (typeof reference !== "string") {
-        throw new InvalidReferenceError(`must be a string, got ${describeType(reference)}`);
+        throw invalidReference(`must be a string, got ${describeType(reference)}`);
     }
     const text = reference.trim();
     if (text === "") {
-        throw new InvalidReferenceError("must not be empty");
+        throw invalidReference("must not be empty");
     }
     if (text !== reference) {
-        throw new InvalidReferenceError(`"${reference}" has leading or trailing whitespace`);
+        throw invalidReference(`"${reference}" has leading or trailing whitespace`);
     }
 
     let remainder = text;
@@ -66,23 +72,23 @@ export function parseImageReference(reference: unknown): ImageReference {
         tag = remainder.slice(lastColon + 1);
         remainder = remainder.slice(0, lastColon);
         if (!TAG_PATTERN.test(tag)) {
-            throw new InvalidReferenceError(
+            throw invalidReference(
                 `"${reference}" has an invalid tag "${tag}": a tag is 1 to 128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`,
             );
         }
     }
 
     if (remainder === "") {
-        throw new InvalidReferenceError(`"${reference}" has no repository name`);
+        throw invalidReference(`"${reference}" has no repository name`);
     }
     if (remainder.length > MAX_NAME_LENGTH) {
-        throw new InvalidReferenceError(`"${reference}" has a name longer than ${MAX_NAME_LENGTH} characters`);
+        throw invalidReference(`"${reference}" has a name longer than ${MAX_NAME_LENGTH} characters`);
     }
 
     const { domain, path } = splitDomain(reference, remainder);
     if (!PATH_PATTERN.test(path)) {
         const hint = path !== path.toLowerCase() ? ": repository names must be lowercase" : "";
-        throw new InvalidReferenceError(
+        throw invalidReference(
             `"${reference}" has an invalid repository path "${path}"${hint} (components of a-z, 0-9 joined by ".", "_", "__" or "-", separated by "/")`,
         );
     }
@@ -112,7 +118,7 @@ function splitDomain(reference: string, name: string): { domain: string; path: s
         return { domain: DEFAULT_DOMAIN, path: slash < 0 ? OFFICIAL_REPOSITORY_PREFIX + name : name };
     }
     if (!DOMAIN_PATTERN.test(first)) {
-        throw new InvalidReferenceError(`"${reference}" has an invalid registry host "${first}"`);
+        throw invalidReference(`"${reference}" has an invalid registry host "${first}"`);
     }
     const domain = first === LEGACY_DEFAULT_DOMAIN ? DEFAULT_DOMAIN : first;
     let path = name.slice(slash + 1);
@@ -124,17 +130,17 @@ function splitDomain(reference: string, name: string): { domain: string; path: s
 
 function validateDigest(reference: string, digest: string): void {
     if (!DIGEST_PATTERN.test(digest)) {
-        throw new InvalidReferenceError(`"${reference}" has a malformed digest "${digest}" (expected algorithm:hex)`);
+        throw invalidReference(`"${reference}" has a malformed digest "${digest}" (expected algorithm:hex)`);
     }
     const [algorithm, hex] = digest.split(":") as [string, string];
     const expectedLength = DIGEST_HEX_LENGTHS[algorithm];
     if (expectedLength === undefined) {
-        throw new InvalidReferenceError(
+        throw invalidReference(
             `"${reference}" uses the unsupported digest algorithm "${algorithm}" (supported: ${Object.keys(DIGEST_HEX_LENGTHS).join(", ")})`,
         );
     }
     if (!/^[a-f0-9]+$/.test(hex) || hex.length !== expectedLength) {
-        throw new InvalidReferenceError(
+        throw invalidReference(
             `"${reference}" has a malformed ${algorithm} digest: expected ${expectedLength} lowercase hex characters, got ${hex.length}`,
         );
     }
