@@ -32,10 +32,12 @@ cd "$work/prog"
 step() { echo "smoke: \$ $*" >&2; }
 run() { # run CMD... ; output to $work/last.log and stderr
   step "$@"
+  local t0=$SECONDS
   if ! timeout 600 "$@" >"$work/last.log" 2>&1; then
     cat "$work/last.log" >&2; echo "smoke: FAILED: $*" >&2; exit 1
   fi
   cat "$work/last.log" >&2
+  echo "smoke: ok in $((SECONDS - t0))s: $*" >&2
 }
 expect() { # expect PATTERN DESCRIPTION
   grep -q -- "$1" "$work/last.log" || { echo "smoke: FAILED: $2 (no '$1' in output)" >&2; exit 1; }
@@ -67,4 +69,4 @@ if [[ $automation == 1 ]]; then
   expect 'AUTOMATION-OK' "Automation API run"
 fi
 ok=1
-echo "smoke: OK (pulumi $(pulumi version), bin $bin)" >&2
+echo "smoke: OK in ${SECONDS}s (pulumi $(pulumi version), bin $bin)" >&2
