@@ -3,6 +3,8 @@
  * file:// backend) on the local cluster: preview, up, no-op up, update, refresh, destroy.
  */
 import * as assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import * as path from "node:path";
@@ -10,7 +12,7 @@ import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "i
 import type { Stack } from "@pulumi/pulumi/automation";
 import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
 import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
-import { exampleStack } from "../support/engine";
+import { exampleStack, sharedEngine } from "../support/engine";
 import { waitNodeReady } from "../support/scenario";
 
 const unreachableKubeconfig = [
@@ -23,6 +25,17 @@ const unreachableKubeconfig = [
 ].join("\n");
 
 const userImages = ["quay.io/jupyter/scipy-notebook:2025-03-14", "quay.io/jupyter/r-notebook:2025-03-14"];
+
+/** `pulumi stack export` as a user runs it (the Automation API's exportStack shows secrets). */
+async function exportedState(stack: Stack): Promise<string> {
+    const { envVars } = await sharedEngine();
+    const { stdout } = await promisify(execFile)("pulumi", ["stack", "export", "--stack", stack.name], {
+        cwd: repoRoot,
+        env: { ...process.env, ...envVars },
+        maxBuffer: 64 * 1024 * 1024,
+    });
+    return stdout;
+}
 
 function stackName(prefix: string): string {
     return `${prefix}-${randomBytes(3).toString("hex")}`;
@@ -230,7 +243,12 @@ describe("the example stack through the real Pulumi engine", function () {
             await addUserNodes(cluster, [late], "1");
             await waitNodeReady(cluster, late);
             await stack.refresh();
-            const drift = (await stack.outputs()).missingNodes!.value as Record<string, string[]>;
+            // Refresh updates resource state, not the stack's exported outputs: read the resource.
+            const state = JSON.parse(await exportedState(stack)) as {
+                deployment: { resources: { type: string; outputs?: { missingNodes?: Record<string, string[]> } }[] };
+            };
+            const prePull = state.deployment.resources.find((r) => r.type.endsWith("image-prepuller:PrePull"));
+            const drift = prePull?.outputs?.missingNodes ?? {};
             assert.deepEqual(Object.keys(drift), [late]);
             const result = await stack.up();
             assert.deepEqual(result.outputs.missingNodes!.value, {});
@@ -238,7 +256,7 @@ describe("the example stack through the real Pulumi engine", function () {
         });
 
         it("stack export shows the kubeconfig only as a secret", async () => {
-            const exported = JSON.stringify(await stack.exportStack());
+            const exported = await exportedState(stack);
             const credential = /client-key-data:\s*(\S+)|token:\s*(\S+)/.exec(cluster.kubeconfig);
             assert.ok(credential, "the test kubeconfig has no credential to look for");
             const secretText = credential[1] ?? credential[2]!;

@@ -80,8 +80,11 @@ if complete "$bin"; then
   exit 0
 fi
 
+# Holding the lock, no other build runs: leftovers of killed builds can go.
+command -v flock >/dev/null && rm -rf "$cache_root"/.build-*
 tmp="$(mktemp -d "$cache_root/.build-XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM HUP
 mkdir -p "$tmp/bin"
 
 export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
