@@ -162,7 +162,7 @@ describe("security", function () {
             { images: [] },
             { images: "python" },
             { images: [1] },
-            { images: ["UPPER/case"] },
+            { images: ["upper/Case"] },
             { images: ["a:b:c"] },
             { images: ["python@sha256:123"] },
             { images: [`p:${"x".repeat(200)}`] },
