@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
 import { createHash } from "crypto";
-import { cleanupProvider, prePullProvider } from "./provider";
+import { cleanupProvider, continuousPullerProvider, prePullProvider } from "./provider";
 
 export const COMPONENT_TYPE = "image-prepuller:index:ImagePrePuller";
 
@@ -34,6 +34,14 @@ export interface ImagePrePullerArgs {
     pauseImage?: pulumi.Input<string>;
     /** A JSON merge patch (RFC 7386) applied to the generated DaemonSet manifest. */
     daemonSetPatch?: pulumi.Input<Record<string, unknown>>;
+    /**
+     * Also keep a long-lived DaemonSet (same pods and scheduling) so that nodes joining later
+     * pull the images on arrival. The blocking pre-pull still gates dependents; destroy removes
+     * it. A plain boolean: it decides whether that child resource exists. Default false.
+     */
+    continuous?: boolean;
+    /** At most this many nodes pull at once during the blocking pre-pull. Default: all at once. */
+    maxParallelNodes?: pulumi.Input<number>;
 }
 
 /**
@@ -50,6 +58,8 @@ export class ImagePrePuller extends pulumi.ComponentResource {
     public readonly durationSeconds: pulumi.Output<number>;
     /** Eligible nodes missing images, as last seen by `pulumi refresh` (empty after a pre-pull). */
     public readonly missingNodes: pulumi.Output<Record<string, string[]>>;
+    /** `namespace/name` of the continuous puller's DaemonSet; undefined unless `continuous` is true. */
+    public readonly continuousDaemonSet: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: ImagePrePullerArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPE, name, {}, opts);
@@ -69,12 +79,22 @@ export class ImagePrePuller extends pulumi.ComponentResource {
         this.skipped = prePull.skipped;
         this.durationSeconds = prePull.durationSeconds;
         this.missingNodes = prePull.missingNodes;
+        // Created only after the pre-pull, so it starts on nodes that already hold the images.
+        this.continuousDaemonSet =
+            args.continuous === true
+                ? new ContinuousPuller(`${name}-continuous`, props, {
+                      parent: this,
+                      dependsOn: [prePull],
+                      additionalSecretOutputs: ["kubeconfig"],
+                  }).daemonSet
+                : pulumi.output(undefined);
         this.registerOutputs({
             images: this.images,
             nodes: this.nodes,
             skipped: this.skipped,
             durationSeconds: this.durationSeconds,
             missingNodes: this.missingNodes,
+            continuousDaemonSet: this.continuousDaemonSet,
         });
     }
 }
@@ -120,6 +140,22 @@ class PrePull extends pulumi.dynamic.Resource {
             opts,
             "image-prepuller",
             "PrePull",
+        );
+    }
+}
+
+/** The long-lived DaemonSet of continuous mode; see continuousPullerProvider. */
+class ContinuousPuller extends pulumi.dynamic.Resource {
+    declare public readonly daemonSet: pulumi.Output<string>;
+
+    constructor(name: string, props: PrePullProps, opts: pulumi.CustomResourceOptions) {
+        super(
+            continuousPullerProvider,
+            name,
+            { ...props, daemonSet: undefined, present: undefined },
+            opts,
+            "image-prepuller",
+            "ContinuousPuller",
         );
     }
 }

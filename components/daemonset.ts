@@ -3,11 +3,13 @@
  * that runs a no-op binary from a shared emptyDir, so images without a shell or any binary
  * (distroless, scratch) work: the helper image copies its statically linked `true` there first.
  */
+import { restrictToNodes } from "./batches";
 import type { Affinity, Toleration } from "./kubernetes-types";
 
 export const LABEL_NAME = "app.kubernetes.io/name";
 export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
 export const LABEL_OWNER = "prepuller.pulumi.com/owner";
+export const LABEL_COMPONENT = "app.kubernetes.io/component";
 export const APP_NAME = "image-prepuller";
 export const MANAGER = "pulumi-image-prepuller";
 
@@ -30,6 +32,13 @@ export interface DaemonSetSpecification {
     imagePullSecrets?: readonly string[];
     priorityClassName?: string;
     daemonSetPatch?: Record<string, unknown>;
+    /**
+     * Confine the pods to these nodes (`maxParallelNodes`); must be non-empty when given. Pods
+     * are then never restarted by a template change, so moving the batch never interrupts a pull.
+     */
+    nodeBatch?: readonly string[];
+    /** Labels added to the DaemonSet and its pods (not to the selector). */
+    extraLabels?: Record<string, string>;
 }
 
 export function ownerLabels(ownerId: string): Record<string, string> {
@@ -43,6 +52,14 @@ export function ownerSelector(ownerId: string): string {
 
 export function daemonSetName(ownerId: string): string {
     return ownerId;
+}
+
+/**
+ * The owner id of the long-lived continuous puller. A distinct owner label value, so that the
+ * pre-pull's cleanup (which selects its own owner id) never deletes it, and vice versa.
+ */
+export function continuousOwnerId(ownerId: string): string {
+    return `${ownerId}-continuous`;
 }
 
 const containerSecurityContext = {
@@ -62,6 +79,7 @@ const smallResources = {
 
 export function renderDaemonSet(spec: DaemonSetSpecification): Record<string, unknown> {
     const labels = ownerLabels(spec.ownerId);
+    const podLabels = { ...spec.extraLabels, ...labels };
     const noopMount = [{ name: NOOP_VOLUME, mountPath: NOOP_DIR }];
     const pullContainers = spec.images.map((image, index) => ({
         name: `pull-${index}`,
@@ -116,16 +134,34 @@ export function renderDaemonSet(spec: DaemonSetSpecification): Record<string, un
     const rendered: Record<string, unknown> = {
         apiVersion: "apps/v1",
         kind: "DaemonSet",
-        metadata: { name: spec.name, namespace: spec.namespace, labels },
+        metadata: { name: spec.name, namespace: spec.namespace, labels: { ...podLabels } },
         spec: {
             selector: { matchLabels: { ...labels } },
             updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: "100%" } },
-            template: { metadata: { labels: { ...labels } }, spec: podSpec },
+            template: { metadata: { labels: { ...podLabels } }, spec: podSpec },
         },
     };
-    if (!spec.daemonSetPatch) return rendered;
-    const patched = mergePatch(rendered, spec.daemonSetPatch) as Record<string, unknown>;
-    return reassertIdentity(patched, spec, labels);
+    const patched = spec.daemonSetPatch
+        ? reassertIdentity(
+              mergePatch(rendered, spec.daemonSetPatch) as Record<string, unknown>,
+              spec,
+              labels,
+              podLabels,
+          )
+        : rendered;
+    return spec.nodeBatch ? confineToBatch(patched, spec.nodeBatch) : patched;
+}
+
+/** Applied after the user's patch, which cannot undo it: the batch is what bounds parallelism. */
+function confineToBatch(manifest: Record<string, unknown>, nodeBatch: readonly string[]): Record<string, unknown> {
+    const dsSpec = asRecord(manifest.spec);
+    const template = asRecord(dsSpec.template);
+    const podSpec = asRecord(template.spec);
+    podSpec.affinity = restrictToNodes(podSpec.affinity as Affinity | undefined, nodeBatch);
+    template.spec = podSpec;
+    dsSpec.template = template;
+    dsSpec.updateStrategy = { type: "OnDelete" };
+    return { ...manifest, spec: dsSpec };
 }
 
 /** A patch may add labels or change anything else, but not what cleanup and presence depend on. */
@@ -133,17 +169,18 @@ function reassertIdentity(
     manifest: Record<string, unknown>,
     spec: DaemonSetSpecification,
     labels: Record<string, string>,
+    podLabels: Record<string, string>,
 ): Record<string, unknown> {
     const metadata = asRecord(manifest.metadata);
     metadata.name = spec.name;
     metadata.namespace = spec.namespace;
-    metadata.labels = { ...asRecord(metadata.labels), ...labels };
+    metadata.labels = { ...asRecord(metadata.labels), ...podLabels };
     manifest.metadata = metadata;
     const dsSpec = asRecord(manifest.spec);
     dsSpec.selector = { matchLabels: { ...labels } };
     const template = asRecord(dsSpec.template);
     const templateMeta = asRecord(template.metadata);
-    templateMeta.labels = { ...asRecord(templateMeta.labels), ...labels };
+    templateMeta.labels = { ...asRecord(templateMeta.labels), ...podLabels };
     template.metadata = templateMeta;
     dsSpec.template = template;
     manifest.spec = dsSpec;

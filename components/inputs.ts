@@ -31,6 +31,10 @@ export interface PrePullInputs {
     helperImage: string;
     pauseImage: string;
     daemonSetPatch?: Record<string, unknown>;
+    /** Keep a long-lived DaemonSet so that nodes joining later pull the images too. Absent: false. */
+    continuous?: boolean;
+    /** At most this many nodes pull at once; absent: all eligible nodes at once. */
+    maxParallelNodes?: number;
     /** Names the DaemonSet and labels everything this resource creates. Stable for its lifetime. */
     ownerId: string;
 }
@@ -56,6 +60,8 @@ export const INPUT_PROPERTIES: readonly string[] = [
     "helperImage",
     "pauseImage",
     "daemonSetPatch",
+    "continuous",
+    "maxParallelNodes",
     "ownerId",
 ];
 /** Properties the engine or earlier versions put into stored inputs. */
@@ -167,6 +173,11 @@ export function normalizeInputs(
     if (context !== undefined) inputs.context = context;
     const patch = normalizePatch(news.daemonSetPatch, errors);
     if (patch !== undefined) inputs.daemonSetPatch = patch;
+    // Defaults are left out, so that state written before these inputs existed compares equal.
+    const continuous = normalizeContinuous(news.continuous, errors);
+    if (continuous !== false) inputs.continuous = continuous;
+    const maxParallelNodes = normalizeMaxParallelNodes(news.maxParallelNodes, errors);
+    if (maxParallelNodes !== undefined) inputs.maxParallelNodes = maxParallelNodes;
 
     if (
         !isUnknown(inputs.pollIntervalSeconds) &&
@@ -532,6 +543,26 @@ function normalizePatch(value: unknown, errors: Collector): Record<string, unkno
             "daemonSetPatch",
             `must be an object (a JSON merge patch of the DaemonSet manifest), got ${describeType(value)}`,
         );
+        return undefined;
+    }
+    return value;
+}
+
+function normalizeContinuous(value: unknown, errors: Collector): boolean {
+    if (value === undefined || value === null) return false;
+    if (isUnknown(value)) return value as unknown as boolean;
+    if (typeof value !== "boolean") {
+        errors.fail("continuous", `must be true or false, got ${describeType(value)}`);
+        return false;
+    }
+    return value;
+}
+
+function normalizeMaxParallelNodes(value: unknown, errors: Collector): number | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (isUnknown(value)) return value as unknown as number;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+        errors.fail("maxParallelNodes", `must be a whole number of nodes, at least 1, got ${describeType(value)}`);
         return undefined;
     }
     return value;

@@ -4,7 +4,14 @@
  * node misses an image, decides presence every poll interval and on every change, and always
  * removes what it created before returning.
  */
-import { daemonSetName, ownerSelector, renderDaemonSet } from "./daemonset";
+import { nextBatch } from "./batches";
+import {
+    daemonSetName,
+    LABEL_COMPONENT,
+    ownerSelector,
+    renderDaemonSet,
+    type DaemonSetSpecification,
+} from "./daemonset";
 import type { SchedulingConstraints } from "./eligibility";
 import type { PrePullInputs } from "./inputs";
 import {
@@ -50,14 +57,14 @@ export interface OwnedObjects {
     context?: string;
 }
 
-interface Cluster {
+export interface Cluster {
     lib: ClientLibrary;
     kc: KubeConfig;
     core: InstanceType<ClientLibrary["CoreV1Api"]>;
     apps: InstanceType<ClientLibrary["AppsV1Api"]>;
 }
 
-function connect(kubeconfig: string | undefined, context: string | undefined): Cluster {
+export function connect(kubeconfig: string | undefined, context: string | undefined): Cluster {
     const lib = loadClientLibrary();
     const kc = loadKubeConfig(lib, kubeconfig, context);
     return { lib, kc, core: kc.makeApiClient(lib.CoreV1Api), apps: kc.makeApiClient(lib.AppsV1Api) };
@@ -65,6 +72,22 @@ function connect(kubeconfig: string | undefined, context: string | undefined): C
 
 function constraintsOf(inputs: PrePullInputs): SchedulingConstraints {
     return { nodeSelector: inputs.nodeSelector, tolerations: inputs.tolerations, affinity: inputs.affinity };
+}
+
+/** The DaemonSet both modes render: the user's pod shape and scheduling. */
+export function daemonSetSpecification(inputs: PrePullInputs): Omit<DaemonSetSpecification, "name" | "ownerId"> {
+    return {
+        namespace: inputs.namespace,
+        images: inputs.images,
+        helperImage: inputs.helperImage,
+        pauseImage: inputs.pauseImage,
+        nodeSelector: inputs.nodeSelector,
+        tolerations: inputs.tolerations,
+        affinity: inputs.affinity,
+        imagePullSecrets: inputs.imagePullSecrets,
+        priorityClassName: inputs.priorityClassName,
+        daemonSetPatch: inputs.daemonSetPatch,
+    };
 }
 
 function stripManagedFields(obj: { metadata?: { managedFields?: unknown } }): void {
@@ -198,20 +221,18 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
             onChange,
             { resource: "pods", namespace: inputs.namespace },
         );
-        const manifest = renderDaemonSet({
-            name: daemonSetName(inputs.ownerId),
-            namespace: inputs.namespace,
-            ownerId: inputs.ownerId,
-            images: inputs.images,
-            helperImage: inputs.helperImage,
-            pauseImage: inputs.pauseImage,
-            nodeSelector: inputs.nodeSelector,
-            tolerations: inputs.tolerations,
-            affinity: inputs.affinity,
-            imagePullSecrets: inputs.imagePullSecrets,
-            priorityClassName: inputs.priorityClassName,
-            daemonSetPatch: inputs.daemonSetPatch,
-        });
+        const name = daemonSetName(inputs.ownerId);
+        const render = (nodeBatch: readonly string[] | undefined) =>
+            renderDaemonSet({
+                ...daemonSetSpecification(inputs),
+                name,
+                ownerId: inputs.ownerId,
+                extraLabels: { [LABEL_COMPONENT]: "pre-pull" },
+                nodeBatch,
+            });
+        const maxParallel = inputs.maxParallelNodes;
+        let batch = maxParallel === undefined ? undefined : nextBatch([], Object.keys(initial.missing), maxParallel);
+        const manifest = render(batch);
         createdDaemonSet = true;
         try {
             await withRetry(() =>
@@ -221,10 +242,33 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
             throw permissionError(e, "create", "daemonsets", inputs.namespace);
         }
         log(
-            `image-prepuller: pulling ${images.length} images on ${Object.keys(initial.missing).length} of ${initial.eligibleNodes.length} eligible nodes (DaemonSet ${inputs.namespace}/${daemonSetName(inputs.ownerId)})`,
+            `image-prepuller: pulling ${images.length} images on ${Object.keys(initial.missing).length} of ${initial.eligibleNodes.length} eligible nodes (DaemonSet ${inputs.namespace}/${name})` +
+                (batch ? `; at most ${maxParallel} at once, starting with ${batch.join(", ")}` : ""),
         );
 
-        const report = await waitForPresence(inputs, nodes, pods, images, constraints, started, log, (w) => (wake = w));
+        // With maxParallelNodes, nodes that finished leave the batch and waiting ones join it.
+        const moveBatch =
+            batch === undefined || maxParallel === undefined
+                ? undefined
+                : async (missingNodes: readonly string[]) => {
+                      const next = nextBatch(batch!, missingNodes, maxParallel);
+                      if (next.length === 0 || canonicalList(next) === canonicalList(batch!)) return;
+                      await patchAffinity(cluster, inputs.namespace, name, render(next));
+                      const added = next.filter((n) => !batch!.includes(n));
+                      if (added.length > 0) log(`image-prepuller: now pulling on ${added.join(", ")}`);
+                      batch = next;
+                  };
+        const report = await waitForPresence(
+            inputs,
+            nodes,
+            pods,
+            images,
+            constraints,
+            started,
+            log,
+            (w) => (wake = w),
+            moveBatch,
+        );
         log(
             `image-prepuller: all ${report.eligibleNodes.length} eligible nodes hold all ${images.length} images after ${seconds(started).toFixed(1)}s`,
         );
@@ -246,18 +290,23 @@ async function waitForPresence(
     started: number,
     log: Logger,
     setWake: (wake: () => void) => void,
+    moveBatch: ((missingNodes: readonly string[]) => Promise<void>) | undefined,
 ): Promise<PresenceReport> {
     const deadline = started + inputs.timeoutSeconds * 1000;
     const firstSeen = new Map<string, number>();
+    // A node that held every image once stays done for this run, even when its pod (the
+    // evidence, if the kubelet's capped image list omits ours) leaves with the batch.
+    const done = new Set<string>();
     let lastProgress = 0;
     let lastSummary = "";
     for (;;) {
         const now = Date.now();
         const watchFailure = nodes.fatalError() ?? pods.fatalError();
         if (watchFailure) throw watchFailure;
-        const report = evaluatePresence(nodes.list(), pods.list(), images, constraints);
+        const report = withoutDone(evaluatePresence(nodes.list(), pods.list(), images, constraints), done);
         const missingNodes = Object.keys(report.missing);
         if (missingNodes.length === 0) return report;
+        await moveBatch?.(missingNodes);
 
         const currentKeys = new Set(report.problems.map(problemKey));
         for (const key of [...firstSeen.keys()]) if (!currentKeys.has(key)) firstSeen.delete(key);
@@ -286,6 +335,38 @@ async function waitForPresence(
                 resolve();
             });
         });
+    }
+}
+
+/** Records newly complete nodes in `done` and drops every done node from the report. */
+function withoutDone(report: PresenceReport, done: Set<string>): PresenceReport {
+    for (const node of report.eligibleNodes) if (!(node in report.missing)) done.add(node);
+    const missing = Object.fromEntries(Object.entries(report.missing).filter(([node]) => !done.has(node)));
+    return { ...report, missing, problems: report.problems.filter((p) => !done.has(p.node)) };
+}
+
+function canonicalList(values: readonly string[]): string {
+    return [...values].sort().join(",");
+}
+
+/** Moves the batch: only the node affinity changes (a merge patch replaces its term list). */
+async function patchAffinity(
+    cluster: Cluster,
+    namespace: string,
+    name: string,
+    manifest: Record<string, unknown>,
+): Promise<void> {
+    const template = (manifest.spec as { template: { spec: { affinity: unknown } } }).template;
+    const body = { spec: { template: { spec: { affinity: template.spec.affinity } } } };
+    try {
+        await withRetry(() =>
+            cluster.apps.patchNamespacedDaemonSet(
+                { name, namespace, body },
+                cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
+            ),
+        );
+    } catch (e) {
+        throw permissionError(e, "patch", "daemonsets", namespace);
     }
 }
 

@@ -6,6 +6,13 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_NAMESPACE, normalizeInputs, UNKNOWN_VALUE, type PrePullInputs } from "./inputs";
 import { loadClientLibrary, loadKubeConfig, looksLikeKubeconfigContents } from "./kube";
+import { continuousOwnerId } from "./daemonset";
+import {
+    applyContinuousPuller,
+    inspectContinuousPuller,
+    removeContinuousPuller,
+    type ContinuousPullerState,
+} from "./continuous";
 import { inspectPresence, prePull, removeOwnedObjects, type PrePullResult } from "./prepull";
 
 /** Inputs whose change means the images must be pulled again (on possibly other nodes). */
@@ -28,6 +35,8 @@ export const OPERATIONAL_PROPERTIES = [
     "kubeconfig",
     "context",
     "ownerId",
+    "continuous",
+    "maxParallelNodes",
 ] as const;
 
 export type PrePullOutputs = PrePullInputs & PrePullResult;
@@ -73,28 +82,31 @@ function resourceId(inputs: Pick<PrePullInputs, "namespace" | "ownerId">): strin
     return `${inputs.namespace}/${inputs.ownerId}`;
 }
 
-export const prePullProvider: pulumi.dynamic.ResourceProvider = {
-    async check(olds: Record<string, unknown>, news: Record<string, unknown>) {
-        const { inputs, failures } = normalizeInputs(news, olds, newOwnerId);
-        const kubeconfig = inputs.kubeconfig;
-        if (kubeconfig !== undefined && !containsUnknown(kubeconfig) && !containsUnknown(inputs.context)) {
-            // Offline: parses the kubeconfig (or reads the file) without contacting the cluster.
-            try {
-                loadKubeConfig(loadClientLibrary(), kubeconfig, inputs.context);
-            } catch (e) {
-                const message = (e as Error).message;
-                const property = message.startsWith("context:") ? "context" : "kubeconfig";
-                failures.push({ property, reason: message.replace(/^(kubeconfig|context): /, "") });
-            }
-        } else if (
-            kubeconfig === undefined &&
-            inputs.context !== undefined &&
-            looksLikeKubeconfigContents(inputs.context)
-        ) {
-            failures.push({ property: "context", reason: "must be a context name, not kubeconfig contents" });
+/** `check` of both resources: validation and normalization, offline. */
+async function checkInputs(olds: Record<string, unknown>, news: Record<string, unknown>) {
+    const { inputs, failures } = normalizeInputs(news, olds, newOwnerId);
+    const kubeconfig = inputs.kubeconfig;
+    if (kubeconfig !== undefined && !containsUnknown(kubeconfig) && !containsUnknown(inputs.context)) {
+        // Offline: parses the kubeconfig (or reads the file) without contacting the cluster.
+        try {
+            loadKubeConfig(loadClientLibrary(), kubeconfig, inputs.context);
+        } catch (e) {
+            const message = (e as Error).message;
+            const property = message.startsWith("context:") ? "context" : "kubeconfig";
+            failures.push({ property, reason: message.replace(/^(kubeconfig|context): /, "") });
         }
-        return { inputs, failures };
-    },
+    } else if (
+        kubeconfig === undefined &&
+        inputs.context !== undefined &&
+        looksLikeKubeconfigContents(inputs.context)
+    ) {
+        failures.push({ property: "context", reason: "must be a context name, not kubeconfig contents" });
+    }
+    return { inputs, failures };
+}
+
+export const prePullProvider: pulumi.dynamic.ResourceProvider = {
+    check: checkInputs,
 
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         const changed = changedProperties(olds, news);
@@ -180,6 +192,68 @@ export const cleanupProvider: pulumi.dynamic.ResourceProvider = {
         return { outs: news };
     },
     async delete(id: string, props: Partial<CleanupInputs>) {
-        return prePullProvider.delete!(id, { ...props, namespace: props?.namespace ?? DEFAULT_NAMESPACE } as never);
+        const owned = { ...props, namespace: props?.namespace ?? DEFAULT_NAMESPACE };
+        await prePullProvider.delete!(id, owned as never);
+        // A run killed between applying the continuous puller and recording it leaves it untracked.
+        if (owned.ownerId) await removeContinuousPuller(owned as never, log);
+    },
+};
+
+/** Inputs that shape the continuous puller's DaemonSet or reach it. */
+export const CONTINUOUS_PROPERTIES = [...PULL_PROPERTIES, "kubeconfig", "context", "ownerId"] as const;
+
+export type ContinuousPullerOutputs = PrePullInputs & ContinuousPullerState;
+
+/**
+ * The continuous puller: a child of the component, created after the pre-pull, only when
+ * `continuous` is true. Its DaemonSet is named and labelled `<ownerId>-continuous`, apart from
+ * the pre-pull's, so neither's cleanup touches the other's.
+ */
+export const continuousPullerProvider: pulumi.dynamic.ResourceProvider = {
+    check: checkInputs,
+
+    async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
+        const changed = changedProperties(olds, news).filter((k) =>
+            (CONTINUOUS_PROPERTIES as readonly string[]).includes(k),
+        );
+        // A refresh that found the DaemonSet deleted is drift: the update re-applies it.
+        return { changes: changed.length > 0 || olds.present === false, replaces: [], deleteBeforeReplace: false };
+    },
+
+    async create(inputs: PrePullInputs) {
+        const state = await applyContinuousPuller(inputs, log);
+        return { id: state.daemonSet, outs: { ...inputs, ...state } };
+    },
+
+    async update(_id: string, olds: ContinuousPullerOutputs, news: PrePullInputs) {
+        if (olds.namespace && olds.ownerId && (olds.namespace !== news.namespace || olds.ownerId !== news.ownerId)) {
+            await removeContinuousPuller(
+                {
+                    namespace: olds.namespace,
+                    ownerId: olds.ownerId,
+                    kubeconfig: news.kubeconfig,
+                    context: news.context,
+                },
+                log,
+            );
+        }
+        return { outs: { ...news, ...(await applyContinuousPuller(news, log)) } };
+    },
+
+    async read(id: string, props?: ContinuousPullerOutputs) {
+        if (!props || !props.namespace || !props.ownerId) return { id, props: props ?? {} };
+        return { id, props: { ...props, ...(await inspectContinuousPuller(props)) } };
+    },
+
+    async delete(id: string, props: Partial<ContinuousPullerOutputs>) {
+        const [idNamespace, idName] = id.includes("/") ? id.split("/", 2) : [undefined, undefined];
+        const namespace = props?.namespace ?? idNamespace;
+        const suffix = continuousOwnerId("");
+        const ownerId = props?.ownerId ?? (idName?.endsWith(suffix) ? idName.slice(0, -suffix.length) : undefined);
+        if (!namespace || !ownerId) return;
+        await removeContinuousPuller(
+            { namespace, ownerId, kubeconfig: props?.kubeconfig, context: props?.context },
+            log,
+        );
     },
 };

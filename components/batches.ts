@@ -1,0 +1,53 @@
+/**
+ * `maxParallelNodes`: which nodes may pull now, and the node affinity that confines the
+ * DaemonSet to them. Pure functions; the wait loop in ./prepull moves the batch as nodes finish.
+ */
+import type { Affinity, NodeSelectorTerm } from "./kubernetes-types";
+
+/**
+ * The nodes that may pull next: the current batch's nodes that still miss images (never
+ * interrupted), topped up with other missing nodes in name order, at most `maxParallelNodes`.
+ */
+export function nextBatch(
+    current: readonly string[],
+    missingNodes: readonly string[],
+    maxParallelNodes: number,
+): string[] {
+    const stillPulling = current.filter((node) => missingNodes.includes(node));
+    const waiting = [...missingNodes].filter((node) => !stillPulling.includes(node)).sort();
+    return [...stillPulling, ...waiting].slice(0, Math.max(stillPulling.length, maxParallelNodes));
+}
+
+const NODE_NAME_FIELD = "metadata.name";
+
+/**
+ * `affinity` with its required node affinity also demanding that the node is one of `nodeNames`.
+ * Terms are ORed and a field requirement takes exactly one value, so every user term is
+ * repeated once per node with that node's name ANDed in; without user terms there is one term
+ * per node. Empty user terms match nothing and stay as they are. Preferred terms are kept.
+ */
+export function restrictToNodes(affinity: Affinity | undefined, nodeNames: readonly string[]): Affinity {
+    const nodeAffinity = affinity?.nodeAffinity ?? {};
+    const userTerms = nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+    const terms: NodeSelectorTerm[] = [];
+    for (const term of userTerms ?? [{}]) {
+        const empty = (term.matchExpressions ?? []).length === 0 && (term.matchFields ?? []).length === 0;
+        if (empty && userTerms !== undefined) {
+            terms.push(term);
+            continue;
+        }
+        for (const node of nodeNames) {
+            const restricted: NodeSelectorTerm = {
+                matchFields: [...(term.matchFields ?? []), { key: NODE_NAME_FIELD, operator: "In", values: [node] }],
+            };
+            if (term.matchExpressions && term.matchExpressions.length > 0) {
+                restricted.matchExpressions = term.matchExpressions;
+            }
+            terms.push(restricted);
+        }
+    }
+    return {
+        ...affinity,
+        nodeAffinity: { ...nodeAffinity, requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } },
+    };
+}

@@ -1,0 +1,78 @@
+/**
+ * Continuous mode: a long-lived DaemonSet with the pre-pull pods' shape and scheduling, so that
+ * nodes joining later pull the images on arrival (like the JupyterHub chart's continuous image
+ * puller). Created by server-side apply, so create and update are one idempotent call.
+ */
+import { continuousOwnerId, LABEL_COMPONENT, MANAGER, ownerSelector, renderDaemonSet } from "./daemonset";
+import type { PrePullInputs } from "./inputs";
+import { permissionError, statusCode, withRetry } from "./kube";
+import { connect, daemonSetSpecification, removeOwnedObjects, type Logger, type OwnedObjects } from "./prepull";
+
+export interface ContinuousPullerState {
+    /** `namespace/name` of the long-lived DaemonSet. */
+    daemonSet: string;
+    /** Whether the DaemonSet exists (false when a refresh found it deleted: the next update recreates it). */
+    present: boolean;
+}
+
+export function continuousDaemonSetName(ownerId: string): string {
+    return continuousOwnerId(ownerId);
+}
+
+export function renderContinuousPuller(inputs: PrePullInputs): Record<string, unknown> {
+    const owner = continuousOwnerId(inputs.ownerId);
+    return renderDaemonSet({
+        ...daemonSetSpecification(inputs),
+        name: continuousDaemonSetName(inputs.ownerId),
+        ownerId: owner,
+        extraLabels: { [LABEL_COMPONENT]: "continuous-puller" },
+    });
+}
+
+/** Creates or updates the continuous puller's DaemonSet. */
+export async function applyContinuousPuller(inputs: PrePullInputs, log: Logger): Promise<ContinuousPullerState> {
+    const cluster = connect(inputs.kubeconfig, inputs.context);
+    const name = continuousDaemonSetName(inputs.ownerId);
+    const namespace = inputs.namespace;
+    try {
+        await withRetry(() =>
+            cluster.apps.patchNamespacedDaemonSet(
+                { name, namespace, body: renderContinuousPuller(inputs), fieldManager: MANAGER, force: true },
+                cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.ServerSideApply),
+            ),
+        );
+    } catch (e) {
+        throw permissionError(e, "patch", "daemonsets", namespace);
+    }
+    log(
+        `image-prepuller: continuous puller DaemonSet ${namespace}/${name} applied; nodes that join will pull the images`,
+    );
+    return { daemonSet: `${namespace}/${name}`, present: true };
+}
+
+/** For refresh: whether the DaemonSet still exists, and how far it got. */
+export async function inspectContinuousPuller(inputs: PrePullInputs): Promise<ContinuousPullerState> {
+    const cluster = connect(inputs.kubeconfig, inputs.context);
+    const namespace = inputs.namespace;
+    const name = continuousDaemonSetName(inputs.ownerId);
+    let found: { metadata?: { name?: string } }[];
+    try {
+        found = (
+            await withRetry(() =>
+                cluster.apps.listNamespacedDaemonSet({
+                    namespace,
+                    labelSelector: ownerSelector(continuousOwnerId(inputs.ownerId)),
+                }),
+            )
+        ).items;
+    } catch (e) {
+        if (statusCode(e) === 404) found = [];
+        else throw permissionError(e, "list", "daemonsets", namespace);
+    }
+    return { daemonSet: `${namespace}/${name}`, present: found.some((ds) => ds.metadata?.name === name) };
+}
+
+/** Deletes the continuous puller's DaemonSet and waits for its pods to go. */
+export async function removeContinuousPuller(owned: OwnedObjects, log: Logger): Promise<void> {
+    await removeOwnedObjects({ ...owned, ownerId: continuousOwnerId(owned.ownerId) }, log);
+}
