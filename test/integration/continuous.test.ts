@@ -1,0 +1,195 @@
+/**
+ * Nodes that join later (continuous mode, drift seen by refresh) and `maxParallelNodes`, against
+ * the local control plane with simulated kubelets. Each scenario owns its nodes and namespace.
+ */
+import * as assert from "node:assert/strict";
+import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import { continuousPullerProvider, prePullProvider, type PrePullOutputs } from "../../components/provider";
+import { sharedCluster, type TestCluster } from "../support/cluster";
+import {
+    addNode,
+    assertNothingLeft,
+    checkedInputs,
+    leftovers,
+    newScenario,
+    nodeImages,
+    SIM,
+    waitFor,
+} from "../support/scenario";
+
+const fast = { [SIM.pullSeconds]: "0.3", [SIM.statusDelaySeconds]: "0.5" };
+
+describe("nodes that join later, and a limit on nodes pulling at once", function () {
+    this.timeout(180_000);
+    let cluster: TestCluster;
+    before(async function () {
+        this.timeout(60 * 60 * 1000);
+        cluster = await sharedCluster();
+    });
+
+    it("continuous mode: a node added after create pulls the images, refresh sees it until then, delete removes the DaemonSet", async () => {
+        const s = await newScenario(cluster, "continuous");
+        const images = ["quay.io/jupyter/minimal-notebook:2025-02-02", "python:3.13-slim"];
+        const normalized = ["quay.io/jupyter/minimal-notebook:2025-02-02", "docker.io/library/python:3.13-slim"];
+        await Promise.all(["a", "b"].map((n) => addNode(cluster, s, n, { annotations: fast })));
+        const inputs = await checkedInputs(cluster, {
+            images,
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            continuous: true,
+        });
+        const prePulled = (await prePullProvider.create(inputs)).outs as PrePullOutputs;
+        assert.equal(prePulled.nodes.length, 2);
+        const continuous = await continuousPullerProvider.create(inputs);
+        assert.equal(continuous.id, `${s.namespace}/${inputs.ownerId}-continuous`);
+        assert.deepEqual(await leftovers(cluster, s.namespace).then(daemonSetsOnly), [
+            `daemonset/${inputs.ownerId}-continuous`,
+        ]);
+
+        // Slow enough that a refresh right after the node is Ready still finds it missing.
+        const late = await addNode(cluster, s, "late", {
+            annotations: { [SIM.pullSeconds]: "2", [SIM.statusDelaySeconds]: "0.5" },
+        });
+        const refreshed = (await prePullProvider.read!(`${s.namespace}/${inputs.ownerId}`, prePulled))
+            .props as PrePullOutputs;
+        assert.deepEqual(refreshed.missingNodes, { [late]: normalized });
+        assert.equal((await prePullProvider.diff!("id", refreshed, inputs)).changes, true, "drift not detected");
+
+        await waitFor(
+            async () => {
+                const held = await nodeImages(cluster, late);
+                return normalized.every((image) => held.includes(image));
+            },
+            `${late} to report both images`,
+            30_000,
+        );
+        const healed = (await prePullProvider.read!(`${s.namespace}/${inputs.ownerId}`, refreshed))
+            .props as PrePullOutputs;
+        assert.deepEqual(healed.missingNodes, {});
+        assert.deepEqual(healed.nodes.length, 3);
+        assert.equal((await prePullProvider.diff!("id", healed, inputs)).changes, false);
+
+        // The pre-pull's cleanup selects its own owner label: the continuous puller survives it.
+        await prePullProvider.delete!(`${s.namespace}/${inputs.ownerId}`, prePulled);
+        assert.deepEqual(await leftovers(cluster, s.namespace).then(daemonSetsOnly), [
+            `daemonset/${inputs.ownerId}-continuous`,
+        ]);
+        await continuousPullerProvider.delete!(continuous.id, continuous.outs);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("continuous mode: refresh reports a deleted DaemonSet and the update re-applies it", async () => {
+        const s = await newScenario(cluster, "continuous-drift");
+        await addNode(cluster, s, "a", { annotations: fast });
+        const inputs = await checkedInputs(cluster, {
+            images: ["python:3.13-alpine"],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            continuous: true,
+        });
+        const created = await continuousPullerProvider.create(inputs);
+        const name = `${inputs.ownerId}-continuous`;
+        const unchanged = await continuousPullerProvider.read!(created.id, created.outs);
+        assert.equal(unchanged.props!.present, true);
+        assert.equal((await continuousPullerProvider.diff!(created.id, unchanged.props, inputs)).changes, false);
+
+        await cluster.apps.deleteNamespacedDaemonSet({ name, namespace: s.namespace });
+        const refreshed = await continuousPullerProvider.read!(created.id, created.outs);
+        assert.equal(refreshed.props!.present, false);
+        assert.equal((await continuousPullerProvider.diff!(created.id, refreshed.props, inputs)).changes, true);
+        const updated = await continuousPullerProvider.update!(created.id, refreshed.props, inputs);
+        assert.equal(updated.outs!.present, true);
+        await cluster.apps.readNamespacedDaemonSet({ name, namespace: s.namespace });
+
+        await continuousPullerProvider.delete!(created.id, updated.outs);
+        await waitFor(async () => (await leftovers(cluster, s.namespace)).length === 0, "cleanup", 30_000);
+    });
+
+    it("with maxParallelNodes 2 on 6 nodes, never more than 2 nodes pull at once, and no pull is interrupted", async () => {
+        const s = await newScenario(cluster, "max-parallel");
+        const slow = { [SIM.pullSeconds]: "1.5", [SIM.statusDelaySeconds]: "0.5" };
+        const nodes = await Promise.all(
+            ["a", "b", "c", "d", "e", "f"].map((n) => addNode(cluster, s, n, { annotations: slow })),
+        );
+        const { result, pods } = await recordPods(cluster, s.namespace, async () =>
+            prePullProvider.create(
+                await checkedInputs(cluster, {
+                    images: ["python:3.12-bookworm", "quay.io/jupyter/r-notebook:2025-01-01"],
+                    namespace: s.namespace,
+                    nodeSelector: s.nodeSelector,
+                    maxParallelNodes: 2,
+                }),
+            ),
+        );
+        assert.deepEqual((result.outs as PrePullOutputs).nodes, [...nodes].sort());
+
+        // One pod per node: moving the batch never restarted a pull.
+        assert.deepEqual(pods.map((p) => p.spec?.nodeName).sort(), [...nodes].sort());
+        // A pod pulls from its creation until its last pull container finished. The API's
+        // timestamps have whole seconds, so intervals are half-open: a pod created in the
+        // second another finished does not count as overlapping (truncation never invents one).
+        const intervals = pods.map((pod) => {
+            const finished = (pod.status?.initContainerStatuses ?? [])
+                .filter((c) => c.name.startsWith("pull-"))
+                .map((c) => c.state?.terminated?.finishedAt);
+            assert.ok(
+                finished.length === 2 && finished.every((f) => f !== undefined),
+                `pod ${pod.metadata?.name} did not finish both pulls: ${JSON.stringify(pod.status?.initContainerStatuses)}`,
+            );
+            return {
+                node: pod.spec?.nodeName,
+                start: new Date(pod.metadata!.creationTimestamp!).getTime(),
+                end: Math.max(...finished.map((f) => new Date(f!).getTime())),
+            };
+        });
+        const most = maxOverlap(intervals);
+        assert.equal(most, 2, `at most 2 nodes may pull at once, and 2 should: ${JSON.stringify(intervals)}`);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+});
+
+function daemonSetsOnly(objects: string[]): string[] {
+    return objects.filter((o) => o.startsWith("daemonset/"));
+}
+
+/** The most half-open [start, end) intervals that overlap at one instant. */
+function maxOverlap(intervals: readonly { start: number; end: number }[]): number {
+    const events = intervals.flatMap((i) => [
+        { at: i.start, delta: 1 },
+        { at: i.end, delta: -1 },
+    ]);
+    // At equal times, ends come first: [0, 3) and [3, 5) do not overlap.
+    events.sort((a, b) => a.at - b.at || a.delta - b.delta);
+    let current = 0;
+    let most = 0;
+    for (const event of events) {
+        current += event.delta;
+        most = Math.max(most, current);
+    }
+    return most;
+}
+
+/** Every pod seen in the namespace while `body` runs, in its last observed state (a watch, not a poll). */
+async function recordPods<T>(
+    cluster: TestCluster,
+    namespace: string,
+    body: () => Promise<T>,
+): Promise<{ result: T; pods: k8s.V1Pod[] }> {
+    const latest: Record<string, k8s.V1Pod> = {};
+    const watch = new cluster.lib.Watch(cluster.kc);
+    const request = await watch.watch(
+        `/api/v1/namespaces/${namespace}/pods`,
+        {},
+        (_type: string, pod: k8s.V1Pod) => {
+            latest[pod.metadata?.uid ?? "?"] = pod;
+        },
+        () => undefined,
+    );
+    try {
+        const result = await body();
+        await new Promise((r) => setTimeout(r, 300));
+        return { result, pods: Object.values(latest) };
+    } finally {
+        request.abort();
+    }
+}
