@@ -179,6 +179,11 @@ describe("check", () => {
             ],
             ["unknown context", { images: ["python"], kubeconfig, context: "prod" }, "context", /prod/],
             ["typo in a property", { images: ["python"], toleration: [] }, "toleration", /unknown property/],
+            ["continuous not a boolean", { images: ["python"], continuous: "yes" }, "continuous", /true or false/],
+            ["continuous as a number", { images: ["python"], continuous: 1 }, "continuous", /true or false/],
+            ["zero maxParallelNodes", { images: ["python"], maxParallelNodes: 0 }, "maxParallelNodes", /at least 1/],
+            ["fractional maxParallelNodes", { images: ["python"], maxParallelNodes: 1.5 }, "maxParallelNodes", /whole/],
+            ["string maxParallelNodes", { images: ["python"], maxParallelNodes: "2" }, "maxParallelNodes"],
         ];
         for (const [title, news, property, reason] of table) {
             it(`${title} -> ${property}`, async () => {
@@ -252,6 +257,16 @@ describe("check", () => {
         assert.equal(i.pollIntervalSeconds, 2);
         assert.equal(i.timeoutSeconds, 600);
         assert.deepEqual(i.tolerations, []);
+    });
+
+    it("leaves continuous and maxParallelNodes out at their defaults, so older state compares equal", async () => {
+        const plain = (await check({ images: ["python"] })).inputs as Record<string, unknown>;
+        const explicit = await check({ images: ["python"], continuous: false, maxParallelNodes: null });
+        assert.deepEqual(explicit.failures, []);
+        assert.deepEqual(Object.keys(explicit.inputs as object).sort(), Object.keys(plain).sort());
+        const set = (await check({ images: ["python"], continuous: true, maxParallelNodes: 3 })).inputs;
+        assert.equal((set as Record<string, unknown>).continuous, true);
+        assert.equal((set as Record<string, unknown>).maxParallelNodes, 3);
     });
 
     it("keeps the owner id of an existing resource", async () => {

@@ -75,4 +75,24 @@ describe("ImagePrePuller component (under pulumi mocks)", () => {
         assert.equal(await pulumi.isSecret(props.kubeconfig as pulumi.Output<string>), true);
         assert.equal(prePullProps("none", { images: ["python"] }).kubeconfig, undefined);
     });
+
+    it("creates the continuous puller as a child only when continuous is true", async () => {
+        const without = new componentModule.ImagePrePuller("plain", { images: ["python:3.12"] });
+        assert.equal(await outputValue(without.continuousDaemonSet), undefined);
+        const puller = new componentModule.ImagePrePuller("always", {
+            images: ["python:3.12"],
+            namespace: "jhub",
+            continuous: true,
+        });
+        await outputValue(puller.urn);
+        await outputValue(puller.nodes);
+        await new Promise((r) => setTimeout(r, 100));
+        const continuous = registered.filter((r) => /ContinuousPuller/.test(r.type));
+        assert.deepEqual(
+            continuous.map((r) => r.name),
+            ["always-continuous"],
+        );
+        assert.equal(continuous[0]!.inputs.continuous, true);
+        assert.match(String(continuous[0]!.inputs.ownerId), /^prepull-always-[0-9a-f]{10}$/);
+    });
 });

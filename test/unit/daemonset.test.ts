@@ -1,5 +1,15 @@
 import * as assert from "node:assert/strict";
-import { LABEL_OWNER, mergePatch, renderDaemonSet, type DaemonSetSpecification } from "../../components/daemonset";
+import {
+    continuousOwnerId,
+    LABEL_COMPONENT,
+    LABEL_OWNER,
+    mergePatch,
+    ownerSelector,
+    renderDaemonSet,
+    type DaemonSetSpecification,
+} from "../../components/daemonset";
+import { renderContinuousPuller } from "../../components/continuous";
+import type { PrePullInputs } from "../../components/inputs";
 
 const base: DaemonSetSpecification = {
     name: "prepull-hub-abc",
@@ -84,6 +94,51 @@ describe("DaemonSet rendering", () => {
         assert.equal(patched.spec.template.spec.priorityClassName, undefined);
         assert.equal(patched.spec.template.spec.hostNetwork, false);
         assert.equal(patched.spec.template.spec.initContainers.length, 3);
+    });
+
+    it("confines a batch to its nodes after the user's patch, and never restarts pods to move it", () => {
+        const batched: Manifest = renderDaemonSet({
+            ...base,
+            nodeBatch: ["n1", "n2"],
+            daemonSetPatch: { spec: { template: { spec: { affinity: null } } } },
+        });
+        const terms = batched.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+        assert.deepEqual(
+            terms.nodeSelectorTerms.map((t: Manifest) => t.matchFields[0].values[0]),
+            ["n1", "n2"],
+        );
+        assert.deepEqual(batched.spec.updateStrategy, { type: "OnDelete" });
+        assert.equal(ds.spec.updateStrategy.type, "RollingUpdate");
+    });
+
+    it("extra labels go on the DaemonSet and its pods, never into the selector", () => {
+        const labelled: Manifest = renderDaemonSet({
+            ...base,
+            extraLabels: { [LABEL_COMPONENT]: "x", [LABEL_OWNER]: "no" },
+        });
+        assert.equal(labelled.metadata.labels[LABEL_COMPONENT], "x");
+        assert.equal(labelled.spec.template.metadata.labels[LABEL_COMPONENT], "x");
+        assert.equal(labelled.spec.selector.matchLabels[LABEL_COMPONENT], undefined);
+        assert.equal(labelled.metadata.labels[LABEL_OWNER], base.ownerId);
+    });
+
+    it("the continuous puller has the pre-pull pods' shape, under its own name and owner label", () => {
+        const inputs: PrePullInputs = {
+            ...base,
+            images: [...base.images],
+            tolerations: [...base.tolerations!],
+            nodeSelector: base.nodeSelector!,
+            imagePullSecrets: [...base.imagePullSecrets!],
+            pollIntervalSeconds: 2,
+            timeoutSeconds: 600,
+        };
+        const continuous: Manifest = renderContinuousPuller(inputs);
+        assert.equal(continuous.metadata.name, `${base.ownerId}-continuous`);
+        assert.equal(continuous.spec.selector.matchLabels[LABEL_OWNER], continuousOwnerId(base.ownerId));
+        assert.equal(continuous.spec.template.metadata.labels[LABEL_COMPONENT], "continuous-puller");
+        // The pre-pull's cleanup selects its owner label value exactly: it cannot match the continuous puller.
+        assert.ok(!ownerSelector(continuousOwnerId(base.ownerId)).endsWith(`=${base.ownerId}`));
+        assert.deepEqual(continuous.spec.template.spec, pod);
     });
 
     it("merge patch follows RFC 7386", () => {
