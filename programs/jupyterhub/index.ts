@@ -34,6 +34,9 @@ const prePuller = new ImagePrePuller(
         ...userScheduling,
         kubeconfig,
         timeoutSeconds: config.getNumber("timeoutSeconds") ?? 600,
+        // Nodes that join later (autoscaling) pull the images on arrival, too.
+        continuous: config.getBoolean("continuous") ?? false,
+        maxParallelNodes: config.getNumber("maxParallelNodes"),
     },
     { dependsOn: [ns] },
 );
@@ -72,4 +75,5 @@ export const nodes = prePuller.nodes;
 export const skipped = prePuller.skipped;
 export const durationSeconds = prePuller.durationSeconds;
 export const missingNodes = prePuller.missingNodes;
+export const continuousDaemonSet = prePuller.continuousDaemonSet;
 export const hubUid = hub.uid;

@@ -1,0 +1,90 @@
+/**
+ * Continuous mode through the real Pulumi engine on the local cluster: up leaves the long-lived
+ * DaemonSet (and only it), a node that joins later gets the images from it, a refresh then finds
+ * no drift and up changes nothing, and destroy removes it.
+ */
+import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import * as path from "node:path";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
+import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { exampleStack } from "../support/engine";
+import { nodeImages, waitFor, waitNodeReady } from "../support/scenario";
+
+const userImages = ["quay.io/jupyter/pyspark-notebook:2025-03-14", "quay.io/jupyter/tensorflow-notebook:2025-03-14"];
+
+async function addUserNode(cluster: TestCluster, name: string): Promise<void> {
+    await cluster.core.createNode({
+        body: {
+            metadata: {
+                name,
+                labels: { "hub.jupyter.org/node-purpose": "user", "kubernetes.io/hostname": name },
+                annotations: { [SIM.pullSeconds]: "1", [SIM.statusDelaySeconds]: "0.5" },
+            },
+            spec: { taints: [{ key: "hub.jupyter.org/dedicated", value: "user", effect: "NoSchedule" }] },
+        },
+    });
+    await waitNodeReady(cluster, name);
+}
+
+async function ourDaemonSets(cluster: TestCluster, namespace: string): Promise<string[]> {
+    const selector = `${LABEL_MANAGED_BY}=${MANAGER}`;
+    const ds = await cluster.apps.listNamespacedDaemonSet({ namespace, labelSelector: selector });
+    return ds.items.map((d) => d.metadata!.name!);
+}
+
+describe("continuous mode through the real Pulumi engine", function () {
+    this.timeout(600_000);
+    let cluster: TestCluster;
+    let stack: Stack;
+    const namespace = `jhub-cont-${randomBytes(3).toString("hex")}`;
+
+    before(async function () {
+        this.timeout(60 * 60 * 1000);
+        cluster = await sharedCluster();
+        await addUserNode(cluster, `${namespace}-user-1`);
+        stack = await exampleStack(`continuous-${randomBytes(3).toString("hex")}`, {
+            kubeconfig: { value: cluster.kubeconfig, secret: true },
+            namespace: { value: namespace },
+            images: { value: JSON.stringify(userImages) },
+            continuous: { value: "true" },
+        });
+    });
+    after(async function () {
+        this.timeout(300_000);
+        if (!stack) return;
+        await stack.destroy().catch(() => undefined);
+        await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
+        rmSync(path.join(repoRoot, `Pulumi.${stack.name}.yaml`), { force: true });
+    });
+
+    it("up leaves only the continuous DaemonSet, which gives a node that joins later the images", async () => {
+        const result = await stack.up();
+        const continuous = result.outputs.continuousDaemonSet!.value as string;
+        assert.match(continuous, new RegExp(`^${namespace}/prepull-user-images-[0-9a-f]{10}-continuous$`));
+        assert.deepEqual(await ourDaemonSets(cluster, namespace), [continuous.split("/")[1]]);
+
+        const late = `${namespace}-user-late`;
+        await addUserNode(cluster, late);
+        await waitFor(
+            async () => {
+                const held = await nodeImages(cluster, late);
+                return userImages.every((image) => held.includes(image));
+            },
+            `${late} to hold the images`,
+            60_000,
+        );
+        await stack.refresh();
+        const again = await stack.up();
+        assert.deepEqual(Object.keys(again.summary.resourceChanges ?? {}), ["same"]);
+        assert.deepEqual(again.outputs.missingNodes!.value, {});
+        assert.ok((again.outputs.nodes!.value as string[]).includes(late));
+    });
+
+    it("destroy removes the continuous DaemonSet", async () => {
+        await stack.destroy();
+        assert.deepEqual(await ourDaemonSets(cluster, namespace), []);
+    });
+});
