@@ -248,13 +248,14 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
 
         // With maxParallelNodes, nodes that finished leave the batch and waiting ones join it.
         const moveBatch =
-            batch === undefined || maxParallel === undefined
+            maxParallel === undefined
                 ? undefined
                 : async (missingNodes: readonly string[]) => {
-                      const next = nextBatch(batch!, missingNodes, maxParallel);
-                      if (next.length === 0 || canonicalList(next) === canonicalList(batch!)) return;
+                      const current = batch ?? [];
+                      const next = nextBatch(current, missingNodes, maxParallel);
+                      if (next.length === 0 || canonicalList(next) === canonicalList(current)) return;
                       await patchAffinity(cluster, inputs.namespace, name, render(next));
-                      const added = next.filter((n) => !batch!.includes(n));
+                      const added = next.filter((n) => !current.includes(n));
                       if (added.length > 0) log(`image-prepuller: now pulling on ${added.join(", ")}`);
                       batch = next;
                   };
@@ -340,7 +341,8 @@ async function waitForPresence(
 
 /** Records newly complete nodes in `done` and drops every done node from the report. */
 function withoutDone(report: PresenceReport, done: Set<string>): PresenceReport {
-    for (const node of report.eligibleNodes) if (!(node in report.missing)) done.add(node);
+    for (const node of report.eligibleNodes)
+        if (!Object.prototype.hasOwnProperty.call(report.missing, node)) done.add(node);
     const missing = Object.fromEntries(Object.entries(report.missing).filter(([node]) => !done.has(node)));
     return { ...report, missing, problems: report.problems.filter((p) => !done.has(p.node)) };
 }

@@ -10,9 +10,11 @@ import {
     addNode,
     assertNothingLeft,
     checkedInputs,
+    create,
     leftovers,
     newScenario,
     nodeImages,
+    seedImages,
     SIM,
     waitFor,
 } from "../support/scenario";
@@ -144,6 +146,28 @@ describe("nodes that join later, and a limit on nodes pulling at once", function
         });
         const most = maxOverlap(intervals);
         assert.equal(most, 2, `at most 2 nodes may pull at once, and 2 should: ${JSON.stringify(intervals)}`);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("with maxParallelNodes, a node done by pod evidence alone stays done when its pod leaves with the batch", async () => {
+        const s = await newScenario(cluster, "batch-evidence");
+        const big = Array.from({ length: 60 }, (_, i) => ({
+            names: [`registry.example.com/big/image-${i}:1`],
+            sizeBytes: 50e9 + i,
+        }));
+        const nodes = await Promise.all(["a", "b"].map((n) => addNode(cluster, s, n, { annotations: fast })));
+        for (const node of nodes) await seedImages(cluster, node, big);
+        const result = await create(cluster, {
+            images: ["python:3.12-alpine"],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            maxParallelNodes: 1,
+            timeoutSeconds: 60,
+        });
+        assert.deepEqual(result.nodes, [...nodes].sort());
+        for (const node of nodes) {
+            assert.ok(!(await nodeImages(cluster, node)).includes("docker.io/library/python:3.12-alpine"));
+        }
         await assertNothingLeft(cluster, s.namespace);
     });
 });
