@@ -54,10 +54,15 @@ describe("continuous mode through the real Pulumi engine", function () {
     });
     after(async function () {
         this.timeout(300_000);
-        if (!stack) return;
-        await stack.destroy().catch(() => undefined);
-        await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
-        rmSync(path.join(repoRoot, `Pulumi.${stack.name}.yaml`), { force: true });
+        if (stack) {
+            await stack.destroy().catch(() => undefined);
+            await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
+            rmSync(path.join(repoRoot, `Pulumi.${stack.name}.yaml`), { force: true });
+        }
+        // Other stacks on the shared cluster select user nodes too: leave none of ours behind.
+        for (const node of [`${namespace}-user-1`, `${namespace}-user-late`]) {
+            await cluster?.core.deleteNode({ name: node }).catch(() => undefined);
+        }
     });
 
     it("up leaves only the continuous DaemonSet, which gives a node that joins later the images", async () => {
