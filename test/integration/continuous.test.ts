@@ -4,7 +4,12 @@
  */
 import * as assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import { continuousPullerProvider, prePullProvider, type PrePullOutputs } from "../../components/provider";
+import {
+    cleanupProvider,
+    continuousPullerProvider,
+    prePullProvider,
+    type PrePullOutputs,
+} from "../../components/provider";
 import { sharedCluster, type TestCluster } from "../support/cluster";
 import {
     addNode,
@@ -105,6 +110,24 @@ describe("nodes that join later, and a limit on nodes pulling at once", function
 
         await continuousPullerProvider.delete!(created.id, updated.outs);
         await waitFor(async () => (await leftovers(cluster, s.namespace)).length === 0, "cleanup", 30_000);
+    });
+
+    it("the cleanup guard's delete removes a continuous DaemonSet that a killed run never recorded", async () => {
+        const s = await newScenario(cluster, "continuous-guard");
+        await addNode(cluster, s, "a", { annotations: fast });
+        const inputs = await checkedInputs(cluster, {
+            images: ["python:3.13-alpine"],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            continuous: true,
+        });
+        await continuousPullerProvider.create(inputs);
+        await cleanupProvider.delete!(`${s.namespace}/${inputs.ownerId}`, {
+            namespace: s.namespace,
+            ownerId: inputs.ownerId,
+            kubeconfig: cluster.kubeconfig,
+        });
+        await assertNothingLeft(cluster, s.namespace);
     });
 
     it("with maxParallelNodes 2 on 6 nodes, never more than 2 nodes pull at once, and no pull is interrupted", async () => {

@@ -45,19 +45,31 @@ describe("a killed pulumi up", function () {
                 detached: true,
                 stdio: "ignore",
             });
-            await waitFor(async () => (await leftovers(cluster, namespace)).some((o) => o.startsWith("pod/")), "pre-pull pods", 120_000);
+            await waitFor(
+                async () => (await leftovers(cluster, namespace)).some((o) => o.startsWith("pod/")),
+                "pre-pull pods",
+                120_000,
+            );
             process.kill(-up.pid!, "SIGKILL");
             await new Promise((r) => setTimeout(r, 1000));
             assert.notDeepEqual(await leftovers(cluster, namespace), [], "the kill should have left the DaemonSet");
 
             // The killed CLI leaves its lock on the file backend; removing it is the user's documented first step.
             await promisify(execFile)("pulumi", ["cancel", "--yes", "--stack", stack.name], { cwd: repoRoot, env });
-            await promisify(execFile)("pulumi", ["destroy", "--yes", "--skip-preview", "--non-interactive", "--stack", stack.name], {
-                cwd: repoRoot,
-                env,
-                maxBuffer: 64 * 1024 * 1024,
-            });
-            await waitFor(async () => (await leftovers(cluster, namespace)).length === 0, "nothing of ours left", 60_000);
+            await promisify(execFile)(
+                "pulumi",
+                ["destroy", "--yes", "--skip-preview", "--non-interactive", "--stack", stack.name],
+                {
+                    cwd: repoRoot,
+                    env,
+                    maxBuffer: 64 * 1024 * 1024,
+                },
+            );
+            await waitFor(
+                async () => (await leftovers(cluster, namespace)).length === 0,
+                "nothing of ours left",
+                60_000,
+            );
         } finally {
             await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
             rmSync(path.join(repoRoot, `Pulumi.${stack.name}.yaml`), { force: true });

@@ -1,0 +1,293 @@
+/**
+ * A TLS-terminating proxy in front of the local apiserver, for tests and benchmarks: it counts
+ * the requests and body bytes a client exchanges, and injects faults (429/5xx answers, dropped
+ * watch connections, a period of refused connections). Clients use `proxy.kubeconfig`; the proxy
+ * talks to the apiserver with the admin credentials.
+ *
+ * It runs in a child process: in the same process as the client-node under test, watches
+ * through it stalled (undici and the proxy sharing one event loop), which a real proxy never does.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import * as https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { fork, type ChildProcess } from "node:child_process";
+import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import type { TestCluster } from "./cluster";
+
+export interface ProxyStats {
+    requests: number;
+    watchRequests: number;
+    /** Request and response body bytes. */
+    bytes: number;
+    injectedErrors: number;
+    droppedWatches: number;
+}
+
+export interface Faults {
+    /** Share of non-watch requests answered with `errorStatus` instead of being forwarded. */
+    errorRatio: number;
+    errorStatus: number;
+    /** Refuse (reset) every connection while true: the API is unreachable. */
+    unreachable: boolean;
+}
+
+function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
+    const dir = mkdtempSync(path.join(tmpdir(), "prepuller-proxy-cert-"));
+    try {
+        execFileSync(
+            "openssl",
+            [
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-keyout",
+                path.join(dir, "key.pem"),
+                "-out",
+                path.join(dir, "cert.pem"),
+            ],
+            { stdio: "ignore" },
+        );
+        return { key: readFileSync(path.join(dir, "key.pem")), cert: readFileSync(path.join(dir, "cert.pem")) };
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+class ProxyServer {
+    readonly stats: ProxyStats = { requests: 0, watchRequests: 0, bytes: 0, injectedErrors: 0, droppedWatches: 0 };
+    readonly faults: Faults = { errorRatio: 0, errorStatus: 503, unreachable: false };
+    private readonly watches = new Set<ServerResponse>();
+    private readonly sockets = new Set<Socket>();
+
+    private constructor(
+        private readonly server: https.Server,
+        readonly kubeconfig: string,
+    ) {}
+
+    static async start(upstreamKubeconfig: string): Promise<ProxyServer> {
+        const lib = require("@kubernetes/client-node") as typeof k8s;
+        const kc = new lib.KubeConfig();
+        kc.loadFromString(upstreamKubeconfig);
+        const upstreamCluster = kc.getCurrentCluster()!;
+        const user = kc.getCurrentUser()!;
+        const upstream = new URL(upstreamCluster.server);
+        const agent = new https.Agent({
+            keepAlive: true,
+            ca: upstreamCluster.caData ? Buffer.from(upstreamCluster.caData, "base64") : undefined,
+            cert: user.certData ? Buffer.from(user.certData, "base64") : undefined,
+            key: user.keyData ? Buffer.from(user.keyData, "base64") : undefined,
+        });
+        const token = user.token;
+        let proxy: ProxyServer | undefined;
+        const server = https.createServer(selfSignedCertificate(), (req, res) =>
+            proxy!.handle(req, res, upstream, agent, token),
+        );
+        server.on("connection", (socket: Socket) => {
+            if (proxy?.faults.unreachable) {
+                socket.destroy();
+                return;
+            }
+            proxy?.sockets.add(socket);
+            socket.on("close", () => proxy?.sockets.delete(socket));
+        });
+        // Keep idle connections open like the apiserver does: a proxy closing them after Node's
+        // default 5 s races the client reusing them, which no real apiserver path does.
+        server.keepAliveTimeout = 10 * 60 * 1000;
+        server.requestTimeout = 0;
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const port = (server.address() as { port: number }).port;
+        const kubeconfig = JSON.stringify({
+            apiVersion: "v1",
+            kind: "Config",
+            clusters: [
+                { name: "proxy", cluster: { server: `https://127.0.0.1:${port}`, "insecure-skip-tls-verify": true } },
+            ],
+            users: [{ name: "proxy", user: { token: "unused-by-the-proxy" } }],
+            contexts: [{ name: "proxy", context: { cluster: "proxy", user: "proxy" } }],
+            "current-context": "proxy",
+        });
+        proxy = new ProxyServer(server, kubeconfig);
+        return proxy;
+    }
+
+    resetStats(): void {
+        Object.assign(this.stats, { requests: 0, watchRequests: 0, bytes: 0, injectedErrors: 0, droppedWatches: 0 });
+    }
+
+    /** Cuts every open watch, as an apiserver restart or a load balancer would. */
+    dropWatches(): void {
+        for (const res of this.watches) {
+            this.stats.droppedWatches++;
+            res.socket?.destroy();
+        }
+        this.watches.clear();
+    }
+
+    /** Makes the API unreachable (every connection reset) for `ms`. */
+    async outage(ms: number): Promise<void> {
+        this.faults.unreachable = true;
+        for (const socket of this.sockets) socket.destroy();
+        await new Promise((r) => setTimeout(r, ms));
+        this.faults.unreachable = false;
+    }
+
+    async stop(): Promise<void> {
+        for (const socket of this.sockets) socket.destroy();
+        await new Promise((resolve) => this.server.close(resolve));
+    }
+
+    private handle(req: IncomingMessage, res: ServerResponse, upstream: URL, agent: https.Agent, token?: string): void {
+        if (this.faults.unreachable) {
+            req.socket.destroy();
+            return;
+        }
+        const isWatch = /[?&]watch=(true|1)/.test(req.url ?? "");
+        this.stats.requests++;
+        if (isWatch) this.stats.watchRequests++;
+        if (!isWatch && Math.random() < this.faults.errorRatio) {
+            this.stats.injectedErrors++;
+            const status = this.faults.errorStatus;
+            res.writeHead(status, { "Content-Type": "application/json", "Retry-After": "1" });
+            res.end(
+                JSON.stringify({
+                    kind: "Status",
+                    apiVersion: "v1",
+                    status: "Failure",
+                    code: status,
+                    message: "injected by the test proxy",
+                }),
+            );
+            return;
+        }
+        const headers = { ...req.headers, host: upstream.host };
+        delete headers.authorization;
+        for (const hop of ["connection", "keep-alive"]) delete (headers as Record<string, unknown>)[hop];
+        if (token) headers.authorization = `Bearer ${token}`;
+        const forward = https.request(
+            { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers, agent },
+            (upstreamRes) => {
+                // Hop-by-hop headers describe the upstream connection, not ours.
+                const responseHeaders = { ...upstreamRes.headers };
+                for (const hop of ["connection", "keep-alive", "transfer-encoding"]) delete responseHeaders[hop];
+                res.writeHead(upstreamRes.statusCode ?? 502, responseHeaders);
+                if (isWatch) {
+                    this.watches.add(res);
+                    res.on("close", () => this.watches.delete(res));
+                }
+                upstreamRes.on("data", (chunk: Buffer) => (this.stats.bytes += chunk.length));
+                upstreamRes.pipe(res);
+                res.on("close", () => upstreamRes.destroy());
+            },
+        );
+        forward.on("error", () => res.destroy());
+        req.on("data", (chunk: Buffer) => (this.stats.bytes += chunk.length));
+        req.pipe(forward);
+    }
+}
+
+type Command =
+    | { id: number; cmd: "stats" | "reset" | "dropWatches" | "stop" }
+    | { id: number; cmd: "faults"; faults: Partial<Faults> }
+    | { id: number; cmd: "outage"; ms: number };
+
+/** The test-side handle of a proxy running in a child process. */
+export class ApiProxy {
+    private nextId = 1;
+    private readonly pending = new Map<number, (value: unknown) => void>();
+
+    private constructor(
+        private readonly child: ChildProcess,
+        readonly kubeconfig: string,
+    ) {
+        child.on("message", (message: { id: number; result: unknown }) => {
+            this.pending.get(message.id)?.(message.result);
+            this.pending.delete(message.id);
+        });
+    }
+
+    static async start(cluster: TestCluster): Promise<ApiProxy> {
+        const child = fork(__filename, [], {
+            execArgv: ["-r", "ts-node/register/transpile-only"],
+            env: { ...process.env, API_PROXY_UPSTREAM: cluster.kubeconfig },
+            stdio: ["ignore", "inherit", "inherit", "ipc"],
+        });
+        const kubeconfig = await new Promise<string>((resolve, reject) => {
+            child.once("message", (m: { ready: string }) => resolve(m.ready));
+            child.once("exit", (code) => reject(new Error(`the API proxy exited with ${code}`)));
+        });
+        return new ApiProxy(child, kubeconfig);
+    }
+
+    private send<T>(command: Omit<Command, "id"> & { cmd: Command["cmd"] }): Promise<T> {
+        const id = this.nextId++;
+        return new Promise<T>((resolve) => {
+            this.pending.set(id, resolve as (value: unknown) => void);
+            this.child.send({ ...command, id });
+        });
+    }
+
+    stats(): Promise<ProxyStats> {
+        return this.send({ cmd: "stats" });
+    }
+    resetStats(): Promise<void> {
+        return this.send({ cmd: "reset" });
+    }
+    setFaults(faults: Partial<Faults>): Promise<void> {
+        return this.send({ cmd: "faults", faults } as never);
+    }
+    dropWatches(): Promise<void> {
+        return this.send({ cmd: "dropWatches" });
+    }
+    outage(ms: number): Promise<void> {
+        return this.send({ cmd: "outage", ms } as never);
+    }
+    async stop(): Promise<void> {
+        await this.send({ cmd: "stop" }).catch(() => undefined);
+        this.child.kill();
+    }
+}
+
+if (require.main === module && process.env.API_PROXY_UPSTREAM) {
+    void ProxyServer.start(process.env.API_PROXY_UPSTREAM).then((server) => {
+        process.on("message", async (command: Command) => {
+            let result: unknown;
+            switch (command.cmd) {
+                case "stats":
+                    result = { ...server.stats };
+                    break;
+                case "reset":
+                    server.resetStats();
+                    break;
+                case "faults":
+                    Object.assign(server.faults, command.faults);
+                    break;
+                case "dropWatches":
+                    server.dropWatches();
+                    break;
+                case "outage":
+                    await server.outage(command.ms);
+                    break;
+                case "stop":
+                    await server.stop();
+                    process.send!({ id: command.id, result: null });
+                    process.exit(0);
+            }
+            process.send!({ id: command.id, result: result ?? null });
+        });
+        process.send!({ ready: server.kubeconfig });
+    });
+}
