@@ -10,7 +10,7 @@
 import * as assert from "node:assert/strict";
 import { ApiProxy } from "../support/api-proxy";
 import { sharedCluster, type TestCluster } from "../support/cluster";
-import { addNode, assertNothingLeft, checkedInputs, leftovers, newScenario, SIM, waitFor } from "../support/scenario";
+import { addNode, assertNothingLeft, checkedInputs, leftovers, newScenario, SIM } from "../support/scenario";
 import { prePullProvider } from "../../components/provider";
 
 describe("API faults", function () {

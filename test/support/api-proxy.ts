@@ -92,11 +92,13 @@ class ProxyServer {
             key: user.keyData ? Buffer.from(user.keyData, "base64") : undefined,
         });
         const token = user.token;
-        let proxy: ProxyServer | undefined;
+        // The server's callbacks need the proxy object, which needs the server: break the cycle.
+        const self: { proxy?: ProxyServer } = {};
         const server = https.createServer(selfSignedCertificate(), (req, res) =>
-            proxy!.handle(req, res, upstream, agent, token),
+            self.proxy!.handle(req, res, upstream, agent, token),
         );
         server.on("connection", (socket: Socket) => {
+            const proxy = self.proxy;
             if (proxy?.faults.unreachable) {
                 socket.destroy();
                 return;
@@ -120,8 +122,8 @@ class ProxyServer {
             contexts: [{ name: "proxy", context: { cluster: "proxy", user: "proxy" } }],
             "current-context": "proxy",
         });
-        proxy = new ProxyServer(server, kubeconfig);
-        return proxy;
+        self.proxy = new ProxyServer(server, kubeconfig);
+        return self.proxy;
     }
 
     resetStats(): void {
