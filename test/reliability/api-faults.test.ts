@@ -22,7 +22,7 @@ describe("API faults", function () {
         cluster = await sharedCluster();
         proxy = await ApiProxy.start(cluster);
     });
-    afterEach(async () => proxy.setFaults({ errorRatio: 0, unreachable: false }));
+    afterEach(async () => proxy.setFaults({ errorEvery: 0, unreachable: false }));
     after(async () => proxy?.stop());
 
     async function prepare(title: string, pullSeconds: string) {
@@ -37,10 +37,10 @@ describe("API faults", function () {
     }
 
     for (const status of [429, 500, 503]) {
-        it(`completes with 30% of requests answered ${status}`, async () => {
+        it(`completes with every third request answered ${status}`, async () => {
             const { s, inputs } = await prepare(`errors-${status}`, "2");
             await proxy.resetStats();
-            await proxy.setFaults({ errorRatio: 0.3, errorStatus: status });
+            await proxy.setFaults({ errorEvery: 3, errorStatus: status });
             const result = await prePullProvider.create(inputs);
             assert.equal(result.outs.nodes.length, 2);
             assert.ok((await proxy.stats()).injectedErrors > 0, "no fault was injected");
@@ -51,9 +51,9 @@ describe("API faults", function () {
     it("fails clearly, and leaves nothing, when the API never comes back during cleanup", async () => {
         const { s, inputs } = await prepare("lost-for-good", "1");
         // Every request fails: the create must give up with a clear message, never hang.
-        await proxy.setFaults({ errorRatio: 1, errorStatus: 503 });
+        await proxy.setFaults({ errorEvery: 1, errorStatus: 503 });
         await assert.rejects(prePullProvider.create(inputs), /HTTP 503|list|watch|failed/);
-        await proxy.setFaults({ errorRatio: 0 });
+        await proxy.setFaults({ errorEvery: 0 });
         assert.deepEqual(await leftovers(cluster, s.namespace), []);
     });
 });

@@ -28,8 +28,8 @@ export interface ProxyStats {
 }
 
 export interface Faults {
-    /** Share of non-watch requests answered with `errorStatus` instead of being forwarded. */
-    errorRatio: number;
+    /** Every n-th non-watch request is answered with `errorStatus` instead of being forwarded (0: none). */
+    errorEvery: number;
     errorStatus: number;
     /** Refuse (reset) every connection while true: the API is unreachable. */
     unreachable: boolean;
@@ -69,8 +69,9 @@ function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
 
 class ProxyServer {
     readonly stats: ProxyStats = { requests: 0, watchRequests: 0, bytes: 0, injectedErrors: 0, droppedWatches: 0 };
-    readonly faults: Faults = { errorRatio: 0, errorStatus: 503, unreachable: false };
+    readonly faults: Faults = { errorEvery: 0, errorStatus: 503, unreachable: false };
     private readonly watches = new Set<ServerResponse>();
+    private nonWatchRequests = 0;
     private readonly sockets = new Set<Socket>();
 
     private constructor(
@@ -160,7 +161,9 @@ class ProxyServer {
         const isWatch = /[?&]watch=(true|1)/.test(req.url ?? "");
         this.stats.requests++;
         if (isWatch) this.stats.watchRequests++;
-        if (!isWatch && Math.random() < this.faults.errorRatio) {
+        if (!isWatch) this.nonWatchRequests++;
+        // Deterministic, not random: a test must not pass or fail by the luck of the draw.
+        if (!isWatch && this.faults.errorEvery > 0 && this.nonWatchRequests % this.faults.errorEvery === 0) {
             this.stats.injectedErrors++;
             const status = this.faults.errorStatus;
             res.writeHead(status, { "Content-Type": "application/json", "Retry-After": "1" });
