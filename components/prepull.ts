@@ -277,8 +277,12 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
     } finally {
         if (debounce) clearTimeout(debounce);
         await nodes.stop();
-        await pods?.stop();
-        if (createdDaemonSet) await removeOwned(cluster, owned, log, true);
+        // The pod watch stays open during cleanup: waiting on its cache costs no re-lists.
+        try {
+            if (createdDaemonSet) await removeOwned(cluster, owned, log, true, pods);
+        } finally {
+            await pods?.stop();
+        }
     }
 }
 
@@ -438,7 +442,13 @@ async function checkPullSecretsExist(cluster: Cluster, inputs: PrePullInputs): P
  * Deletes every DaemonSet and pod this owner has in its namespace and waits until they are
  * gone: gracefully first (the kubelets stop the pods), then by force for pods whose node is gone.
  */
-async function removeOwned(cluster: Cluster, owned: OwnedObjects, log: Logger, announce: boolean): Promise<void> {
+async function removeOwned(
+    cluster: Cluster,
+    owned: OwnedObjects,
+    log: Logger,
+    announce: boolean,
+    watchedPods?: Watched<Pod>,
+): Promise<void> {
     const selector = ownerSelector(owned.ownerId);
     const namespace = owned.namespace;
     let daemonSets: { metadata?: { name?: string } }[];
@@ -468,14 +478,19 @@ async function removeOwned(cluster: Cluster, owned: OwnedObjects, log: Logger, a
     // force-deleted, which needs the optional "delete pods" permission.
     const started = Date.now();
     let forbiddenToDelete = false;
-    for (;;) {
-        let pods: Pod[];
+    const listPods = async (): Promise<Pod[]> => {
         try {
-            pods = (await withRetry(() => cluster.core.listNamespacedPod({ namespace, labelSelector: selector })))
+            return (await withRetry(() => cluster.core.listNamespacedPod({ namespace, labelSelector: selector })))
                 .items as Pod[];
         } catch (e) {
             throw permissionError(e, "list", "pods", namespace);
         }
+    };
+    const useWatch = () => watchedPods !== undefined && watchedPods.fatalError() === undefined;
+    for (;;) {
+        let pods: Pod[] = useWatch() ? [...watchedPods!.list()] : await listPods();
+        // The watched cache says "gone": confirm with one list before declaring it.
+        if (pods.length === 0 && useWatch()) pods = await listPods();
         if (pods.length === 0) return;
         const elapsed = seconds(started);
         if (elapsed > CLEANUP_DEADLINE_SECONDS) {
