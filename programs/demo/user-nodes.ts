@@ -30,6 +30,19 @@ async function main(): Promise<void> {
         });
         console.log(`added ${name}`);
     }
+    // Like a real kubelet, the simulator reports Ready shortly after registering, and the
+    // control plane then lifts the not-ready taint; until then user pods would not land there.
+    for (let i = first; i < first + Number(countText); i++) {
+        const name = `user-node-${i}`;
+        for (let attempt = 0; ; attempt++) {
+            const node = await core.readNode({ name });
+            const ready = (node.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+            const tainted = (node.spec?.taints ?? []).some((t) => t.key === "node.kubernetes.io/not-ready");
+            if (ready && !tainted) break;
+            if (attempt > 150) throw new Error(`${name} did not become Ready`);
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
 }
 
 main().catch((e: Error) => {

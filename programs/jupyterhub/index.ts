@@ -7,6 +7,7 @@ import { ImagePrePuller } from "../../components";
 import { KubernetesObject } from "./kubernetes-object";
 
 const config = new pulumi.Config();
+const continuous = config.getBoolean("continuous") ?? false;
 const kubeconfig = config.getSecret("kubeconfig");
 const namespace = config.get("namespace") ?? "jhub";
 const userImages = config.getObject<string[]>("images") ?? [
@@ -35,7 +36,7 @@ const prePuller = new ImagePrePuller(
         kubeconfig,
         timeoutSeconds: config.getNumber("timeoutSeconds") ?? 600,
         // Nodes that join later (autoscaling) pull the images on arrival, too.
-        continuous: config.getBoolean("continuous") ?? false,
+        continuous,
         maxParallelNodes: config.getNumber("maxParallelNodes"),
     },
     { dependsOn: [ns] },
@@ -75,5 +76,6 @@ export const nodes = prePuller.nodes;
 export const skipped = prePuller.skipped;
 export const durationSeconds = prePuller.durationSeconds;
 export const missingNodes = prePuller.missingNodes;
-export const continuousDaemonSet = prePuller.continuousDaemonSet;
 export const hubUid = hub.uid;
+// Empty without continuous mode (an undefined stack output draws a warning on every run).
+export const continuousDaemonSet = pulumi.output(prePuller.continuousDaemonSet).apply((name) => name ?? "");
