@@ -231,17 +231,6 @@ async function main(): Promise<void> {
             await run("bash", [script, "down"], { env });
         }
     }
-    mkdirSync(results, { recursive: true });
-    const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-    writeFileSync(
-        path.join(results, "latest.json"),
-        JSON.stringify({ machine, date: new Date().toISOString(), records }, null, 2) + "\n",
-    );
-    writeFileSync(
-        path.join(results, "latest.md"),
-        `Measured ${new Date().toISOString()} on ${machine}.\n\n${table(records)}\n`,
-    );
-    writeFileSync(path.join(results, "latest.svg"), plot(records));
     console.log(table(records));
 }
 
