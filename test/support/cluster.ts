@@ -3,7 +3,7 @@
  * first use) through test/cluster/cluster.sh, and stopped by the root hook in ./hooks.ts.
  * If it cannot be built or started, the tests that need it fail with the reason: never skip.
  */
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -40,10 +40,24 @@ export function sharedCluster(): Promise<TestCluster> {
     return started;
 }
 
+/** An interrupted test run (Ctrl-C, a CI timeout's SIGTERM) still stops the cluster it started. */
+function stopOnSignals(dir: string): void {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        process.once(signal, () => {
+            execFileSync("bash", [clusterScript, "down"], {
+                env: { ...process.env, PREPULLER_CLUSTER_DIR: dir },
+                stdio: "ignore",
+            });
+            process.exit(130);
+        });
+    }
+}
+
 async function startCluster(): Promise<TestCluster> {
     const dir = mkdtempSync(path.join(tmpdir(), "prepuller-test-cluster-"));
     rmSync(dir, { recursive: true, force: true });
     startedDir = dir;
+    stopOnSignals(dir);
     let stdout: string;
     try {
         ({ stdout } = await run(
