@@ -27,6 +27,7 @@ interface Measured {
 interface Record_ {
     nodes: number;
     images: number;
+    maxParallelNodes?: number;
     createSeconds: number;
     floorSeconds: number;
     detectionLatencySeconds: number;
@@ -61,11 +62,12 @@ async function scenario(
     nodes: number,
     images: number,
     round: number,
+    maxParallelNodes: number | undefined,
 ): Promise<Record_> {
     const namespace = "default";
     const imageList = (tag: string) =>
         Array.from({ length: images }, (_, i) => `registry.example.com/bench/image-${i}:${tag}`);
-    const results: Partial<Record_> = { nodes, images };
+    const results: Partial<Record_> = { nodes, images, maxParallelNodes };
     for (const mode of ["baseline", "ours"] as const) {
         const { inputs } = await prePullProvider.check!(
             {},
@@ -74,6 +76,8 @@ async function scenario(
                 namespace,
                 kubeconfig,
                 timeoutSeconds: 3600,
+                // The seed has no such limit: only ours is throttled.
+                ...(mode === "ours" && maxParallelNodes ? { maxParallelNodes } : {}),
             },
         );
         const measured = await measure(mode, inputs);
@@ -107,12 +111,12 @@ async function scenario(
 function table(records: Record_[]): string {
     const fmt = (n: number, d = 2) => n.toFixed(d);
     const lines = [
-        "| nodes | images | create s (seed) | floor s (seed) | create/floor (seed) | detect latency s (seed) | API requests (seed) | API KB (seed) | bytes ratio | RSS MB (seed) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| nodes | images | max parallel | create s (seed) | floor s (seed) | create/floor (seed) | detect latency s (seed) | API requests (seed) | API KB (seed) | bytes ratio | RSS MB (seed) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ];
     for (const r of records) {
         lines.push(
-            `| ${r.nodes} | ${r.images} | ${fmt(r.createSeconds)} (${fmt(r.baselineCreateSeconds)}) | ${fmt(r.floorSeconds)} (${fmt(r.baselineFloorSeconds)}) | ${fmt(r.createSeconds / r.floorSeconds)} (${fmt(r.baselineCreateSeconds / r.baselineFloorSeconds)}) | ${fmt(r.detectionLatencySeconds)} (${fmt(r.baselineDetectionLatencySeconds)}) | ${r.apiRequests} (${r.baselineApiRequests}) | ${fmt(r.apiBytes / 1024, 0)} (${fmt(r.baselineApiBytes / 1024, 0)}) | ${fmt(r.apiBytes / r.baselineApiBytes, 3)} | ${r.providerPeakRssMb} (${r.baselinePeakRssMb}) |`,
+            `| ${r.nodes} | ${r.images} | ${r.maxParallelNodes ?? "all"} | ${fmt(r.createSeconds)} (${fmt(r.baselineCreateSeconds)}) | ${fmt(r.floorSeconds)} (${fmt(r.baselineFloorSeconds)}) | ${fmt(r.createSeconds / r.floorSeconds)} (${fmt(r.baselineCreateSeconds / r.baselineFloorSeconds)}) | ${fmt(r.detectionLatencySeconds)} (${fmt(r.baselineDetectionLatencySeconds)}) | ${r.apiRequests} (${r.baselineApiRequests}) | ${fmt(r.apiBytes / 1024, 0)} (${fmt(r.baselineApiBytes / 1024, 0)}) | ${fmt(r.apiBytes / r.baselineApiBytes, 3)} | ${r.providerPeakRssMb} (${r.baselinePeakRssMb}) |`,
         );
     }
     return lines.join("\n");
@@ -185,6 +189,7 @@ async function main(): Promise<void> {
             nodes: { type: "string" },
             images: { type: "string" },
             "pull-seconds": { type: "string", default: "3" },
+            "max-parallel": { type: "string" },
         },
     });
     // Each takes one number or a comma-separated list: --nodes 10,100 --images 1,5.
@@ -222,7 +227,14 @@ async function main(): Promise<void> {
         try {
             for (const images of imageCounts) {
                 console.error(`bench: ${nodes} nodes x ${images} images`);
-                const record = await scenario(kubeconfig, metricsUrl, nodes, images, 1);
+                const record = await scenario(
+                    kubeconfig,
+                    metricsUrl,
+                    nodes,
+                    images,
+                    1,
+                    values["max-parallel"] ? Number(values["max-parallel"]) : undefined,
+                );
                 console.error(JSON.stringify(record));
                 records.push(record);
                 save(records);
