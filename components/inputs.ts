@@ -44,8 +44,8 @@ export interface CheckFailure {
     reason: string;
 }
 
-/** Properties a user may set; anything else is a typo we reject rather than ignore. */
-export const INPUT_PROPERTIES: readonly string[] = [
+/** Inputs whose change means the images must be pulled again (on possibly other nodes). */
+export const PULL_PROPERTIES = [
     "images",
     "namespace",
     "nodeSelector",
@@ -53,17 +53,22 @@ export const INPUT_PROPERTIES: readonly string[] = [
     "affinity",
     "imagePullSecrets",
     "priorityClassName",
+    "helperImage",
+    "pauseImage",
+    "daemonSetPatch",
+] as const;
+/** Inputs that change how we connect or wait, but not what must be on the nodes. */
+export const OPERATIONAL_PROPERTIES = [
     "pollIntervalSeconds",
     "timeoutSeconds",
     "kubeconfig",
     "context",
-    "helperImage",
-    "pauseImage",
-    "daemonSetPatch",
+    "ownerId",
     "continuous",
     "maxParallelNodes",
-    "ownerId",
-];
+] as const;
+/** Properties a user may set; anything else is a typo we reject rather than ignore. */
+export const INPUT_PROPERTIES: readonly string[] = [...PULL_PROPERTIES, ...OPERATIONAL_PROPERTIES];
 /** Properties the engine or earlier versions put into stored inputs. */
 const IGNORED_PROPERTIES: readonly string[] = ["__provider"];
 

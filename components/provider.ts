@@ -4,7 +4,14 @@
  * runs the stored copy on `delete`, so `delete` accepts state written by any earlier version.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_NAMESPACE, normalizeInputs, UNKNOWN_VALUE, type PrePullInputs } from "./inputs";
+import {
+    DEFAULT_NAMESPACE,
+    normalizeInputs,
+    OPERATIONAL_PROPERTIES,
+    PULL_PROPERTIES,
+    UNKNOWN_VALUE,
+    type PrePullInputs,
+} from "./inputs";
 import { loadClientLibrary, loadKubeConfig, looksLikeKubeconfigContents } from "./kube";
 import { continuousOwnerId } from "./daemonset";
 import {
@@ -14,30 +21,6 @@ import {
     type ContinuousPullerState,
 } from "./continuous";
 import { inspectPresence, prePull, removeOwnedObjects, type PrePullResult } from "./prepull";
-
-/** Inputs whose change means the images must be pulled again (on possibly other nodes). */
-export const PULL_PROPERTIES = [
-    "images",
-    "namespace",
-    "nodeSelector",
-    "tolerations",
-    "affinity",
-    "imagePullSecrets",
-    "priorityClassName",
-    "helperImage",
-    "pauseImage",
-    "daemonSetPatch",
-] as const;
-/** Inputs that change how we connect or wait, but not what must be on the nodes. */
-export const OPERATIONAL_PROPERTIES = [
-    "pollIntervalSeconds",
-    "timeoutSeconds",
-    "kubeconfig",
-    "context",
-    "ownerId",
-    "continuous",
-    "maxParallelNodes",
-] as const;
 
 export type PrePullOutputs = PrePullInputs & PrePullResult;
 
