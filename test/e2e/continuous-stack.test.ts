@@ -5,29 +5,15 @@
  */
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
-import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
-import { exampleStack } from "../support/engine";
-import { nodeImages, waitFor, waitNodeReady } from "../support/scenario";
+import { sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { exampleStack, removeStack } from "../support/engine";
+import { addUserNode, nodeImages, waitFor } from "../support/scenario";
 
 const userImages = ["quay.io/jupyter/pyspark-notebook:2025-03-14", "quay.io/jupyter/tensorflow-notebook:2025-03-14"];
 
-async function addUserNode(cluster: TestCluster, name: string): Promise<void> {
-    await cluster.core.createNode({
-        body: {
-            metadata: {
-                name,
-                labels: { "hub.jupyter.org/node-purpose": "user", "kubernetes.io/hostname": name },
-                annotations: { [SIM.pullSeconds]: "1", [SIM.statusDelaySeconds]: "0.5" },
-            },
-            spec: { taints: [{ key: "hub.jupyter.org/dedicated", value: "user", effect: "NoSchedule" }] },
-        },
-    });
-    await waitNodeReady(cluster, name);
-}
+const fastPulls = { [SIM.pullSeconds]: "1", [SIM.statusDelaySeconds]: "0.5" };
 
 async function ourDaemonSets(cluster: TestCluster, namespace: string): Promise<string[]> {
     const selector = `${LABEL_MANAGED_BY}=${MANAGER}`;
@@ -44,7 +30,7 @@ describe("continuous mode through the real Pulumi engine", function () {
     before(async function () {
         this.timeout(60 * 60 * 1000);
         cluster = await sharedCluster();
-        await addUserNode(cluster, `${namespace}-user-1`);
+        await addUserNode(cluster, `${namespace}-user-1`, fastPulls);
         stack = await exampleStack(`continuous-${randomBytes(3).toString("hex")}`, {
             kubeconfig: { value: cluster.kubeconfig, secret: true },
             namespace: { value: namespace },
@@ -56,8 +42,7 @@ describe("continuous mode through the real Pulumi engine", function () {
         this.timeout(300_000);
         if (stack) {
             await stack.destroy().catch(() => undefined);
-            await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
-            rmSync(path.join(repoRoot, `Pulumi.${stack.name}.yaml`), { force: true });
+            await removeStack(stack);
         }
         // Other stacks on the shared cluster select user nodes too: leave none of ours behind.
         for (const node of [`${namespace}-user-1`, `${namespace}-user-late`]) {
@@ -72,7 +57,7 @@ describe("continuous mode through the real Pulumi engine", function () {
         assert.deepEqual(await ourDaemonSets(cluster, namespace), [continuous.split("/")[1]]);
 
         const late = `${namespace}-user-late`;
-        await addUserNode(cluster, late);
+        await addUserNode(cluster, late, fastPulls);
         await waitFor(
             async () => {
                 const held = await nodeImages(cluster, late);

@@ -6,14 +6,12 @@ import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import * as path from "node:path";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import type { Stack } from "@pulumi/pulumi/automation";
 import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
 import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
-import { exampleStack, sharedEngine } from "../support/engine";
-import { waitNodeReady } from "../support/scenario";
+import { exampleStack, removeStack, sharedEngine } from "../support/engine";
+import { addUserNode, leftovers } from "../support/scenario";
 
 const unreachableKubeconfig = [
     "apiVersion: v1",
@@ -37,13 +35,12 @@ async function exportedState(stack: Stack): Promise<string> {
     return stdout;
 }
 
-function stackName(prefix: string): string {
-    return `${prefix}-${randomBytes(3).toString("hex")}`;
+function userNodeAnnotations(pullSeconds: string): Record<string, string> {
+    return { [SIM.pullSeconds]: pullSeconds, [SIM.statusDelaySeconds]: "1" };
 }
 
-async function removeStack(stack: Stack): Promise<void> {
-    await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
-    rmSync(path.join(repoRoot, `Pulumi.${stack.name}.yaml`), { force: true });
+function stackName(prefix: string): string {
+    return `${prefix}-${randomBytes(3).toString("hex")}`;
 }
 
 interface WatchedEvent {
@@ -75,28 +72,6 @@ async function recordChanges(
         aborts.push(() => request.abort());
     }
     return { events, stop: () => aborts.forEach((a) => a()) };
-}
-
-async function addUserNodes(cluster: TestCluster, names: string[], pullSeconds: string): Promise<void> {
-    for (const name of names) {
-        await cluster.core.createNode({
-            body: {
-                metadata: {
-                    name,
-                    labels: { "hub.jupyter.org/node-purpose": "user", "kubernetes.io/hostname": name },
-                    annotations: { [SIM.pullSeconds]: pullSeconds, [SIM.statusDelaySeconds]: "1" },
-                },
-                spec: { taints: [{ key: "hub.jupyter.org/dedicated", value: "user", effect: "NoSchedule" }] },
-            },
-        });
-    }
-}
-
-async function ours(cluster: TestCluster, namespace: string): Promise<string[]> {
-    const selector = `${LABEL_MANAGED_BY}=${MANAGER}`;
-    const ds = await cluster.apps.listNamespacedDaemonSet({ namespace, labelSelector: selector });
-    const pods = await cluster.core.listNamespacedPod({ namespace, labelSelector: selector });
-    return [...ds.items, ...pods.items].map((o) => `${o.kind ?? "object"}/${o.metadata?.name}`);
 }
 
 describe("the example stack through the real Pulumi engine", function () {
@@ -140,8 +115,7 @@ describe("the example stack through the real Pulumi engine", function () {
         before(async function () {
             this.timeout(60 * 60 * 1000);
             cluster = await sharedCluster();
-            await addUserNodes(cluster, nodes, "2");
-            for (const node of nodes) await waitNodeReady(cluster, node);
+            for (const node of nodes) await addUserNode(cluster, node, userNodeAnnotations("2"));
             stack = await exampleStack(stackName("e2e"), {
                 kubeconfig: { value: cluster.kubeconfig, secret: true },
                 namespace: { value: namespace },
@@ -197,7 +171,7 @@ describe("the example stack through the real Pulumi engine", function () {
             );
             assert.ok(hubAdded.at >= lastPullSeen, "the hub appeared before the last pre-pull pod event");
 
-            assert.deepEqual(await ours(cluster, namespace), []);
+            assert.deepEqual(await leftovers(cluster, namespace), []);
             const outputs = result.outputs;
             assert.deepEqual(outputs.images!.value, userImages);
             assert.deepEqual(
@@ -235,13 +209,12 @@ describe("the example stack through the real Pulumi engine", function () {
             assert.deepEqual(result.outputs.images!.value, changed);
             assert.equal(result.outputs.skipped!.value, false);
             assert.equal(result.summary.resourceChanges?.update, 1, JSON.stringify(result.summary.resourceChanges));
-            assert.deepEqual(await ours(cluster, namespace), []);
+            assert.deepEqual(await leftovers(cluster, namespace), []);
         });
 
         it("refresh shows a node that joined without the images, and the next up heals it", async () => {
             const late = `${namespace}-user-late`;
-            await addUserNodes(cluster, [late], "1");
-            await waitNodeReady(cluster, late);
+            await addUserNode(cluster, late, userNodeAnnotations("1"));
             await stack.refresh();
             // Refresh updates resource state, not the stack's exported outputs: read the resource.
             const state = JSON.parse(await exportedState(stack)) as {
@@ -266,7 +239,7 @@ describe("the example stack through the real Pulumi engine", function () {
 
         it("destroy leaves nothing of ours in the cluster", async () => {
             await stack.destroy();
-            assert.deepEqual(await ours(cluster, namespace), []);
+            assert.deepEqual(await leftovers(cluster, namespace), []);
             await assert.rejects(cluster.apps.readNamespacedDeployment({ name: "hub", namespace }), /404|not found/i);
         });
     });

@@ -10,7 +10,7 @@ import {
     prePullProvider,
     type PrePullOutputs,
 } from "../../components/provider";
-import { sharedCluster, type TestCluster } from "../support/cluster";
+import { sharedCluster, SIM, type TestCluster } from "../support/cluster";
 import {
     addNode,
     assertNothingLeft,
@@ -20,7 +20,6 @@ import {
     newScenario,
     nodeImages,
     seedImages,
-    SIM,
     waitFor,
 } from "../support/scenario";
 

@@ -5,7 +5,7 @@
  */
 import * as assert from "node:assert/strict";
 import { prePullProvider } from "../../components/provider";
-import { sharedCluster, type TestCluster } from "../support/cluster";
+import { sharedCluster, SIM, type TestCluster } from "../support/cluster";
 import {
     addNode,
     assertNothingLeft,
@@ -14,7 +14,6 @@ import {
     leftovers,
     newScenario,
     nodeImages,
-    SIM,
     seedImages,
     waitFor,
     watchDaemonSets,

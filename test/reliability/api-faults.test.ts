@@ -9,8 +9,8 @@
  */
 import * as assert from "node:assert/strict";
 import { ApiProxy } from "../support/api-proxy";
-import { sharedCluster, type TestCluster } from "../support/cluster";
-import { addNode, assertNothingLeft, checkedInputs, leftovers, newScenario, SIM } from "../support/scenario";
+import { sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { addNode, assertNothingLeft, checkedInputs, leftovers, newScenario } from "../support/scenario";
 import { prePullProvider } from "../../components/provider";
 
 describe("API faults", function () {
@@ -48,7 +48,7 @@ describe("API faults", function () {
         });
     }
 
-    it("fails clearly, and leaves nothing, when the API never comes back during cleanup", async () => {
+    it("fails clearly, and leaves nothing, when the API answers nothing but errors", async () => {
         const { s, inputs } = await prepare("lost-for-good", "1");
         // Every request fails: the create must give up with a clear message, never hang.
         await proxy.setFaults({ errorEvery: 1, errorStatus: 503 });

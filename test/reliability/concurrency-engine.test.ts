@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { ImagePrePuller } from "../../components";
-import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
-import { exampleStack, sharedEngine } from "../support/engine";
-import { leftovers, waitNodeReady } from "../support/scenario";
+import { sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { exampleStack, removeStack, sharedEngine } from "../support/engine";
+import { addUserNode, leftovers } from "../support/scenario";
 
 describe("concurrency through the real engine", function () {
     this.timeout(600_000);
@@ -25,17 +25,7 @@ describe("concurrency through the real engine", function () {
         cluster = await sharedCluster();
         await cluster.core.createNamespace({ body: { metadata: { name: namespace } } });
         for (const name of nodes) {
-            await cluster.core.createNode({
-                body: {
-                    metadata: {
-                        name,
-                        labels: { "hub.jupyter.org/node-purpose": "user", [`${namespace}/pool`]: "yes" },
-                        annotations: { [SIM.pullSeconds]: "2" },
-                    },
-                    spec: { taints: [{ key: "hub.jupyter.org/dedicated", value: "user", effect: "NoSchedule" }] },
-                },
-            });
-            await waitNodeReady(cluster, name);
+            await addUserNode(cluster, name, { [SIM.pullSeconds]: "2" }, { [`${namespace}/pool`]: "yes" });
         }
     });
     after(async () => {
@@ -104,10 +94,7 @@ describe("concurrency through the real engine", function () {
             for (const s of stacks) await s.destroy();
             assert.deepEqual(await leftovers(cluster, namespace), []);
         } finally {
-            for (const s of stacks) {
-                await s.workspace.removeStack(s.name, { force: true }).catch(() => undefined);
-                rmSync(path.join(repoRoot, `Pulumi.${s.name}.yaml`), { force: true });
-            }
+            for (const s of stacks) await removeStack(s);
         }
     });
 });

@@ -6,16 +6,8 @@ import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { prePullProvider } from "../../components/provider";
-import { repoRoot, sharedCluster, type TestCluster } from "../support/cluster";
-import {
-    addNode,
-    assertNothingLeft,
-    checkedInputs,
-    leftovers,
-    newScenario,
-    SIM,
-    type Scenario,
-} from "../support/scenario";
+import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { addNode, assertNothingLeft, checkedInputs, leftovers, newScenario, type Scenario } from "../support/scenario";
 
 /** A small seeded generator (mulberry32), so that kill points are random but reproducible. */
 function seededRandom(seed: number): () => number {

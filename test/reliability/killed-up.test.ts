@@ -2,12 +2,10 @@
 import * as assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import * as path from "node:path";
 import { promisify } from "node:util";
 import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
-import { exampleStack, sharedEngine } from "../support/engine";
-import { leftovers, waitFor, waitNodeReady } from "../support/scenario";
+import { exampleStack, removeStack, sharedEngine } from "../support/engine";
+import { addUserNode, leftovers, waitFor } from "../support/scenario";
 
 describe("a killed pulumi up", function () {
     this.timeout(600_000);
@@ -20,17 +18,7 @@ describe("a killed pulumi up", function () {
     it("is cleaned up by the next pulumi destroy", async () => {
         const namespace = `killed-${randomBytes(3).toString("hex")}`;
         const node = `${namespace}-user`;
-        await cluster.core.createNode({
-            body: {
-                metadata: {
-                    name: node,
-                    labels: { "hub.jupyter.org/node-purpose": "user" },
-                    annotations: { [SIM.pullSeconds]: "600" },
-                },
-                spec: { taints: [{ key: "hub.jupyter.org/dedicated", value: "user", effect: "NoSchedule" }] },
-            },
-        });
-        await waitNodeReady(cluster, node);
+        await addUserNode(cluster, node, { [SIM.pullSeconds]: "600" });
         const stack = await exampleStack(`killed-${randomBytes(3).toString("hex")}`, {
             kubeconfig: { value: cluster.kubeconfig, secret: true },
             namespace: { value: namespace },
@@ -71,8 +59,7 @@ describe("a killed pulumi up", function () {
                 60_000,
             );
         } finally {
-            await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
-            rmSync(path.join(repoRoot, `Pulumi.${stack.name}.yaml`), { force: true });
+            await removeStack(stack);
             await cluster.core.deleteNode({ name: node }).catch(() => undefined);
         }
     });

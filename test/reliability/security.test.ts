@@ -6,8 +6,8 @@
 import * as assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { prePullProvider } from "../../components/provider";
-import { sharedCluster, type TestCluster } from "../support/cluster";
-import { addNode, assertNothingLeft, create, leftovers, newScenario, removeAllOurs, SIM } from "../support/scenario";
+import { sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { addNode, assertNothingLeft, create, leftovers, newScenario, removeAllOurs } from "../support/scenario";
 
 const fast = { [SIM.pullSeconds]: "0.2", [SIM.statusDelaySeconds]: "0.5" };
 

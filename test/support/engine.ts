@@ -4,7 +4,7 @@
  * temporary directory, a passphrase secrets provider and an isolated PULUMI_HOME.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -71,4 +71,10 @@ export async function exampleStack(
     );
     await stack.setAllConfig(config);
     return stack;
+}
+
+/** Removes a test stack from the backend and the Pulumi.<stack>.yaml it wrote beside the project. */
+export async function removeStack(stack: Stack): Promise<void> {
+    await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
+    rmSync(path.join(repoRoot, `Pulumi.${stack.name}.yaml`), { force: true });
 }

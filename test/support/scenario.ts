@@ -6,7 +6,7 @@ import { prePullProvider } from "../../components/provider";
 import type { PrePullInputs } from "../../components/inputs";
 import type { PrePullResult } from "../../components/prepull";
 import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
-import { SIM, type TestCluster } from "./cluster";
+import type { TestCluster } from "./cluster";
 
 export const SCENARIO_LABEL = "test.prepuller/scenario";
 
@@ -53,6 +53,26 @@ export async function addNode(
     });
     if (spec.waitReady !== false) await waitNodeReady(cluster, fullName);
     return fullName;
+}
+
+/** A JupyterHub user node (the example stack's label and taint), adopted by the simulator and Ready. */
+export async function addUserNode(
+    cluster: TestCluster,
+    name: string,
+    annotations: Record<string, string>,
+    labels: Record<string, string> = {},
+): Promise<void> {
+    await cluster.core.createNode({
+        body: {
+            metadata: {
+                name,
+                labels: { "hub.jupyter.org/node-purpose": "user", "kubernetes.io/hostname": name, ...labels },
+                annotations,
+            },
+            spec: { taints: [{ key: "hub.jupyter.org/dedicated", value: "user", effect: "NoSchedule" }] },
+        },
+    });
+    await waitNodeReady(cluster, name);
 }
 
 export async function waitNodeReady(cluster: TestCluster, name: string): Promise<void> {
@@ -156,5 +176,3 @@ export async function watchDaemonSets<T>(
         request.abort();
     }
 }
-
-export { SIM };
