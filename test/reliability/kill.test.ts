@@ -65,8 +65,9 @@ describe("killed mid-create", function () {
         this.timeout(60 * 60 * 1000);
         cluster = await sharedCluster();
         s = await newScenario(cluster, "kill");
+        // 3 s pulls keep every kill point (0.8 to 5.8 s after start) inside a run rather than after it.
         for (const n of ["a", "b"])
-            await addNode(cluster, s, n, { annotations: { [SIM.pullSeconds]: "1", [SIM.statusDelaySeconds]: "0.5" } });
+            await addNode(cluster, s, n, { annotations: { [SIM.pullSeconds]: "3", [SIM.statusDelaySeconds]: "0.5" } });
     });
 
     const random = seededRandom(20261123);
