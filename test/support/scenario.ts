@@ -137,15 +137,15 @@ export async function leftovers(cluster: TestCluster, namespace: string): Promis
     ];
 }
 
-/** With admin rights, deletes every DaemonSet and pod of ours in the namespace. */
+/**
+ * With admin rights, deletes every DaemonSet and pod of ours in the namespace. Collection deletes
+ * by label: the garbage collector may remove a DaemonSet's pods at the same moment, and a
+ * per-name delete of a pod it already removed would fail with 404.
+ */
 export async function removeAllOurs(cluster: TestCluster, namespace: string): Promise<void> {
-    const selector = `${LABEL_MANAGED_BY}=${MANAGER}`;
-    for (const ds of (await cluster.apps.listNamespacedDaemonSet({ namespace, labelSelector: selector })).items) {
-        await cluster.apps.deleteNamespacedDaemonSet({ name: ds.metadata!.name!, namespace });
-    }
-    for (const pod of (await cluster.core.listNamespacedPod({ namespace, labelSelector: selector })).items) {
-        await cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace, gracePeriodSeconds: 0 });
-    }
+    const labelSelector = `${LABEL_MANAGED_BY}=${MANAGER}`;
+    await cluster.apps.deleteCollectionNamespacedDaemonSet({ namespace, labelSelector });
+    await cluster.core.deleteCollectionNamespacedPod({ namespace, labelSelector, gracePeriodSeconds: 0 });
 }
 
 export async function assertNothingLeft(cluster: TestCluster, namespace: string): Promise<void> {
