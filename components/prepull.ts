@@ -1,6 +1,6 @@
 /**
  * The blocking pre-pull: the thin I/O layer around the pure parts. It watches Nodes and our
- * Pods with informers (one list, then watches), creates the DaemonSet only when some eligible
+ * Pods with informers (one paged list, then watches) that cache compact projections, creates the DaemonSet only when some eligible
  * node misses an image, decides presence every poll interval and on every change, and always
  * removes what it created before returning.
  */
@@ -24,6 +24,7 @@ import {
     type KubeConfig,
 } from "./kube";
 import type { Node, Pod } from "./kubernetes-types";
+import { projectNode, projectPod } from "./projection";
 import { evaluatePresence, fatalProblems, problemKey, type ContainerProblem, type PresenceReport } from "./presence";
 import { parseImageReference } from "./references";
 
@@ -90,10 +91,6 @@ export function daemonSetSpecification(inputs: PrePullInputs): Omit<DaemonSetSpe
     };
 }
 
-function stripManagedFields(obj: { metadata?: { managedFields?: unknown } }): void {
-    if (obj.metadata) delete obj.metadata.managedFields;
-}
-
 interface Watched<T> {
     list(): readonly T[];
     /** An error that restarting the watch cannot fix (missing permission), if one happened. */
@@ -106,30 +103,78 @@ function failedVerb(error: unknown): "list" | "watch" {
     return (error as { statusCode?: unknown })?.statusCode !== undefined ? "watch" : "list";
 }
 
+/** Lists are read in pages of this many objects, so a large cluster is never in memory whole. */
+const LIST_PAGE_SIZE = 250;
+
+interface ListPage<T> {
+    items: T[];
+    metadata?: { resourceVersion?: string; _continue?: string };
+}
+
+type WatchCallback = (phase: string, obj: unknown, raw: unknown) => void;
+
 /**
- * Starts an informer, waits for its first list, and keeps it running through watch errors
- * (a restarted apiserver, dropped connections) by restarting it after a short pause.
+ * Starts a client-node ListWatch (list, then watch from the list's resourceVersion) whose cache
+ * holds `project(object)` instead of whole objects, waits for its first list, and keeps it
+ * running through watch errors (a restarted apiserver, dropped connections) by restarting it
+ * after a short pause.
  */
-async function watchObjects<T extends object>(
+async function watchObjects<T extends { metadata?: { name?: string } }>(
     cluster: Cluster,
     path: string,
-    list: () => Promise<{ items: T[] }>,
+    listPage: (page: { limit: number; _continue?: string }) => Promise<ListPage<T>>,
     labelSelector: string | undefined,
+    project: (obj: T) => T,
     onChange: () => void,
     describe: { resource: string; namespace?: string },
 ): Promise<Watched<T>> {
-    const informer = cluster.lib.makeInformer(cluster.kc, path, list as never, labelSelector);
+    const listProjected = async (): Promise<ListPage<T>> => {
+        const items: T[] = [];
+        let resourceVersion: string | undefined;
+        let token: string | undefined;
+        do {
+            const page = await listPage({ limit: LIST_PAGE_SIZE, _continue: token });
+            for (const item of page.items) items.push(project(item));
+            resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+            token = page.metadata?._continue || undefined;
+        } while (token);
+        return { items, metadata: { resourceVersion } };
+    };
+    // The watch hands each event's object to the cache; projecting it first keeps the cache small.
+    const watch = new cluster.lib.Watch(cluster.kc);
+    const projectingWatch = {
+        watch: (
+            watchPath: string,
+            query: Record<string, string | number | boolean | undefined>,
+            callback: WatchCallback,
+            done: (err: unknown) => void,
+        ) =>
+            watch.watch(
+                watchPath,
+                query,
+                (phase: string, obj: unknown, raw: unknown) =>
+                    callback(
+                        phase,
+                        phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? project(obj as T) : obj,
+                        raw,
+                    ),
+                done,
+            ),
+    };
+    const informer = new cluster.lib.ListWatch(
+        path,
+        projectingWatch as never,
+        listProjected as never,
+        false,
+        labelSelector,
+    );
     let stopped = false;
     let firstError: unknown;
     let synced = false;
     let fatal: Error | undefined;
-    const changed = (obj: T) => {
-        stripManagedFields(obj as { metadata?: { managedFields?: unknown } });
-        onChange();
-    };
-    informer.on("add", changed as never);
-    informer.on("update", changed as never);
-    informer.on("delete", (() => onChange()) as never);
+    informer.on("add", onChange);
+    informer.on("update", onChange);
+    informer.on("delete", onChange);
     informer.on("error", (err: unknown) => {
         if (!synced) {
             firstError = err;
@@ -187,8 +232,9 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
     const nodes = await watchObjects<Node>(
         cluster,
         "/api/v1/nodes",
-        () => cluster.core.listNode() as Promise<{ items: Node[] }>,
+        (page) => cluster.core.listNode(page) as Promise<ListPage<Node>>,
         undefined,
+        (node) => projectNode(node, images),
         onChange,
         { resource: "nodes" },
     );
@@ -213,11 +259,14 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
         pods = await watchObjects<Pod>(
             cluster,
             `/api/v1/namespaces/${inputs.namespace}/pods`,
-            () =>
-                cluster.core.listNamespacedPod({ namespace: inputs.namespace, labelSelector: selector }) as Promise<{
-                    items: Pod[];
-                }>,
+            (page) =>
+                cluster.core.listNamespacedPod({
+                    namespace: inputs.namespace,
+                    labelSelector: selector,
+                    ...page,
+                }) as Promise<ListPage<Pod>>,
             selector,
+            projectPod,
             onChange,
             { resource: "pods", namespace: inputs.namespace },
         );

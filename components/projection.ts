@@ -1,0 +1,78 @@
+/**
+ * What the watch caches keep of each object: only the fields eligibility and presence read.
+ * A Node as the apiserver sends it carries managedFields, addresses, every condition and up to
+ * 50 image entries; at 2,000 nodes the whole objects dominate the provider's memory. The
+ * projections keep the API's shape, so eligibility.ts and presence.ts work on them unchanged.
+ */
+import type { Container, ContainerState, ContainerStatus, Node, Pod } from "./kubernetes-types";
+import { referenceSatisfies, tryParseImageReference, type ImageReference } from "./references";
+
+/**
+ * A Node reduced to its name, labels, resourceVersion (which the watch cache compares), cordon
+ * flag, taints, Ready condition and those `status.images` names that satisfy a wanted image.
+ */
+export function projectNode(node: Node, wanted: readonly ImageReference[]): Node {
+    const metadata = node.metadata ?? {};
+    const ready = (node.status?.conditions ?? []).filter((c) => c.type === "Ready");
+    const names: string[] = [];
+    for (const image of node.status?.images ?? []) {
+        for (const name of image.names ?? []) {
+            const parsed = tryParseImageReference(name);
+            if (parsed && wanted.some((w) => referenceSatisfies(parsed, w))) names.push(name);
+        }
+    }
+    return {
+        metadata: { name: metadata.name, resourceVersion: metadata.resourceVersion, labels: metadata.labels },
+        spec: {
+            unschedulable: node.spec?.unschedulable,
+            taints: node.spec?.taints?.map((t) => ({ key: t.key, value: t.value, effect: t.effect })),
+        },
+        status: {
+            conditions: ready.map((c) => ({ type: c.type, status: c.status })),
+            images: names.length > 0 ? [{ names }] : [],
+        },
+    };
+}
+
+/** A pre-pull Pod reduced to its node, container images and container states. */
+export function projectPod(pod: Pod): Pod {
+    const metadata = pod.metadata ?? {};
+    const containers = (list: Container[] | undefined) => list?.map((c) => ({ name: c.name, image: c.image }));
+    const statuses = (list: ContainerStatus[] | undefined) =>
+        list?.map((s) => ({
+            name: s.name,
+            image: s.image,
+            state: projectState(s.state),
+            lastState: projectState(s.lastState),
+        }));
+    return {
+        metadata: {
+            name: metadata.name,
+            namespace: metadata.namespace,
+            resourceVersion: metadata.resourceVersion,
+            deletionTimestamp: metadata.deletionTimestamp,
+        },
+        spec: {
+            nodeName: pod.spec?.nodeName,
+            initContainers: containers(pod.spec?.initContainers),
+            containers: containers(pod.spec?.containers),
+        },
+        status: {
+            phase: pod.status?.phase,
+            initContainerStatuses: statuses(pod.status?.initContainerStatuses),
+            containerStatuses: statuses(pod.status?.containerStatuses),
+        },
+    };
+}
+
+function projectState(state: ContainerState | undefined): ContainerState | undefined {
+    if (!state) return undefined;
+    const result: ContainerState = {};
+    if (state.waiting) result.waiting = { reason: state.waiting.reason, message: state.waiting.message };
+    if (state.running) result.running = {};
+    if (state.terminated) {
+        const t = state.terminated;
+        result.terminated = { exitCode: t.exitCode, reason: t.reason, message: t.message };
+    }
+    return result;
+}
