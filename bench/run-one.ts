@@ -10,6 +10,7 @@ import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "i
 import { renderDaemonSet } from "../components/daemonset";
 import { prePullProvider } from "../components/provider";
 import type { PrePullInputs } from "../components/inputs";
+import { loadClientLibrary } from "../components/kube";
 import { parseImageReference, referenceSatisfies, tryParseImageReference } from "../components/references";
 
 const sockets: Socket[] = [];
@@ -24,6 +25,61 @@ diagnostics.subscribe("undici:request:create", () => {
 
 function apiBytes(): number {
     return sockets.reduce((sum, s) => sum + s.bytesRead + s.bytesWritten, 0);
+}
+
+/**
+ * Response-body bytes (as received, before decompression) and requests by API stream ("watch
+ * nodes", "list/get pods", ...), with the response encodings seen. undici multiplexes requests
+ * over one HTTP/2 connection, so bytes are attributed per request, not per socket; what the
+ * sockets carried beyond the bodies (headers, framing, TLS) is reported as "headers+framing+tls".
+ */
+export interface StreamUsage {
+    requests: number;
+    bytes: number;
+    encodings: string[];
+}
+const byStream: Record<string, StreamUsage> = {};
+type TaggedRequest = { method: string; path: string; stream?: string };
+
+function streamOf(method: string, requestPath: string): string {
+    const [pathname, query = ""] = requestPath.split("?");
+    const resource =
+        ["nodes", "pods", "daemonsets", "secrets"].find((r) => pathname!.split("/").includes(r)) ?? "other";
+    const verb = /(^|&)watch=true/.test(query) ? "watch" : method === "GET" ? "list/get" : method.toLowerCase();
+    return `${verb} ${resource}`;
+}
+
+diagnostics.subscribe("undici:request:create", (message) => {
+    if (!measuring) return;
+    const request = (message as { request: TaggedRequest }).request;
+    request.stream = streamOf(request.method, request.path);
+    (byStream[request.stream] ??= { requests: 0, bytes: 0, encodings: [] }).requests++;
+});
+diagnostics.subscribe("undici:request:headers", (message) => {
+    const { request, response } = message as {
+        request: TaggedRequest;
+        response: { headers: (Buffer | string)[] | Record<string, string | string[]> };
+    };
+    if (!request.stream) return;
+    const headers = response.headers;
+    let encoding: string | undefined;
+    if (Array.isArray(headers)) {
+        const at = headers.findIndex((h, i) => i % 2 === 0 && String(h).toLowerCase() === "content-encoding");
+        if (at >= 0) encoding = String(headers[at + 1]);
+    } else {
+        encoding = [headers["content-encoding"] ?? []].flat()[0];
+    }
+    const usage = byStream[request.stream]!;
+    if (!usage.encodings.includes(encoding ?? "identity")) usage.encodings.push(encoding ?? "identity");
+});
+diagnostics.subscribe("undici:request:bodyChunkReceived", (message) => {
+    const { request, chunk } = message as { request: TaggedRequest; chunk: Buffer };
+    if (request.stream) byStream[request.stream]!.bytes += chunk.length;
+});
+
+function streams(): Record<string, StreamUsage> {
+    const bodies = Object.values(byStream).reduce((sum, u) => sum + u.bytes, 0);
+    return { ...byStream, "headers+framing+tls": { requests: 0, bytes: apiBytes() - bodies, encodings: [] } };
 }
 
 async function ours(inputs: PrePullInputs): Promise<number> {
@@ -72,7 +128,9 @@ async function main(): Promise<void> {
     const inputs = JSON.parse(process.env.BENCH_INPUTS!) as PrePullInputs;
     const startedAt = Date.now();
     measuring = true;
-    const detectedAt = mode === "baseline" ? await baseline(inputs) : await ours(inputs);
+    // "idle" loads what the provider loads and does nothing: the RSS floor of the modules.
+    if (mode === "idle") loadClientLibrary();
+    const detectedAt = mode === "idle" ? startedAt : mode === "baseline" ? await baseline(inputs) : await ours(inputs);
     const returnedAt = Date.now();
     measuring = false;
     const usage = process.resourceUsage();
@@ -84,6 +142,7 @@ async function main(): Promise<void> {
             returnedAt,
             requests,
             apiBytes: apiBytes(),
+            streams: streams(),
             peakRssMb: Math.round(usage.maxRSS / 1024),
         }),
     );

@@ -8,7 +8,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { parseArgs } from "node:util";
+import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import { daemonSetName } from "../components/daemonset";
 import { prePullProvider } from "../components/provider";
+import { apiserverMetrics, delta, observeCreations, type Samples } from "./observer";
+import type { StreamUsage } from "./run-one";
 
 const run = promisify(execFile);
 // Runs compiled, from dist/bench (npm run bench compiles first).
@@ -21,6 +25,7 @@ interface Measured {
     returnedAt: number;
     requests: number;
     apiBytes: number;
+    streams: Record<string, StreamUsage>;
     peakRssMb: number;
 }
 
@@ -28,18 +33,29 @@ interface Record_ {
     nodes: number;
     images: number;
     maxParallelNodes?: number;
+    /** 1-, 5- and 15-minute load averages when the scenario started (the machine is shared). */
+    loadAverage: number[];
     createSeconds: number;
     floorSeconds: number;
     detectionLatencySeconds: number;
     apiRequests: number;
     apiBytes: number;
     providerPeakRssMb: number;
+    /** DaemonSet created (as a watcher saw it) to its last pod created: the DaemonSet controller's floor. */
+    podCreationFloorSeconds?: number;
+    /** Our wire bytes and requests by stream ("watch nodes", "list/get pods", ...). */
+    apiStreams: Record<string, StreamUsage>;
+    /** The apiserver's own metrics, after minus before our run (all clients, see bench/observer.ts). */
+    apiserverDelta: Samples;
     baselineCreateSeconds: number;
     baselineFloorSeconds: number;
     baselineDetectionLatencySeconds: number;
     baselineApiRequests: number;
     baselineApiBytes: number;
     baselinePeakRssMb: number;
+    baselinePodCreationFloorSeconds?: number;
+    baselineApiStreams: Record<string, StreamUsage>;
+    baselineApiserverDelta: Samples;
 }
 
 async function metrics(metricsUrl: string): Promise<{ lastImageRecordedUnixNano: number }> {
@@ -47,7 +63,7 @@ async function metrics(metricsUrl: string): Promise<{ lastImageRecordedUnixNano:
     return (await response.json()) as { lastImageRecordedUnixNano: number };
 }
 
-async function measure(mode: "ours" | "baseline", inputs: object): Promise<Measured> {
+async function measure(mode: "ours" | "baseline" | "idle", inputs: object): Promise<Measured> {
     const { stdout } = await run(process.execPath, [path.join(root, "dist", "bench", "run-one.js"), mode], {
         cwd: root,
         env: { ...process.env, BENCH_INPUTS: JSON.stringify(inputs) },
@@ -56,8 +72,14 @@ async function measure(mode: "ours" | "baseline", inputs: object): Promise<Measu
     return JSON.parse(stdout.trim().split("\n").pop()!) as Measured;
 }
 
+interface Observed {
+    kc: k8s.KubeConfig;
+    creations: Awaited<ReturnType<typeof observeCreations>>;
+}
+
 async function scenario(
     kubeconfig: string,
+    observed: Observed,
     metricsUrl: string,
     nodes: number,
     images: number,
@@ -67,7 +89,7 @@ async function scenario(
     const namespace = "default";
     const imageList = (tag: string) =>
         Array.from({ length: images }, (_, i) => `registry.example.com/bench/image-${i}:${tag}`);
-    const results: Partial<Record_> = { nodes, images, maxParallelNodes };
+    const results: Partial<Record_> = { nodes, images, maxParallelNodes, loadAverage: os.loadavg() };
     for (const mode of ["baseline", "ours"] as const) {
         const { inputs } = await prePullProvider.check!(
             {},
@@ -80,7 +102,13 @@ async function scenario(
                 ...(mode === "ours" && maxParallelNodes ? { maxParallelNodes } : {}),
             },
         );
+        const before = await apiserverMetrics(observed.kc);
         const measured = await measure(mode, inputs);
+        const apiserver = delta(before, await apiserverMetrics(observed.kc));
+        const ownerId = String(inputs.ownerId);
+        const podFloor = observed.creations.podCreationFloorSeconds(
+            mode === "ours" ? daemonSetName(ownerId) : `${ownerId}-seed`,
+        );
         // The simulator's clock for when the last image landed on the last node: the physical floor.
         const floorAt = (await metrics(metricsUrl)).lastImageRecordedUnixNano / 1e6;
         const floor = (floorAt - measured.startedAt) / 1000;
@@ -93,6 +121,9 @@ async function scenario(
                 apiRequests: measured.requests,
                 apiBytes: measured.apiBytes,
                 providerPeakRssMb: measured.peakRssMb,
+                podCreationFloorSeconds: podFloor,
+                apiStreams: measured.streams,
+                apiserverDelta: apiserver,
             });
         } else {
             Object.assign(results, {
@@ -102,6 +133,9 @@ async function scenario(
                 baselineApiRequests: measured.requests,
                 baselineApiBytes: measured.apiBytes,
                 baselinePeakRssMb: measured.peakRssMb,
+                baselinePodCreationFloorSeconds: podFloor,
+                baselineApiStreams: measured.streams,
+                baselineApiserverDelta: apiserver,
             });
         }
     }
@@ -110,16 +144,78 @@ async function scenario(
 
 function table(records: Record_[]): string {
     const fmt = (n: number, d = 2) => n.toFixed(d);
+    const opt = (n: number | undefined) => (n === undefined ? "?" : fmt(n));
     const lines = [
-        "| nodes | images | max parallel | create s (seed) | floor s (seed) | create/floor (seed) | detect latency s (seed) | API requests (seed) | API KB (seed) | bytes ratio | RSS MB (seed) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| nodes | images | max parallel | load (1 min) | create s (seed) | floor s (seed) | create/floor (seed) | detect latency s (seed) | pod-creation floor s (seed) | API requests (seed) | API KB (seed) | bytes ratio | RSS MB (seed) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ];
     for (const r of records) {
         lines.push(
-            `| ${r.nodes} | ${r.images} | ${r.maxParallelNodes ?? "all"} | ${fmt(r.createSeconds)} (${fmt(r.baselineCreateSeconds)}) | ${fmt(r.floorSeconds)} (${fmt(r.baselineFloorSeconds)}) | ${fmt(r.createSeconds / r.floorSeconds)} (${fmt(r.baselineCreateSeconds / r.baselineFloorSeconds)}) | ${fmt(r.detectionLatencySeconds)} (${fmt(r.baselineDetectionLatencySeconds)}) | ${r.apiRequests} (${r.baselineApiRequests}) | ${fmt(r.apiBytes / 1024, 0)} (${fmt(r.baselineApiBytes / 1024, 0)}) | ${fmt(r.apiBytes / r.baselineApiBytes, 3)} | ${r.providerPeakRssMb} (${r.baselinePeakRssMb}) |`,
+            `| ${r.nodes} | ${r.images} | ${r.maxParallelNodes ?? "all"} | ${fmt(r.loadAverage[0]!)} | ${fmt(r.createSeconds)} (${fmt(r.baselineCreateSeconds)}) | ${fmt(r.floorSeconds)} (${fmt(r.baselineFloorSeconds)}) | ${fmt(r.createSeconds / r.floorSeconds)} (${fmt(r.baselineCreateSeconds / r.baselineFloorSeconds)}) | ${fmt(r.detectionLatencySeconds)} (${fmt(r.baselineDetectionLatencySeconds)}) | ${opt(r.podCreationFloorSeconds)} (${opt(r.baselinePodCreationFloorSeconds)}) | ${r.apiRequests} (${r.baselineApiRequests}) | ${fmt(r.apiBytes / 1024, 0)} (${fmt(r.baselineApiBytes / 1024, 0)}) | ${fmt(r.apiBytes / r.baselineApiBytes, 3)} | ${r.providerPeakRssMb} (${r.baselinePeakRssMb}) |`,
         );
     }
     return lines.join("\n");
+}
+
+/** A table with one row per scenario and run (ours, then the seed's). */
+function perRunTable<T>(
+    records: Record_[],
+    columns: string[],
+    ofRun: (r: Record_) => [T, T],
+    cells: (v: T) => string[],
+) {
+    const lines = [
+        `| nodes | images | run | ${columns.join(" | ")} |`,
+        `| ---: | ---: | --- | ${columns.map(() => "---:").join(" | ")} |`,
+    ];
+    for (const r of records) {
+        const [ours, seed] = ofRun(r);
+        lines.push(`| ${r.nodes} | ${r.images} | ours | ${cells(ours).join(" | ")} |`);
+        lines.push(`| ${r.nodes} | ${r.images} | seed | ${cells(seed).join(" | ")} |`);
+    }
+    return lines.join("\n");
+}
+
+/** Where the wire bytes go, by stream, ours and the seed's; with each stream's response encoding. */
+function streamTable(records: Record_[]): string {
+    const names = [
+        ...new Set(records.flatMap((r) => [...Object.keys(r.apiStreams), ...Object.keys(r.baselineApiStreams)])),
+    ].sort();
+    const cell = (usage: StreamUsage | undefined) =>
+        usage ? `${(usage.bytes / 1024).toFixed(0)} KB / ${usage.requests} req (${usage.encodings.join(",")})` : "";
+    return perRunTable(
+        records,
+        names,
+        (r) => [r.apiStreams, r.baselineApiStreams],
+        (streams) => names.map((n) => cell(streams[n])),
+    );
+}
+
+/** The apiserver's view of the same runs: request counts, response sizes as sent, watch events of all watchers. */
+function apiserverTable(records: Record_[]): string {
+    const keys = [
+        ["requests LIST nodes", "apiserver_request_total LIST nodes", 1],
+        ["LIST nodes KB", "apiserver_response_sizes_sum LIST nodes", 1024],
+        ["requests WATCH nodes", "apiserver_request_total WATCH nodes", 1],
+        ["requests LIST pods", "apiserver_request_total LIST pods", 1],
+        ["requests WATCH pods", "apiserver_request_total WATCH pods", 1],
+        ["Node watch events", "apiserver_watch_events_total nodes", 1],
+        ["Node watch event KB", "apiserver_watch_events_sizes_sum nodes", 1024],
+        ["Pod watch events", "apiserver_watch_events_total pods", 1],
+        ["Pod watch event KB", "apiserver_watch_events_sizes_sum pods", 1024],
+    ] as const;
+    // Older apiservers label watch metrics by kind (Node, Pod), newer ones by resource.
+    const value = (samples: Samples, key: string, unit: number) => {
+        const found =
+            samples[key] ?? samples[key.replace(/ (nodes|pods)$/, (m) => (m === " nodes" ? " Node" : " Pod"))];
+        return found === undefined ? "0" : (found / unit).toFixed(0);
+    };
+    return perRunTable(
+        records,
+        keys.map(([label]) => label),
+        (r) => [r.apiserverDelta, r.baselineApiserverDelta],
+        (samples) => keys.map(([, key, unit]) => value(samples, key, unit)),
+    );
 }
 
 /** A small SVG of create time and API bytes against nodes, ours and the seed's, hand-drawn: two series per panel. */
@@ -168,17 +264,38 @@ function plot(records: Record_[]): string {
     );
 }
 
+interface RunInfo {
+    /** `uptime` before the run: the machine is shared, so its load is part of the result. */
+    uptimeBefore: string;
+    /** Peak RSS of a process that only loads the provider and @kubernetes/client-node. */
+    moduleFloorRssMb: number;
+}
+
 /** Written after every scenario, so a long run that is cut short still leaves its results. */
-function save(records: Record_[]): void {
+function save(records: Record_[], info: RunInfo): void {
     mkdirSync(results, { recursive: true });
     const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
     writeFileSync(
         path.join(results, "latest.json"),
-        JSON.stringify({ machine, date: new Date().toISOString(), records }, null, 2) + "\n",
+        JSON.stringify({ machine, date: new Date().toISOString(), ...info, records }, null, 2) + "\n",
     );
     writeFileSync(
         path.join(results, "latest.md"),
-        `Measured ${new Date().toISOString()} on ${machine}.\n\n${table(records)}\n`,
+        [
+            `Measured ${new Date().toISOString()} on ${machine}; load before the run: ${info.uptimeBefore}.`,
+            `A process that only loads the provider and @kubernetes/client-node peaks at ${info.moduleFloorRssMb} MB RSS.`,
+            "",
+            table(records),
+            "",
+            "Wire bytes by stream (request headers included; encoding of the responses):",
+            "",
+            streamTable(records),
+            "",
+            "The apiserver's metrics over the same runs (deltas around each run; request counts and LIST sizes match ours, watch events are summed over every watcher, including the controllers, the scheduler and the simulator, so they cannot be attributed to one client):",
+            "",
+            apiserverTable(records),
+            "",
+        ].join("\n"),
     );
     writeFileSync(path.join(results, "latest.svg"), plot(records));
 }
@@ -197,6 +314,11 @@ async function main(): Promise<void> {
     const nodeCounts = list(values.nodes, [10, 100, 500, 2000]);
     const imageCounts = list(values.images, [1, 5]);
     const records: Record_[] = [];
+    const info: RunInfo = {
+        uptimeBefore: (await run("uptime")).stdout.trim(),
+        moduleFloorRssMb: (await measure("idle", {})).peakRssMb,
+    };
+    const lib = require("@kubernetes/client-node") as typeof k8s;
     for (const nodes of nodeCounts) {
         const dir = path.join(os.tmpdir(), `prepuller-bench-${nodes}-${process.pid}`);
         const env = { ...process.env, PREPULLER_CLUSTER_DIR: dir };
@@ -224,11 +346,15 @@ async function main(): Promise<void> {
         const metricsUrl = (
             JSON.parse(readFileSync(path.join(dir, "simulator.json"), "utf8")) as { metricsURL: string }
         ).metricsURL;
+        const kc = new lib.KubeConfig();
+        kc.loadFromString(kubeconfig);
+        const observed: Observed = { kc, creations: await observeCreations(lib, kc, "default") };
         try {
             for (const images of imageCounts) {
                 console.error(`bench: ${nodes} nodes x ${images} images`);
                 const record = await scenario(
                     kubeconfig,
+                    observed,
                     metricsUrl,
                     nodes,
                     images,
@@ -237,9 +363,10 @@ async function main(): Promise<void> {
                 );
                 console.error(JSON.stringify(record));
                 records.push(record);
-                save(records);
+                save(records, info);
             }
         } finally {
+            observed.creations.stop();
             await run("bash", [script, "down"], { env });
         }
     }
