@@ -27,20 +27,25 @@ const userScheduling = {
     tolerations: [{ key: "hub.jupyter.org/dedicated", operator: "Equal", value: "user", effect: "NoSchedule" }],
 };
 
-const prePuller = new ImagePrePuller(
-    "user-images",
-    {
-        images: userImages,
-        namespace,
-        ...userScheduling,
-        kubeconfig,
-        timeoutSeconds: config.getNumber("timeoutSeconds") ?? 600,
-        // Nodes that join later (autoscaling) pull the images on arrival, too.
-        continuous,
-        maxParallelNodes: config.getNumber("maxParallelNodes"),
-    },
-    { dependsOn: [ns] },
-);
+// `prePuller: false` deploys the same stack without the component (bench/noop-up.ts compares the two).
+const withPrePuller = config.getBoolean("prePuller") ?? true;
+
+const prePuller = withPrePuller
+    ? new ImagePrePuller(
+          "user-images",
+          {
+              images: userImages,
+              namespace,
+              ...userScheduling,
+              kubeconfig,
+              timeoutSeconds: config.getNumber("timeoutSeconds") ?? 600,
+              // Nodes that join later (autoscaling) pull the images on arrival, too.
+              continuous,
+              maxParallelNodes: config.getNumber("maxParallelNodes"),
+          },
+          { dependsOn: [ns] },
+      )
+    : undefined;
 
 const hub = new KubernetesObject(
     "hub",
@@ -68,14 +73,14 @@ const hub = new KubernetesObject(
             },
         } as never,
     },
-    { dependsOn: [prePuller] },
+    { dependsOn: [prePuller ?? ns] },
 );
 
-export const images = prePuller.images;
-export const nodes = prePuller.nodes;
-export const skipped = prePuller.skipped;
-export const durationSeconds = prePuller.durationSeconds;
-export const missingNodes = prePuller.missingNodes;
+export const images = prePuller?.images ?? [];
+export const nodes = prePuller?.nodes ?? [];
+export const skipped = prePuller?.skipped ?? false;
+export const durationSeconds = prePuller?.durationSeconds ?? 0;
+export const missingNodes = prePuller?.missingNodes ?? {};
 export const hubUid = hub.uid;
 // Empty without continuous mode (an undefined stack output draws a warning on every run).
-export const continuousDaemonSet = pulumi.output(prePuller.continuousDaemonSet).apply((name) => name ?? "");
+export const continuousDaemonSet = pulumi.output(prePuller?.continuousDaemonSet).apply((name) => name ?? "");
