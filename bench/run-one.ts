@@ -77,16 +77,25 @@ diagnostics.subscribe("undici:request:bodyChunkReceived", (message) => {
     if (request.stream) byStream[request.stream]!.bytes += chunk.length;
 });
 
+/** A copy of the counts so far. */
 function streams(): Record<string, StreamUsage> {
     const bodies = Object.values(byStream).reduce((sum, u) => sum + u.bytes, 0);
-    return { ...byStream, "headers+framing+tls": { requests: 0, bytes: apiBytes() - bodies, encodings: [] } };
+    const copy = Object.fromEntries(
+        Object.entries(byStream).map(([k, u]) => [k, { ...u, encodings: [...u.encodings] }]),
+    );
+    return { ...copy, "headers+framing+tls": { requests: 0, bytes: apiBytes() - bodies, encodings: [] } };
 }
+/** The counts when presence was decided: what came after is cleanup. */
+let atDetection: Record<string, StreamUsage> = {};
 
 async function ours(inputs: PrePullInputs): Promise<number> {
     let detectedAt = 0;
     const log = console.log;
     console.log = (line: string) => {
-        if (/eligible nodes hold all/.test(line)) detectedAt = Date.now();
+        if (/eligible nodes hold all/.test(line)) {
+            detectedAt = Date.now();
+            atDetection = streams();
+        }
     };
     try {
         await prePullProvider.create(inputs);
@@ -115,6 +124,7 @@ async function baseline(inputs: PrePullInputs): Promise<number> {
         });
         if (done) {
             detectedAt = Date.now();
+            atDetection = streams();
             break;
         }
         await new Promise((r) => setTimeout(r, 2000));
@@ -143,6 +153,7 @@ async function main(): Promise<void> {
             requests,
             apiBytes: apiBytes(),
             streams: streams(),
+            streamsAtDetection: atDetection,
             peakRssMb: Math.round(usage.maxRSS / 1024),
         }),
     );

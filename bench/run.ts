@@ -26,6 +26,7 @@ interface Measured {
     requests: number;
     apiBytes: number;
     streams: Record<string, StreamUsage>;
+    streamsAtDetection: Record<string, StreamUsage>;
     peakRssMb: number;
 }
 
@@ -45,6 +46,8 @@ interface Record_ {
     podCreationFloorSeconds?: number;
     /** Our wire bytes and requests by stream ("watch nodes", "list/get pods", ...). */
     apiStreams: Record<string, StreamUsage>;
+    /** The same when presence was decided (the rest is cleanup). */
+    apiStreamsAtDetection: Record<string, StreamUsage>;
     /** The apiserver's own metrics, after minus before our run (all clients, see bench/observer.ts). */
     apiserverDelta: Samples;
     baselineCreateSeconds: number;
@@ -55,6 +58,7 @@ interface Record_ {
     baselinePeakRssMb: number;
     baselinePodCreationFloorSeconds?: number;
     baselineApiStreams: Record<string, StreamUsage>;
+    baselineApiStreamsAtDetection: Record<string, StreamUsage>;
     baselineApiserverDelta: Samples;
 }
 
@@ -123,6 +127,7 @@ async function scenario(
                 providerPeakRssMb: measured.peakRssMb,
                 podCreationFloorSeconds: podFloor,
                 apiStreams: measured.streams,
+                apiStreamsAtDetection: measured.streamsAtDetection,
                 apiserverDelta: apiserver,
             });
         } else {
@@ -135,6 +140,7 @@ async function scenario(
                 baselinePeakRssMb: measured.peakRssMb,
                 baselinePodCreationFloorSeconds: podFloor,
                 baselineApiStreams: measured.streams,
+                baselineApiStreamsAtDetection: measured.streamsAtDetection,
                 baselineApiserverDelta: apiserver,
             });
         }
@@ -181,13 +187,17 @@ function streamTable(records: Record_[]): string {
     const names = [
         ...new Set(records.flatMap((r) => [...Object.keys(r.apiStreams), ...Object.keys(r.baselineApiStreams)])),
     ].sort();
-    const cell = (usage: StreamUsage | undefined) =>
-        usage ? `${(usage.bytes / 1024).toFixed(0)} KB / ${usage.requests} req (${usage.encodings.join(",")})` : "";
+    const kb = (usage: StreamUsage | undefined) => ((usage?.bytes ?? 0) / 1024).toFixed(0);
+    const cell = (usage: StreamUsage | undefined, waiting: StreamUsage | undefined) =>
+        usage ? `${kb(usage)} (${kb(waiting)}) KB / ${usage.requests} req, ${usage.encodings.join(",") || "-"}` : "";
     return perRunTable(
         records,
         names,
-        (r) => [r.apiStreams, r.baselineApiStreams],
-        (streams) => names.map((n) => cell(streams[n])),
+        (r) => [
+            [r.apiStreams, r.apiStreamsAtDetection],
+            [r.baselineApiStreams, r.baselineApiStreamsAtDetection],
+        ],
+        ([streams, waiting]) => names.map((n) => cell(streams[n], waiting[n])),
     );
 }
 
@@ -287,7 +297,7 @@ function save(records: Record_[], info: RunInfo): void {
             "",
             table(records),
             "",
-            "Wire bytes by stream (request headers included; encoding of the responses):",
+            "Wire bytes by stream: response bodies as received, total (until presence was decided; the rest is cleanup), requests, response encoding. headers+framing+tls is what the sockets carried beyond the bodies:",
             "",
             streamTable(records),
             "",
