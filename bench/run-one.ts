@@ -85,6 +85,14 @@ function streams(): Record<string, StreamUsage> {
     );
     return { ...copy, "headers+framing+tls": { requests: 0, bytes: apiBytes() - bodies, encodings: [] } };
 }
+/** The largest value of each process.memoryUsage() field, sampled every 100 ms: where the peak RSS goes. */
+const peakMemory: Record<string, number> = {};
+setInterval(() => {
+    for (const [field, value] of Object.entries(process.memoryUsage())) {
+        peakMemory[field] = Math.max(peakMemory[field] ?? 0, value);
+    }
+}, 100).unref();
+
 /** The counts when presence was decided: what came after is cleanup. */
 let atDetection: Record<string, StreamUsage> = {};
 
@@ -155,6 +163,7 @@ async function main(): Promise<void> {
             streams: streams(),
             streamsAtDetection: atDetection,
             peakRssMb: Math.round(usage.maxRSS / 1024),
+            peakMemoryMb: Object.fromEntries(Object.entries(peakMemory).map(([k, v]) => [k, Math.round(v / 2 ** 20)])),
         }),
     );
     process.exit(0);

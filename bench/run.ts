@@ -28,6 +28,7 @@ interface Measured {
     streams: Record<string, StreamUsage>;
     streamsAtDetection: Record<string, StreamUsage>;
     peakRssMb: number;
+    peakMemoryMb: Record<string, number>;
 }
 
 interface Record_ {
@@ -41,7 +42,11 @@ interface Record_ {
     detectionLatencySeconds: number;
     apiRequests: number;
     apiBytes: number;
+    /** Wire bytes until presence was decided: what the target "bytes while waiting" compares. */
+    apiBytesWhileWaiting: number;
     providerPeakRssMb: number;
+    /** Peaks of process.memoryUsage() fields (rss, heapTotal, heapUsed, external, arrayBuffers). */
+    providerPeakMemoryMb: Record<string, number>;
     /** DaemonSet created (as a watcher saw it) to its last pod created: the DaemonSet controller's floor. */
     podCreationFloorSeconds?: number;
     /** Our wire bytes and requests by stream ("watch nodes", "list/get pods", ...). */
@@ -55,7 +60,9 @@ interface Record_ {
     baselineDetectionLatencySeconds: number;
     baselineApiRequests: number;
     baselineApiBytes: number;
+    baselineApiBytesWhileWaiting: number;
     baselinePeakRssMb: number;
+    baselinePeakMemoryMb: Record<string, number>;
     baselinePodCreationFloorSeconds?: number;
     baselineApiStreams: Record<string, StreamUsage>;
     baselineApiStreamsAtDetection: Record<string, StreamUsage>;
@@ -74,6 +81,10 @@ async function measure(mode: "ours" | "baseline" | "idle", inputs: object): Prom
         maxBuffer: 64 * 1024 * 1024,
     });
     return JSON.parse(stdout.trim().split("\n").pop()!) as Measured;
+}
+
+function totalBytes(streams: Record<string, StreamUsage>): number {
+    return Object.values(streams).reduce((sum, u) => sum + u.bytes, 0);
 }
 
 interface Observed {
@@ -124,7 +135,9 @@ async function scenario(
                 detectionLatencySeconds: latency,
                 apiRequests: measured.requests,
                 apiBytes: measured.apiBytes,
+                apiBytesWhileWaiting: totalBytes(measured.streamsAtDetection),
                 providerPeakRssMb: measured.peakRssMb,
+                providerPeakMemoryMb: measured.peakMemoryMb,
                 podCreationFloorSeconds: podFloor,
                 apiStreams: measured.streams,
                 apiStreamsAtDetection: measured.streamsAtDetection,
@@ -137,7 +150,9 @@ async function scenario(
                 baselineDetectionLatencySeconds: latency,
                 baselineApiRequests: measured.requests,
                 baselineApiBytes: measured.apiBytes,
+                baselineApiBytesWhileWaiting: totalBytes(measured.streamsAtDetection),
                 baselinePeakRssMb: measured.peakRssMb,
+                baselinePeakMemoryMb: measured.peakMemoryMb,
                 baselinePodCreationFloorSeconds: podFloor,
                 baselineApiStreams: measured.streams,
                 baselineApiStreamsAtDetection: measured.streamsAtDetection,
@@ -152,12 +167,12 @@ function table(records: Record_[]): string {
     const fmt = (n: number, d = 2) => n.toFixed(d);
     const opt = (n: number | undefined) => (n === undefined ? "?" : fmt(n));
     const lines = [
-        "| nodes | images | max parallel | load (1 min) | create s (seed) | floor s (seed) | create/floor (seed) | detect latency s (seed) | pod-creation floor s (seed) | API requests (seed) | API KB (seed) | bytes ratio | RSS MB (seed) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| nodes | images | max parallel | load (1 min) | create s (seed) | floor s (seed) | create/floor (seed) | detect latency s (seed) | pod-creation floor s (seed) | API requests (seed) | API KB (seed) | bytes ratio | API KB while waiting (seed) | waiting bytes ratio | RSS MB (seed) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ];
     for (const r of records) {
         lines.push(
-            `| ${r.nodes} | ${r.images} | ${r.maxParallelNodes ?? "all"} | ${fmt(r.loadAverage[0]!)} | ${fmt(r.createSeconds)} (${fmt(r.baselineCreateSeconds)}) | ${fmt(r.floorSeconds)} (${fmt(r.baselineFloorSeconds)}) | ${fmt(r.createSeconds / r.floorSeconds)} (${fmt(r.baselineCreateSeconds / r.baselineFloorSeconds)}) | ${fmt(r.detectionLatencySeconds)} (${fmt(r.baselineDetectionLatencySeconds)}) | ${opt(r.podCreationFloorSeconds)} (${opt(r.baselinePodCreationFloorSeconds)}) | ${r.apiRequests} (${r.baselineApiRequests}) | ${fmt(r.apiBytes / 1024, 0)} (${fmt(r.baselineApiBytes / 1024, 0)}) | ${fmt(r.apiBytes / r.baselineApiBytes, 3)} | ${r.providerPeakRssMb} (${r.baselinePeakRssMb}) |`,
+            `| ${r.nodes} | ${r.images} | ${r.maxParallelNodes ?? "all"} | ${fmt(r.loadAverage[0]!)} | ${fmt(r.createSeconds)} (${fmt(r.baselineCreateSeconds)}) | ${fmt(r.floorSeconds)} (${fmt(r.baselineFloorSeconds)}) | ${fmt(r.createSeconds / r.floorSeconds)} (${fmt(r.baselineCreateSeconds / r.baselineFloorSeconds)}) | ${fmt(r.detectionLatencySeconds)} (${fmt(r.baselineDetectionLatencySeconds)}) | ${opt(r.podCreationFloorSeconds)} (${opt(r.baselinePodCreationFloorSeconds)}) | ${r.apiRequests} (${r.baselineApiRequests}) | ${fmt(r.apiBytes / 1024, 0)} (${fmt(r.baselineApiBytes / 1024, 0)}) | ${fmt(r.apiBytes / r.baselineApiBytes, 3)} | ${fmt(r.apiBytesWhileWaiting / 1024, 0)} (${fmt(r.baselineApiBytesWhileWaiting / 1024, 0)}) | ${fmt(r.apiBytesWhileWaiting / r.baselineApiBytesWhileWaiting, 3)} | ${r.providerPeakRssMb} (${r.baselinePeakRssMb}) |`,
         );
     }
     return lines.join("\n");
@@ -198,6 +213,17 @@ function streamTable(records: Record_[]): string {
             [r.baselineApiStreams, r.baselineApiStreamsAtDetection],
         ],
         ([streams, waiting]) => names.map((n) => cell(streams[n], waiting[n])),
+    );
+}
+
+/** Where the peak RSS goes: V8 heap (total reserved, used), external memory and array buffers. */
+function memoryTable(records: Record_[]): string {
+    const fields = ["rss", "heapTotal", "heapUsed", "external", "arrayBuffers"];
+    return perRunTable(
+        records,
+        [...fields.map((f) => `${f} MB`)],
+        (r) => [r.providerPeakMemoryMb, r.baselinePeakMemoryMb],
+        (peaks) => fields.map((f) => String(peaks[f] ?? "?")),
     );
 }
 
@@ -300,6 +326,10 @@ function save(records: Record_[], info: RunInfo): void {
             "Wire bytes by stream: response bodies as received, total (until presence was decided; the rest is cleanup), requests, response encoding. headers+framing+tls is what the sockets carried beyond the bodies:",
             "",
             streamTable(records),
+            "",
+            "Peak memory by kind (sampled every 100 ms; the RSS column above is the kernel's exact peak):",
+            "",
+            memoryTable(records),
             "",
             "The apiserver's metrics over the same runs (deltas around each run; request counts and LIST sizes match ours, watch events are summed over every watcher, including the controllers, the scheduler and the simulator, so they cannot be attributed to one client):",
             "",
