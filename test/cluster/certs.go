@@ -38,13 +38,17 @@ func newSerial() *big.Int {
 
 // generatePKI creates a throw-away CA, an apiserver serving certificate for
 // 127.0.0.1, an admin client certificate (group system:masters) and the
-// service-account signing key pair.
+// service-account signing key pair. When the directory already holds them (a
+// restart of the same cluster), they are reused, so clients keep working.
 func generatePKI(dir string) (*pki, error) {
 	p := &pki{
 		caCert: filepath.Join(dir, "ca.crt"), caKey: filepath.Join(dir, "ca.key"),
 		servingCert: filepath.Join(dir, "apiserver.crt"), servingK: filepath.Join(dir, "apiserver.key"),
 		adminCert: filepath.Join(dir, "admin.crt"), adminKey: filepath.Join(dir, "admin.key"),
 		saPub: filepath.Join(dir, "sa.pub"), saKey: filepath.Join(dir, "sa.key"),
+	}
+	if reused, err := loadPKI(p); err != nil || reused {
+		return p, err
 	}
 	now := time.Now().Add(-time.Hour)
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -118,4 +122,23 @@ func generatePKI(dir string) (*pki, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// loadPKI reads the key material of an earlier start; it reports false when
+// any file is missing (then everything is generated afresh).
+func loadPKI(p *pki) (bool, error) {
+	for _, f := range []string{p.caCert, p.caKey, p.servingCert, p.servingK, p.adminCert, p.adminKey, p.saPub, p.saKey} {
+		if _, err := os.Stat(f); err != nil {
+			return false, nil
+		}
+	}
+	var err error
+	if p.caPEM, err = os.ReadFile(p.caCert); err != nil {
+		return false, err
+	}
+	if p.adminCertPEM, err = os.ReadFile(p.adminCert); err != nil {
+		return false, err
+	}
+	p.adminKeyPEM, err = os.ReadFile(p.adminKey)
+	return err == nil, err
 }

@@ -5,6 +5,9 @@
 #   cluster.sh up [flags...]         start a cluster in $PREPULLER_CLUSTER_DIR, wait until usable,
 #                                    print the kubeconfig path as the last line of stdout
 #   cluster.sh down                  stop the cluster started in $PREPULLER_CLUSTER_DIR, remove the dir
+#   cluster.sh restart               kill the cluster in $PREPULLER_CLUSTER_DIR (SIGKILL, as a crash)
+#                                    and start it again on the same port, certificates and etcd
+#                                    data, then wait until usable (for apiserver-restart tests)
 #   cluster.sh status                print simulator.json of the running cluster
 #
 # up flags: --nodes N, --pull-seconds S, --pull-jitter F, --status-delay-seconds S,
@@ -85,9 +88,18 @@ up() {
   bin="$(build)" || die "build failed"
   rm -rf "$CLUSTER_DIR"
   mkdir -p "$CLUSTER_DIR"
+  printf '%s\n' "${args[@]}" >"$CLUSTER_DIR/args"
+  launch "$bin" "$nodes" "$timeout" "${args[@]}"
+  echo "$CLUSTER_DIR/kubeconfig"
+}
+
+# launch BIN NODES TIMEOUT ARGS...: start localcluster in $CLUSTER_DIR and wait until NODES are Ready.
+launch() {
+  local bin="$1" nodes="$2" timeout="$3"
+  shift 3
   local logf="$CLUSTER_DIR/localcluster.log"
   # setsid: the cluster gets its own process group (pgid = pid), which 'down' kills.
-  setsid nohup "$bin" --dir="$CLUSTER_DIR" "${args[@]}" >"$logf" 2>&1 </dev/null &
+  setsid nohup "$bin" --dir="$CLUSTER_DIR" "$@" >>"$logf" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$CLUSTER_DIR/localcluster.pid"
   log "started localcluster pid $pid in $CLUSTER_DIR (log: $logf), waiting for $nodes Ready nodes..."
@@ -116,7 +128,41 @@ up() {
   done
   rm -f "$CLUSTER_DIR/check.err"
   log "cluster ready in $(( $(date +%s) - start ))s ($nodes nodes)"
-  echo "$CLUSTER_DIR/kubeconfig"
+}
+
+restart() {
+  local timeout=300
+  while (( $# > 0 )); do
+    case "$1" in
+      --dir) CLUSTER_DIR="$2"; shift 2 ;;
+      --dir=*) CLUSTER_DIR="${1#*=}"; shift ;;
+      --timeout) timeout="$2"; shift 2 ;;
+      --timeout=*) timeout="${1#*=}"; shift ;;
+      *) die "unexpected argument: $1" ;;
+    esac
+  done
+  [[ -f "$CLUSTER_DIR/args" && -f "$CLUSTER_DIR/simulator.json" ]] || die "no cluster started by 'cluster.sh up' in $CLUSTER_DIR"
+  local port pid args=() nodes=3 a
+  port="$(sed -n 's|.*"apiServer": *"https://127.0.0.1:\([0-9]*\)".*|\1|p' "$CLUSTER_DIR/simulator.json")"
+  [[ -n "$port" ]] || die "cannot read the apiserver port from $CLUSTER_DIR/simulator.json"
+  while IFS= read -r a; do
+    case "$a" in
+      ""|--port=*) ;;
+      --nodes=*) nodes="${a#*=}"; args+=("$a") ;;
+      *) args+=("$a") ;;
+    esac
+  done <"$CLUSTER_DIR/args"
+  pid="$(cat "$CLUSTER_DIR/localcluster.pid")"
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    pid_alive "$pid" || break
+    sleep 0.1
+  done
+  pid_alive "$pid" && die "pid $pid survived SIGKILL"
+  log "killed localcluster pid $pid; starting it again on port $port"
+  local bin
+  bin="$(build)" || die "build failed"
+  launch "$bin" "$nodes" "$timeout" "${args[@]}" "--port=$port"
 }
 
 down_dir() {
@@ -161,6 +207,7 @@ case "$cmd" in
   build) build ;;
   up) up "$@" ;;
   down) down "$@" ;;
+  restart) restart "$@" ;;
   status) cat "$CLUSTER_DIR/simulator.json" ;;
-  *) die "usage: cluster.sh build | up [--nodes N] [--pull-seconds S] [...] | down | status" ;;
+  *) die "usage: cluster.sh build | up [--nodes N] [--pull-seconds S] [...] | down | restart | status" ;;
 esac

@@ -34,8 +34,11 @@ func freePort() (int, error) {
 
 // startEtcd runs an embedded single-member etcd on loopback and returns its client URL.
 // The free ports are picked before etcd binds them, so a start is retried if another
-// process took a port in between.
+// process took a port in between. Data left by an earlier start (a restart) is kept:
+// only a fresh data directory is removed between attempts.
 func startEtcd(dir string) (*embed.Etcd, string, error) {
+	_, statErr := os.Stat(filepath.Join(dir, "etcd"))
+	restart := statErr == nil
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		e, u, err := startEtcdOnce(dir)
@@ -43,7 +46,9 @@ func startEtcd(dir string) (*embed.Etcd, string, error) {
 			return e, u, nil
 		}
 		lastErr = err
-		_ = os.RemoveAll(filepath.Join(dir, "etcd"))
+		if !restart {
+			_ = os.RemoveAll(filepath.Join(dir, "etcd"))
+		}
 	}
 	return nil, "", lastErr
 }

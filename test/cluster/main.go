@@ -52,6 +52,7 @@ func run() error {
 	maxImages := fs.Int("node-status-max-images", 50, "maximum images reported in node.status.images (largest first); <=0 means unlimited")
 	backoffInitial := fs.Float64("backoff-initial-seconds", 10, "initial image-pull / crash-loop back-off")
 	backoffMax := fs.Float64("backoff-max-seconds", 300, "maximum image-pull / crash-loop back-off")
+	apiPort := fs.Int("port", 0, "kube-apiserver port on 127.0.0.1 (0: a free one); cluster.sh restart passes the previous one")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:0", "loopback address for the simulator metrics endpoint")
 	podWorkers := fs.Int("pod-workers", 8, "simulator pod workers")
 	nodeWorkers := fs.Int("node-workers", 4, "simulator node workers")
@@ -81,9 +82,11 @@ func run() error {
 	defer etcd.Close()
 	klog.InfoS("etcd ready", "url", etcdURL)
 
-	port, err := freePort()
-	if err != nil {
-		return err
+	port := *apiPort
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return err
+		}
 	}
 	server := fmt.Sprintf("https://127.0.0.1:%d", port)
 	kubeconfig := filepath.Join(*dir, "kubeconfig")

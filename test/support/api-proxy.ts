@@ -1,11 +1,12 @@
 /**
- * A TLS-terminating proxy in front of the local apiserver, for tests and benchmarks: it counts
- * the requests and body bytes a client exchanges, and injects faults (429/5xx answers, dropped
- * watch connections, a period of refused connections). Clients use `proxy.kubeconfig`; the proxy
- * talks to the apiserver with the admin credentials.
+ * A TLS-terminating proxy in front of the local apiserver, for tests: it counts the requests and
+ * body bytes a client exchanges, and answers a share of requests with 429/5xx. Clients use
+ * `proxy.kubeconfig`; the proxy talks to the apiserver with the admin credentials. Watch events
+ * reached client-node through it late, only after the watch was restarted (cause not found), so
+ * it injects no watch faults: cut connections use the TCP forwarder in ./tcp-proxy.ts,
+ * which passes TLS through untouched.
  *
- * It runs in a child process: in the same process as the client-node under test, watches
- * through it stalled (undici and the proxy sharing one event loop), which a real proxy never does.
+ * It runs in a child process, away from the client under test.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -24,15 +25,12 @@ export interface ProxyStats {
     /** Request and response body bytes. */
     bytes: number;
     injectedErrors: number;
-    droppedWatches: number;
 }
 
 export interface Faults {
     /** Every n-th non-watch request is answered with `errorStatus` instead of being forwarded (0: none). */
     errorEvery: number;
     errorStatus: number;
-    /** Refuse (reset) every connection while true: the API is unreachable. */
-    unreachable: boolean;
 }
 
 function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
@@ -68,9 +66,8 @@ function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
 }
 
 class ProxyServer {
-    readonly stats: ProxyStats = { requests: 0, watchRequests: 0, bytes: 0, injectedErrors: 0, droppedWatches: 0 };
-    readonly faults: Faults = { errorEvery: 0, errorStatus: 503, unreachable: false };
-    private readonly watches = new Set<ServerResponse>();
+    readonly stats: ProxyStats = { requests: 0, watchRequests: 0, bytes: 0, injectedErrors: 0 };
+    readonly faults: Faults = { errorEvery: 0, errorStatus: 503 };
     private nonWatchRequests = 0;
     private readonly sockets = new Set<Socket>();
 
@@ -100,10 +97,6 @@ class ProxyServer {
         );
         server.on("connection", (socket: Socket) => {
             const proxy = self.proxy;
-            if (proxy?.faults.unreachable) {
-                socket.destroy();
-                return;
-            }
             proxy?.sockets.add(socket);
             socket.on("close", () => proxy?.sockets.delete(socket));
         });
@@ -128,24 +121,7 @@ class ProxyServer {
     }
 
     resetStats(): void {
-        Object.assign(this.stats, { requests: 0, watchRequests: 0, bytes: 0, injectedErrors: 0, droppedWatches: 0 });
-    }
-
-    /** Cuts every open watch, as an apiserver restart or a load balancer would. */
-    dropWatches(): void {
-        for (const res of this.watches) {
-            this.stats.droppedWatches++;
-            res.socket?.destroy();
-        }
-        this.watches.clear();
-    }
-
-    /** Makes the API unreachable (every connection reset) for `ms`. */
-    async outage(ms: number): Promise<void> {
-        this.faults.unreachable = true;
-        for (const socket of this.sockets) socket.destroy();
-        await new Promise((r) => setTimeout(r, ms));
-        this.faults.unreachable = false;
+        Object.assign(this.stats, { requests: 0, watchRequests: 0, bytes: 0, injectedErrors: 0 });
     }
 
     async stop(): Promise<void> {
@@ -154,10 +130,6 @@ class ProxyServer {
     }
 
     private handle(req: IncomingMessage, res: ServerResponse, upstream: URL, agent: https.Agent, token?: string): void {
-        if (this.faults.unreachable) {
-            req.socket.destroy();
-            return;
-        }
         const isWatch = /[?&]watch=(true|1)/.test(req.url ?? "");
         this.stats.requests++;
         if (isWatch) this.stats.watchRequests++;
@@ -189,10 +161,6 @@ class ProxyServer {
                 const responseHeaders = { ...upstreamRes.headers };
                 for (const hop of ["connection", "keep-alive", "transfer-encoding"]) delete responseHeaders[hop];
                 res.writeHead(upstreamRes.statusCode ?? 502, responseHeaders);
-                if (isWatch) {
-                    this.watches.add(res);
-                    res.on("close", () => this.watches.delete(res));
-                }
                 upstreamRes.on("data", (chunk: Buffer) => (this.stats.bytes += chunk.length));
                 upstreamRes.pipe(res);
                 res.on("close", () => upstreamRes.destroy());
@@ -204,10 +172,7 @@ class ProxyServer {
     }
 }
 
-type Command =
-    | { id: number; cmd: "stats" | "reset" | "dropWatches" | "stop" }
-    | { id: number; cmd: "faults"; faults: Partial<Faults> }
-    | { id: number; cmd: "outage"; ms: number };
+type Command = { id: number; cmd: "stats" | "reset" | "stop" } | { id: number; cmd: "faults"; faults: Partial<Faults> };
 
 /** The test-side handle of a proxy running in a child process. */
 export class ApiProxy {
@@ -254,12 +219,6 @@ export class ApiProxy {
     setFaults(faults: Partial<Faults>): Promise<void> {
         return this.send({ cmd: "faults", faults } as never);
     }
-    dropWatches(): Promise<void> {
-        return this.send({ cmd: "dropWatches" });
-    }
-    outage(ms: number): Promise<void> {
-        return this.send({ cmd: "outage", ms } as never);
-    }
     async stop(): Promise<void> {
         await this.send({ cmd: "stop" }).catch(() => undefined);
         this.child.kill();
@@ -279,12 +238,6 @@ if (require.main === module && process.env.API_PROXY_UPSTREAM) {
                     break;
                 case "faults":
                     Object.assign(server.faults, command.faults);
-                    break;
-                case "dropWatches":
-                    server.dropWatches();
-                    break;
-                case "outage":
-                    await server.outage(command.ms);
                     break;
                 case "stop":
                     await server.stop();

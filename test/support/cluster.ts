@@ -40,14 +40,23 @@ export function sharedCluster(): Promise<TestCluster> {
     return started;
 }
 
-/** An interrupted test run (Ctrl-C, a CI timeout's SIGTERM) still stops the cluster it started. */
+/** Clusters this process started and has not stopped: an interrupted run still stops them. */
+const running = new Set<string>();
+let signalsHooked = false;
+
+/** An interrupted test run (Ctrl-C, a CI timeout's SIGTERM) still stops the clusters it started. */
 function stopOnSignals(dir: string): void {
+    running.add(dir);
+    if (signalsHooked) return;
+    signalsHooked = true;
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
         process.once(signal, () => {
-            execFileSync("bash", [clusterScript, "down"], {
-                env: { ...process.env, PREPULLER_CLUSTER_DIR: dir },
-                stdio: "ignore",
-            });
+            for (const d of running) {
+                execFileSync("bash", [clusterScript, "down"], {
+                    env: { ...process.env, PREPULLER_CLUSTER_DIR: d },
+                    stdio: "ignore",
+                });
+            }
             process.exit(130);
         });
     }
@@ -58,6 +67,35 @@ async function startCluster(): Promise<TestCluster> {
     rmSync(dir, { recursive: true, force: true });
     startedDir = dir;
     stopOnSignals(dir);
+    return startClusterIn(dir);
+}
+
+/**
+ * A cluster of its own, for a test that must not disturb the shared one (it restarts the control
+ * plane, say). The caller stops it with `stopCluster`.
+ */
+export async function privateCluster(): Promise<TestCluster> {
+    const dir = mkdtempSync(path.join(tmpdir(), "prepuller-private-cluster-"));
+    rmSync(dir, { recursive: true, force: true });
+    stopOnSignals(dir);
+    return startClusterIn(dir);
+}
+
+export async function stopCluster(cluster: TestCluster): Promise<void> {
+    running.delete(cluster.dir);
+    await run("bash", [clusterScript, "down"], { env: { ...process.env, PREPULLER_CLUSTER_DIR: cluster.dir } });
+}
+
+/**
+ * Kills the whole control plane (kube-apiserver, etcd, controllers, scheduler, simulated kubelets)
+ * with SIGKILL and starts it again on the same port, certificates and etcd data: what clients see
+ * when a single-node control plane crashes and comes back. Resolves when it is usable again.
+ */
+export async function restartControlPlane(cluster: TestCluster): Promise<void> {
+    await run("bash", [clusterScript, "restart"], { env: { ...process.env, PREPULLER_CLUSTER_DIR: cluster.dir } });
+}
+
+async function startClusterIn(dir: string): Promise<TestCluster> {
     let stdout: string;
     try {
         ({ stdout } = await run(
@@ -89,6 +127,7 @@ export async function stopSharedCluster(): Promise<void> {
     if (!startedDir) return;
     const dir = startedDir;
     startedDir = undefined;
+    running.delete(dir);
     started = undefined;
     await run("bash", [clusterScript, "down"], { env: { ...process.env, PREPULLER_CLUSTER_DIR: dir } }).catch(
         (e: Error) => {
