@@ -284,9 +284,21 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
         const manifest = render(batch);
         createdDaemonSet = true;
         try {
-            await withRetry(() =>
-                cluster.apps.createNamespacedDaemonSet({ namespace: inputs.namespace, body: manifest as never }),
-            );
+            // A retry after a lost response (connection reset) finds the DaemonSet the first
+            // attempt created: 409 on a retry is success, on the first attempt a real conflict.
+            let attempts = 0;
+            await withRetry(async () => {
+                try {
+                    attempts++;
+                    await cluster.apps.createNamespacedDaemonSet({
+                        namespace: inputs.namespace,
+                        body: manifest as never,
+                    });
+                } catch (e) {
+                    if (attempts > 1 && statusCode(e) === 409) return;
+                    throw e;
+                }
+            });
         } catch (e) {
             throw permissionError(e, "create", "daemonsets", inputs.namespace);
         }
