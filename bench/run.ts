@@ -256,7 +256,10 @@ function apiserverTable(records: Record_[]): string {
 
 /** A small SVG of create time and API bytes against nodes, ours and the seed's, hand-drawn: two series per panel. */
 function plot(records: Record_[]): string {
-    const images = Math.max(...records.map((r) => r.images));
+    // The image count measured at the most cluster sizes (the larger one on a tie).
+    const counts = [...new Set(records.map((r) => r.images))];
+    const sizes = (k: number) => records.filter((r) => r.images === k).length;
+    const images = counts.sort((a, b) => sizes(b) - sizes(a) || b - a)[0]!;
     const rows = records.filter((r) => r.images === images).sort((a, b) => a.nodes - b.nodes);
     const panel = (x0: number, title: string, ours: number[], seed: number[], unit: string) => {
         const w = 360,
@@ -291,9 +294,9 @@ function plot(records: Record_[]): string {
         ) +
         panel(
             390,
-            "API traffic",
-            rows.map((r) => r.apiBytes / 1024),
-            rows.map((r) => r.baselineApiBytes / 1024),
+            "API traffic while waiting",
+            rows.map((r) => r.apiBytesWhileWaiting / 1024),
+            rows.map((r) => r.baselineApiBytesWhileWaiting / 1024),
             "KB",
         ) +
         `<text x="60" y="295" font-size="12" fill="#1f77b4">ours</text><text x="110" y="295" font-size="12" fill="#d62728">seed (list nodes every 2 s)</text></svg>`
@@ -301,6 +304,9 @@ function plot(records: Record_[]): string {
 }
 
 interface RunInfo {
+    date: string;
+    /** What `npm run bench` was asked for. */
+    arguments: string[];
     /** `uptime` before the run: the machine is shared, so its load is part of the result. */
     uptimeBefore: string;
     /** Peak RSS of a process that only loads the provider and @kubernetes/client-node. */
@@ -308,18 +314,22 @@ interface RunInfo {
 }
 
 /** Written after every scenario, so a long run that is cut short still leaves its results. */
-function save(records: Record_[], info: RunInfo): void {
+function save(records: Record_[], runs: RunInfo[]): void {
     mkdirSync(results, { recursive: true });
     const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
     writeFileSync(
         path.join(results, "latest.json"),
-        JSON.stringify({ machine, date: new Date().toISOString(), ...info, records }, null, 2) + "\n",
+        JSON.stringify({ machine, date: new Date().toISOString(), runs, records }, null, 2) + "\n",
     );
     writeFileSync(
         path.join(results, "latest.md"),
         [
-            `Measured ${new Date().toISOString()} on ${machine}; load before the run: ${info.uptimeBefore}.`,
-            `A process that only loads the provider and @kubernetes/client-node peaks at ${info.moduleFloorRssMb} MB RSS.`,
+            `Measured on ${machine}, in ${runs.length === 1 ? "one run" : `${runs.length} runs`}:`,
+            "",
+            ...runs.map(
+                (r) =>
+                    `- ${r.date} \`npm run bench -- ${r.arguments.join(" ")}\`; load before: \`${r.uptimeBefore}\`; a process that only loads the provider and @kubernetes/client-node peaks at ${r.moduleFloorRssMb} MB RSS.`,
+            ),
             "",
             table(records),
             "",
@@ -347,17 +357,30 @@ async function main(): Promise<void> {
             images: { type: "string" },
             "pull-seconds": { type: "string", default: "3" },
             "max-parallel": { type: "string" },
+            // Adds this run's scenarios to latest.json instead of replacing them (e.g. 2,000 nodes after the rest).
+            append: { type: "boolean", default: false },
         },
     });
     // Each takes one number or a comma-separated list: --nodes 10,100 --images 1,5.
     const list = (text: string | undefined, fallback: number[]) => (text ? text.split(",").map(Number) : fallback);
     const nodeCounts = list(values.nodes, [10, 100, 500, 2000]);
     const imageCounts = list(values.images, [1, 5]);
-    const records: Record_[] = [];
-    const info: RunInfo = {
-        uptimeBefore: (await run("uptime")).stdout.trim(),
-        moduleFloorRssMb: (await measure("idle", {})).peakRssMb,
-    };
+    const previous = values.append
+        ? (JSON.parse(readFileSync(path.join(results, "latest.json"), "utf8")) as {
+              runs: RunInfo[];
+              records: Record_[];
+          })
+        : { runs: [], records: [] };
+    const records: Record_[] = [...previous.records];
+    const runs: RunInfo[] = [
+        ...previous.runs,
+        {
+            date: new Date().toISOString(),
+            arguments: process.argv.slice(2),
+            uptimeBefore: (await run("uptime")).stdout.trim(),
+            moduleFloorRssMb: (await measure("idle", {})).peakRssMb,
+        },
+    ];
     const lib = require("@kubernetes/client-node") as typeof k8s;
     for (const nodes of nodeCounts) {
         const dir = path.join(os.tmpdir(), `prepuller-bench-${nodes}-${process.pid}`);
@@ -403,7 +426,7 @@ async function main(): Promise<void> {
                 );
                 console.error(JSON.stringify(record));
                 records.push(record);
-                save(records, info);
+                save(records, runs);
             }
         } finally {
             observed.creations.stop();
