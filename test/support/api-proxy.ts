@@ -1,10 +1,8 @@
 /**
  * A TLS-terminating proxy in front of the local apiserver, for tests: it counts the requests and
  * body bytes a client exchanges, and answers a share of requests with 429/5xx. Clients use
- * `proxy.kubeconfig`; the proxy talks to the apiserver with the admin credentials. Watch events
- * reached client-node through it late, only after the watch was restarted (cause not found), so
- * it injects no watch faults: cut connections use the TCP forwarder in ./tcp-proxy.ts,
- * which passes TLS through untouched.
+ * `proxy.kubeconfig`; the proxy talks to the apiserver with the admin credentials. Cut
+ * connections are the TCP forwarder's job (./tcp-proxy.ts), which passes TLS through untouched.
  *
  * It runs in a child process, away from the client under test.
  */
@@ -161,6 +159,10 @@ class ProxyServer {
                 const responseHeaders = { ...upstreamRes.headers };
                 for (const hop of ["connection", "keep-alive", "transfer-encoding"]) delete responseHeaders[hop];
                 res.writeHead(upstreamRes.statusCode ?? 502, responseHeaders);
+                // Node holds the headers back until the first body byte; a watch may have no event
+                // for a long time, and client-node's fetch would wait for them (as the apiserver
+                // itself does, send them now).
+                res.flushHeaders();
                 upstreamRes.on("data", (chunk: Buffer) => (this.stats.bytes += chunk.length));
                 upstreamRes.pipe(res);
                 res.on("close", () => upstreamRes.destroy());
