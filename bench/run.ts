@@ -35,6 +35,8 @@ interface Record_ {
     nodes: number;
     images: number;
     maxParallelNodes?: number;
+    /** NODE_OPTIONS of the measured processes (V8 heap flags change the peak RSS), if any. */
+    nodeOptions?: string;
     /** 1-, 5- and 15-minute load averages when the scenario started (the machine is shared). */
     loadAverage: number[];
     createSeconds: number;
@@ -104,7 +106,13 @@ async function scenario(
     const namespace = "default";
     const imageList = (tag: string) =>
         Array.from({ length: images }, (_, i) => `registry.example.com/bench/image-${i}:${tag}`);
-    const results: Partial<Record_> = { nodes, images, maxParallelNodes, loadAverage: os.loadavg() };
+    const results: Partial<Record_> = {
+        nodes,
+        images,
+        maxParallelNodes,
+        nodeOptions: process.env.NODE_OPTIONS || undefined,
+        loadAverage: os.loadavg(),
+    };
     for (const mode of ["baseline", "ours"] as const) {
         const { inputs } = await prePullProvider.check!(
             {},
@@ -167,12 +175,12 @@ function table(records: Record_[]): string {
     const fmt = (n: number, d = 2) => n.toFixed(d);
     const opt = (n: number | undefined) => (n === undefined ? "?" : fmt(n));
     const lines = [
-        "| nodes | images | max parallel | load (1 min) | create s (seed) | floor s (seed) | create/floor (seed) | detect latency s (seed) | pod-creation floor s (seed) | API requests (seed) | API KB (seed) | bytes ratio | API KB while waiting (seed) | waiting bytes ratio | RSS MB (seed) |",
+        "| nodes | images | max parallel, NODE_OPTIONS | load (1 min) | create s (seed) | floor s (seed) | create/floor (seed) | detect latency s (seed) | pod-creation floor s (seed) | API requests (seed) | API KB (seed) | bytes ratio | API KB while waiting (seed) | waiting bytes ratio | RSS MB (seed) |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ];
     for (const r of records) {
         lines.push(
-            `| ${r.nodes} | ${r.images} | ${r.maxParallelNodes ?? "all"} | ${fmt(r.loadAverage[0]!)} | ${fmt(r.createSeconds)} (${fmt(r.baselineCreateSeconds)}) | ${fmt(r.floorSeconds)} (${fmt(r.baselineFloorSeconds)}) | ${fmt(r.createSeconds / r.floorSeconds)} (${fmt(r.baselineCreateSeconds / r.baselineFloorSeconds)}) | ${fmt(r.detectionLatencySeconds)} (${fmt(r.baselineDetectionLatencySeconds)}) | ${opt(r.podCreationFloorSeconds)} (${opt(r.baselinePodCreationFloorSeconds)}) | ${r.apiRequests} (${r.baselineApiRequests}) | ${fmt(r.apiBytes / 1024, 0)} (${fmt(r.baselineApiBytes / 1024, 0)}) | ${fmt(r.apiBytes / r.baselineApiBytes, 3)} | ${fmt(r.apiBytesWhileWaiting / 1024, 0)} (${fmt(r.baselineApiBytesWhileWaiting / 1024, 0)}) | ${fmt(r.apiBytesWhileWaiting / r.baselineApiBytesWhileWaiting, 3)} | ${r.providerPeakRssMb} (${r.baselinePeakRssMb}) |`,
+            `| ${r.nodes} | ${r.images} | ${r.maxParallelNodes ?? "all"}${r.nodeOptions ? `, ${r.nodeOptions}` : ""} | ${fmt(r.loadAverage[0]!)} | ${fmt(r.createSeconds)} (${fmt(r.baselineCreateSeconds)}) | ${fmt(r.floorSeconds)} (${fmt(r.baselineFloorSeconds)}) | ${fmt(r.createSeconds / r.floorSeconds)} (${fmt(r.baselineCreateSeconds / r.baselineFloorSeconds)}) | ${fmt(r.detectionLatencySeconds)} (${fmt(r.baselineDetectionLatencySeconds)}) | ${opt(r.podCreationFloorSeconds)} (${opt(r.baselinePodCreationFloorSeconds)}) | ${r.apiRequests} (${r.baselineApiRequests}) | ${fmt(r.apiBytes / 1024, 0)} (${fmt(r.baselineApiBytes / 1024, 0)}) | ${fmt(r.apiBytes / r.baselineApiBytes, 3)} | ${fmt(r.apiBytesWhileWaiting / 1024, 0)} (${fmt(r.baselineApiBytesWhileWaiting / 1024, 0)}) | ${fmt(r.apiBytesWhileWaiting / r.baselineApiBytesWhileWaiting, 3)} | ${r.providerPeakRssMb} (${r.baselinePeakRssMb}) |`,
         );
     }
     return lines.join("\n");
@@ -191,8 +199,9 @@ function perRunTable<T>(
     ];
     for (const r of records) {
         const [ours, seed] = ofRun(r);
-        lines.push(`| ${r.nodes} | ${r.images} | ours | ${cells(ours).join(" | ")} |`);
-        lines.push(`| ${r.nodes} | ${r.images} | seed | ${cells(seed).join(" | ")} |`);
+        const options = r.nodeOptions ? `, ${r.nodeOptions}` : "";
+        lines.push(`| ${r.nodes} | ${r.images} | ours${options} | ${cells(ours).join(" | ")} |`);
+        lines.push(`| ${r.nodes} | ${r.images} | seed${options} | ${cells(seed).join(" | ")} |`);
     }
     return lines.join("\n");
 }
@@ -260,7 +269,7 @@ function plot(records: Record_[]): string {
     const counts = [...new Set(records.map((r) => r.images))];
     const sizes = (k: number) => records.filter((r) => r.images === k).length;
     const images = counts.sort((a, b) => sizes(b) - sizes(a) || b - a)[0]!;
-    const rows = records.filter((r) => r.images === images).sort((a, b) => a.nodes - b.nodes);
+    const rows = records.filter((r) => r.images === images && !r.nodeOptions).sort((a, b) => a.nodes - b.nodes);
     const panel = (x0: number, title: string, ours: number[], seed: number[], unit: string) => {
         const w = 360,
             h = 220,
@@ -307,6 +316,7 @@ interface RunInfo {
     date: string;
     /** What `npm run bench` was asked for. */
     arguments: string[];
+    nodeOptions?: string;
     /** `uptime` before the run: the machine is shared, so its load is part of the result. */
     uptimeBefore: string;
     /** Peak RSS of a process that only loads the provider and @kubernetes/client-node. */
@@ -319,7 +329,7 @@ function save(records: Record_[], runs: RunInfo[]): void {
     const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
     writeFileSync(
         path.join(results, "latest.json"),
-        JSON.stringify({ machine, date: new Date().toISOString(), runs, records }, null, 2) + "\n",
+        JSON.stringify({ machine, date: runs.at(-1)?.date, runs, records }, null, 2) + "\n",
     );
     writeFileSync(
         path.join(results, "latest.md"),
@@ -328,7 +338,7 @@ function save(records: Record_[], runs: RunInfo[]): void {
             "",
             ...runs.map(
                 (r) =>
-                    `- ${r.date} \`npm run bench -- ${r.arguments.join(" ")}\`; load before: \`${r.uptimeBefore}\`; a process that only loads the provider and @kubernetes/client-node peaks at ${r.moduleFloorRssMb} MB RSS.`,
+                    `- ${r.date} ${r.nodeOptions ? `\`NODE_OPTIONS=${r.nodeOptions}\` ` : ""}\`npm run bench -- ${r.arguments.join(" ")}\`; load before: \`${r.uptimeBefore}\`; a process that only loads the provider and @kubernetes/client-node peaks at ${r.moduleFloorRssMb} MB RSS.`,
             ),
             "",
             table(records),
@@ -359,12 +369,22 @@ async function main(): Promise<void> {
             "max-parallel": { type: "string" },
             // Adds this run's scenarios to latest.json instead of replacing them (e.g. 2,000 nodes after the rest).
             append: { type: "boolean", default: false },
+            // Rewrites latest.md and latest.svg from latest.json without measuring.
+            "render-only": { type: "boolean", default: false },
         },
     });
     // Each takes one number or a comma-separated list: --nodes 10,100 --images 1,5.
     const list = (text: string | undefined, fallback: number[]) => (text ? text.split(",").map(Number) : fallback);
     const nodeCounts = list(values.nodes, [10, 100, 500, 2000]);
     const imageCounts = list(values.images, [1, 5]);
+    if (values["render-only"]) {
+        const saved = JSON.parse(readFileSync(path.join(results, "latest.json"), "utf8")) as {
+            runs: RunInfo[];
+            records: Record_[];
+        };
+        save(saved.records, saved.runs);
+        return;
+    }
     const previous = values.append
         ? (JSON.parse(readFileSync(path.join(results, "latest.json"), "utf8")) as {
               runs: RunInfo[];
@@ -377,6 +397,7 @@ async function main(): Promise<void> {
         {
             date: new Date().toISOString(),
             arguments: process.argv.slice(2),
+            nodeOptions: process.env.NODE_OPTIONS || undefined,
             uptimeBefore: (await run("uptime")).stdout.trim(),
             moduleFloorRssMb: (await measure("idle", {})).peakRssMb,
         },
