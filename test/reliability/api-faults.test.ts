@@ -96,7 +96,9 @@ describe("connections cut and the control plane restarted", function () {
             const { s, creating } = await startSlowPrePull(cluster, "cut-connections", proxy.kubeconfig);
             const cut: number[] = [];
             for (let i = 0; i < 3; i++) {
-                await new Promise((r) => setTimeout(r, 1500));
+                // Cut once the provider has reconnected (its watches restart after a short pause).
+                await waitFor(async () => proxy.openConnections > 0, "the provider reconnecting", 30_000);
+                await new Promise((r) => setTimeout(r, 1000));
                 cut.push(proxy.cutAll());
             }
             const connectionsAfterLastCut = proxy.connections;

@@ -32,6 +32,11 @@ export class TcpProxy {
         return self.proxy;
     }
 
+    /** Connections open right now. */
+    get openConnections(): number {
+        return this.open.size;
+    }
+
     /** Resets every open connection; returns how many were cut. */
     cutAll(): number {
         let n = 0;
