@@ -20,6 +20,8 @@ work="$(mktemp -d -t prepuller-demo-XXXXXX)"
 export PREPULLER_CLUSTER_DIR="$work/cluster"
 export PULUMI_BACKEND_URL="file://$work/state"
 mkdir -p "$work/state"
+# The stack's settings file lands next to Pulumi.yaml; remove it afterwards unless it was there before.
+[[ -e Pulumi.dev.yaml ]] && had_settings=1
 cleanup() {
   set +e
   if [[ -n "${stack_ready:-}" ]]; then
@@ -28,6 +30,7 @@ cleanup() {
   fi
   bash test/cluster/cluster.sh down >/dev/null 2>&1
   rm -rf "$work"
+  [[ -n "${had_settings:-}" ]] || rm -f Pulumi.dev.yaml
 }
 trap cleanup EXIT
 
