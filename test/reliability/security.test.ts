@@ -94,6 +94,22 @@ describe("security", function () {
         await assertNothingLeft(cluster, s.namespace);
     });
 
+    it('without the optional "delete" on pods, cleanup is left to the garbage collector and leaves nothing', async () => {
+        const s = await newScenario(cluster, "rbac-no-delete-pods");
+        for (const n of ["a", "b"]) await addNode(cluster, s, n, { annotations: fast });
+        const rules = without(NAMESPACE_RULES, "pods", "delete");
+        assert.ok(rules.some((r) => r.resources!.includes("pods") && !r.verbs.includes("delete")));
+        const kubeconfig = await accountWith(cluster, s.namespace, "prepuller", CLUSTER_RULES, rules);
+        const result = await create(cluster, {
+            images: ["python:3.2"],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            kubeconfig,
+        });
+        assert.equal(result.nodes.length, 2);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
     const needed: [string, string, boolean][] = [
         ["nodes", "list", true],
         ["nodes", "watch", true],
