@@ -35,10 +35,7 @@ export const PROGRESS_INTERVAL_SECONDS = 10;
 /** Presence is re-evaluated this long after a watched change (coalescing bursts of events). */
 const EVENT_DEBOUNCE_MS = 100;
 /** How long cleanup waits for the kubelets to remove pods before force-deleting them. */
-/** Cleanup deletes this many pods at once (each is one small request). */
-const DELETE_CONCURRENCY = 16;
-/** A pod still listed this long after its delete request is asked again. */
-const RE_DELETE_MS = 5000;
+const GRACEFUL_CLEANUP_SECONDS = 20;
 const CLEANUP_DEADLINE_SECONDS = 60;
 
 export interface PrePullResult {
@@ -537,29 +534,17 @@ async function removeOwned(
             if (statusCode(e) !== 404) throw permissionError(e, "delete", "daemonsets", namespace);
         }
     }
-    // The pods are deleted at once with grace period 0: they run nothing but pause, and waiting
-    // for the garbage collector and then each kubelet to confirm takes seconds at 100 nodes and
-    // about 10 s at 2,000. Without the optional "delete pods" permission they are left to the
-    // garbage collector and the kubelets.
+    // The garbage collector deletes the pods of a deleted DaemonSet and the kubelets stop them.
+    // Pods still there after a grace period (their node is gone or its kubelet is down) are
+    // force-deleted, which needs the optional "delete pods" permission.
     const started = Date.now();
     let forbiddenToDelete = false;
-    const deleteRequested = new Map<string, number>();
     const listPods = async (): Promise<Pod[]> => {
         try {
             return (await withRetry(() => cluster.core.listNamespacedPod({ namespace, labelSelector: selector })))
                 .items as Pod[];
         } catch (e) {
             throw permissionError(e, "list", "pods", namespace);
-        }
-    };
-    const deletePod = async (name: string): Promise<void> => {
-        if (forbiddenToDelete) return;
-        try {
-            await withRetry(() => cluster.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }));
-        } catch (e) {
-            const code = statusCode(e);
-            if (code === 403) forbiddenToDelete = true;
-            else if (code !== 404) throw permissionError(e, "delete", "pods", namespace);
         }
     };
     const useWatch = () => watchedPods !== undefined && watchedPods.fatalError() === undefined;
@@ -570,34 +555,26 @@ async function removeOwned(
         if (pods.length === 0) return;
         const elapsed = seconds(started);
         if (elapsed > CLEANUP_DEADLINE_SECONDS) {
-            const hint = forbiddenToDelete
-                ? ' (grant RBAC verb "delete" on "pods" to let them be deleted at once)'
-                : "";
+            const hint = forbiddenToDelete ? ' (grant RBAC verb "delete" on "pods" to let them be force-deleted)' : "";
             throw new Error(
                 `image-prepuller: ${pods.length} pre-pull pods in namespace "${namespace}" (label ${selector}) were not removed within ${CLEANUP_DEADLINE_SECONDS}s${hint}; delete them by hand`,
             );
         }
-        if (!forbiddenToDelete) {
-            // A pod still listed some seconds after its delete (a lagging cache, a lost response)
-            // is asked again; 404 means it is gone.
-            const now = Date.now();
-            const due = pods
-                .map((pod) => pod.metadata?.name)
-                .filter((name): name is string => !!name && now - (deleteRequested.get(name) ?? 0) > RE_DELETE_MS);
-            for (const name of due) deleteRequested.set(name, now);
-            await inParallel(due, DELETE_CONCURRENCY, deletePod);
+        if (elapsed > GRACEFUL_CLEANUP_SECONDS && !forbiddenToDelete) {
+            for (const pod of pods) {
+                const name = pod.metadata?.name;
+                if (!name) continue;
+                try {
+                    await withRetry(() => cluster.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }));
+                } catch (e) {
+                    const code = statusCode(e);
+                    if (code === 403) forbiddenToDelete = true;
+                    else if (code !== 404) throw permissionError(e, "delete", "pods", namespace);
+                }
+            }
         }
         await new Promise((r) => setTimeout(r, 250));
     }
-}
-
-/** Runs `task` on every item, at most `limit` at a time. */
-async function inParallel<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-    let next = 0;
-    const worker = async (): Promise<void> => {
-        while (next < items.length) await task(items[next++]);
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Removes what an owner left in the cluster (used by delete and by interrupted runs). */
