@@ -15,6 +15,7 @@ const run = promisify(execFile);
 
 export interface Engine {
     stateDir: string;
+    pulumiHome: string;
     envVars: Record<string, string>;
     command: PulumiCommand;
 }
@@ -56,7 +57,16 @@ async function startEngine(): Promise<Engine> {
     // The Automation API spawns the CLI with process.env merged in: the language host must find Node 24 first.
     process.env.PATH = envVars.PATH;
     const command = await PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: true });
-    return { stateDir, envVars, command };
+    return { stateDir, pulumiHome, envVars, command };
+}
+
+/** Removes the engine's backend and PULUMI_HOME directories (root hook, after every test file). */
+export async function stopSharedEngine(): Promise<void> {
+    const started = engine;
+    engine = undefined;
+    const e = await started?.catch(() => undefined);
+    if (!e) return;
+    for (const dir of [e.stateDir, e.pulumiHome]) rmSync(dir, { recursive: true, force: true });
 }
 
 /** A new stack of the example program (the root Pulumi.yaml) with the given config. */
