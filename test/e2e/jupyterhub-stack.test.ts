@@ -11,7 +11,7 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
 import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
 import { exampleStack, removeStack, sharedEngine } from "../support/engine";
-import { addUserNode, leftovers } from "../support/scenario";
+import { addUserNode, leftovers, recordEvents } from "../support/scenario";
 
 const unreachableKubeconfig = [
     "apiVersion: v1",
@@ -43,35 +43,11 @@ function stackName(prefix: string): string {
     return `${prefix}-${randomBytes(3).toString("hex")}`;
 }
 
-interface WatchedEvent {
-    type: string;
-    kind: string;
-    obj: k8s.KubernetesObject & { status?: unknown; spec?: unknown };
-    at: number;
-}
+type WatchedObject = k8s.KubernetesObject & { status?: unknown; spec?: unknown };
 
-/**
- * Watches paths from the current resourceVersion, so only changes made from now on are recorded.
- * (The apiserver's resourceVersions come from one etcd revision counter, valid for every path.)
- */
-async function recordChanges(
-    cluster: TestCluster,
-    paths: string[],
-): Promise<{ events: WatchedEvent[]; stop: () => void }> {
-    const events: WatchedEvent[] = [];
-    const aborts: (() => void)[] = [];
-    const resourceVersion = (await cluster.core.listNamespace({ limit: 1 })).metadata!.resourceVersion!;
-    for (const p of paths) {
-        const watch = new cluster.lib.Watch(cluster.kc);
-        const request = await watch.watch(
-            p,
-            { resourceVersion },
-            (type: string, obj: WatchedEvent["obj"]) => events.push({ type, kind: obj.kind ?? p, obj, at: Date.now() }),
-            () => undefined,
-        );
-        aborts.push(() => request.abort());
-    }
-    return { events, stop: () => aborts.forEach((a) => a()) };
+/** Changes made from now on to the objects under `paths`. */
+function recordChanges(cluster: TestCluster, paths: string[]) {
+    return recordEvents<WatchedObject>(cluster, paths, { fromNow: true });
 }
 
 describe("the example stack through the real Pulumi engine", function () {

@@ -10,7 +10,7 @@ import {
     prePullProvider,
     type PrePullOutputs,
 } from "../../components/provider";
-import { sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { sharedCluster, FAST_PULL, SIM, type TestCluster } from "../support/cluster";
 import {
     addNode,
     assertNothingLeft,
@@ -19,11 +19,10 @@ import {
     leftovers,
     newScenario,
     nodeImages,
+    recordWhile,
     seedImages,
     waitFor,
 } from "../support/scenario";
-
-const fast = { [SIM.pullSeconds]: "0.3", [SIM.statusDelaySeconds]: "0.5" };
 
 describe("nodes that join later, and a limit on nodes pulling at once", function () {
     this.timeout(180_000);
@@ -37,7 +36,7 @@ describe("nodes that join later, and a limit on nodes pulling at once", function
         const s = await newScenario(cluster, "continuous");
         const images = ["quay.io/jupyter/minimal-notebook:2025-02-02", "python:3.13-slim"];
         const normalized = ["quay.io/jupyter/minimal-notebook:2025-02-02", "docker.io/library/python:3.13-slim"];
-        await Promise.all(["a", "b"].map((n) => addNode(cluster, s, n, { annotations: fast })));
+        await Promise.all(["a", "b"].map((n) => addNode(cluster, s, n, { annotations: FAST_PULL })));
         const inputs = await checkedInputs(cluster, {
             images,
             namespace: s.namespace,
@@ -84,15 +83,21 @@ describe("nodes that join later, and a limit on nodes pulling at once", function
         await assertNothingLeft(cluster, s.namespace);
     });
 
-    it("continuous mode: refresh reports a deleted DaemonSet and the update re-applies it", async () => {
-        const s = await newScenario(cluster, "continuous-drift");
-        await addNode(cluster, s, "a", { annotations: fast });
+    /** A scenario with one node, and checked continuous-mode inputs for it. */
+    async function continuousOnOneNode(title: string) {
+        const s = await newScenario(cluster, title);
+        await addNode(cluster, s, "a", { annotations: FAST_PULL });
         const inputs = await checkedInputs(cluster, {
             images: ["python:3.13-alpine"],
             namespace: s.namespace,
             nodeSelector: s.nodeSelector,
             continuous: true,
         });
+        return { s, inputs };
+    }
+
+    it("continuous mode: refresh reports a deleted DaemonSet and the update re-applies it", async () => {
+        const { s, inputs } = await continuousOnOneNode("continuous-drift");
         const created = await continuousPullerProvider.create(inputs);
         const name = `${inputs.ownerId}-continuous`;
         const unchanged = await continuousPullerProvider.read!(created.id, created.outs);
@@ -112,14 +117,7 @@ describe("nodes that join later, and a limit on nodes pulling at once", function
     });
 
     it("the cleanup guard's delete removes a continuous DaemonSet that a killed run never recorded", async () => {
-        const s = await newScenario(cluster, "continuous-guard");
-        await addNode(cluster, s, "a", { annotations: fast });
-        const inputs = await checkedInputs(cluster, {
-            images: ["python:3.13-alpine"],
-            namespace: s.namespace,
-            nodeSelector: s.nodeSelector,
-            continuous: true,
-        });
+        const { s, inputs } = await continuousOnOneNode("continuous-guard");
         await continuousPullerProvider.create(inputs);
         await cleanupProvider.delete!(`${s.namespace}/${inputs.ownerId}`, {
             namespace: s.namespace,
@@ -177,7 +175,7 @@ describe("nodes that join later, and a limit on nodes pulling at once", function
             names: [`registry.example.com/big/image-${i}:1`],
             sizeBytes: 50e9 + i,
         }));
-        const nodes = await Promise.all(["a", "b"].map((n) => addNode(cluster, s, n, { annotations: fast })));
+        const nodes = await Promise.all(["a", "b"].map((n) => addNode(cluster, s, n, { annotations: FAST_PULL })));
         for (const node of nodes) await seedImages(cluster, node, big);
         const result = await create(cluster, {
             images: ["python:3.12-alpine"],
@@ -215,27 +213,14 @@ function maxOverlap(intervals: readonly { start: number; end: number }[]): numbe
     return most;
 }
 
-/** Every pod seen in the namespace while `body` runs, in its last observed state (a watch, not a poll). */
+/** Every pod seen in the namespace while `body` runs, in its last observed state. */
 async function recordPods<T>(
     cluster: TestCluster,
     namespace: string,
     body: () => Promise<T>,
 ): Promise<{ result: T; pods: k8s.V1Pod[] }> {
+    const { result, events } = await recordWhile<k8s.V1Pod, T>(cluster, `/api/v1/namespaces/${namespace}/pods`, body);
     const latest: Record<string, k8s.V1Pod> = {};
-    const watch = new cluster.lib.Watch(cluster.kc);
-    const request = await watch.watch(
-        `/api/v1/namespaces/${namespace}/pods`,
-        {},
-        (_type: string, pod: k8s.V1Pod) => {
-            latest[pod.metadata?.uid ?? "?"] = pod;
-        },
-        () => undefined,
-    );
-    try {
-        const result = await body();
-        await new Promise((r) => setTimeout(r, 300));
-        return { result, pods: Object.values(latest) };
-    } finally {
-        request.abort();
-    }
+    for (const { obj } of events) latest[obj.metadata?.uid ?? "?"] = obj;
+    return { result, pods: Object.values(latest) };
 }

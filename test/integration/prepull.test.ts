@@ -5,7 +5,7 @@
  */
 import * as assert from "node:assert/strict";
 import { prePullProvider } from "../../components/provider";
-import { sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { sharedCluster, FAST_PULL, SIM, type TestCluster } from "../support/cluster";
 import {
     addNode,
     assertNothingLeft,
@@ -26,7 +26,6 @@ const normalized = [
     "docker.io/library/python:3.12-slim",
     "gcr.io/distroless/static:nonroot",
 ];
-const fast = { [SIM.pullSeconds]: "0.3", [SIM.statusDelaySeconds]: "0.5" };
 
 describe("pre-pull on a real control plane", function () {
     this.timeout(180_000);
@@ -44,7 +43,7 @@ describe("pre-pull on a real control plane", function () {
     it("skips, creating no DaemonSet, when every eligible node already holds every image", async () => {
         const s = await scenario("skip");
         for (const name of ["a", "b"]) {
-            const node = await addNode(cluster, s, name, { annotations: fast });
+            const node = await addNode(cluster, s, name, { annotations: FAST_PULL });
             await seedImages(
                 cluster,
                 node,
@@ -62,7 +61,7 @@ describe("pre-pull on a real control plane", function () {
 
     it("pulls 3 images onto 3 nodes and removes the DaemonSet", async () => {
         const s = await scenario("three-by-three");
-        const nodes = await Promise.all(["a", "b", "c"].map((n) => addNode(cluster, s, n, { annotations: fast })));
+        const nodes = await Promise.all(["a", "b", "c"].map((n) => addNode(cluster, s, n, { annotations: FAST_PULL })));
         const { result, seen } = await watchDaemonSets(cluster, s.namespace, () =>
             create(cluster, { images, namespace: s.namespace, nodeSelector: s.nodeSelector }),
         );
@@ -87,8 +86,8 @@ describe("pre-pull on a real control plane", function () {
     it("excludes a tainted node, and includes it when the taint is tolerated", async () => {
         const s = await scenario("taint");
         const taint = { key: "hub.jupyter.org/dedicated", value: "user", effect: "NoSchedule" };
-        const plain = await addNode(cluster, s, "plain", { annotations: fast });
-        const tainted = await addNode(cluster, s, "tainted", { annotations: fast, taints: [taint] });
+        const plain = await addNode(cluster, s, "plain", { annotations: FAST_PULL });
+        const tainted = await addNode(cluster, s, "tainted", { annotations: FAST_PULL, taints: [taint] });
         const without = await create(cluster, {
             images: ["python:3.11"],
             namespace: s.namespace,
@@ -108,10 +107,13 @@ describe("pre-pull on a real control plane", function () {
 
     it("honours nodeSelector and required node affinity", async () => {
         const s = await scenario("selector-affinity");
-        const user = await addNode(cluster, s, "user", { annotations: fast, labels: { purpose: "user", zone: "a" } });
-        await addNode(cluster, s, "core", { annotations: fast, labels: { purpose: "core", zone: "a" } });
+        const user = await addNode(cluster, s, "user", {
+            annotations: FAST_PULL,
+            labels: { purpose: "user", zone: "a" },
+        });
+        await addNode(cluster, s, "core", { annotations: FAST_PULL, labels: { purpose: "core", zone: "a" } });
         const userB = await addNode(cluster, s, "user-b", {
-            annotations: fast,
+            annotations: FAST_PULL,
             labels: { purpose: "user", zone: "b" },
         });
         const result = await create(cluster, {
@@ -133,9 +135,12 @@ describe("pre-pull on a real control plane", function () {
 
     it("excludes cordoned and NotReady nodes", async () => {
         const s = await scenario("cordon-notready");
-        const ok = await addNode(cluster, s, "ok", { annotations: fast });
-        await addNode(cluster, s, "cordoned", { annotations: fast, unschedulable: true });
-        await addNode(cluster, s, "notready", { annotations: { ...fast, [SIM.ready]: "false" }, waitReady: false });
+        const ok = await addNode(cluster, s, "ok", { annotations: FAST_PULL });
+        await addNode(cluster, s, "cordoned", { annotations: FAST_PULL, unschedulable: true });
+        await addNode(cluster, s, "notready", {
+            annotations: { ...FAST_PULL, [SIM.ready]: "false" },
+            waitReady: false,
+        });
         const result = await create(cluster, {
             images: ["python:3.9"],
             namespace: s.namespace,
@@ -155,7 +160,7 @@ describe("pre-pull on a real control plane", function () {
             nodeSelector: s.nodeSelector,
         });
         await waitFor(async () => (await leftovers(cluster, s.namespace)).length > 0, "the DaemonSet", 20_000);
-        const late = await addNode(cluster, s, "late", { annotations: fast });
+        const late = await addNode(cluster, s, "late", { annotations: FAST_PULL });
         const result = await pending;
         assert.deepEqual(result.nodes, [first, late].sort());
         assert.ok((await nodeImages(cluster, late)).includes("docker.io/library/python:3.8"));
@@ -164,7 +169,7 @@ describe("pre-pull on a real control plane", function () {
 
     it("does not hang when a node is deleted mid-pull", async () => {
         const s = await scenario("vanish");
-        const stays = await addNode(cluster, s, "stays", { annotations: fast });
+        const stays = await addNode(cluster, s, "stays", { annotations: FAST_PULL });
         const vanishes = await addNode(cluster, s, "vanishes", { annotations: { [SIM.pullSeconds]: "600" } });
         const pending = create(cluster, {
             images: ["python:3.7"],
@@ -187,7 +192,7 @@ describe("pre-pull on a real control plane", function () {
 
     it("completes through pod evidence on a node whose 50 reported images exclude ours", async () => {
         const s = await scenario("sixty-images");
-        const node = await addNode(cluster, s, "crowded", { annotations: fast });
+        const node = await addNode(cluster, s, "crowded", { annotations: FAST_PULL });
         const big = Array.from({ length: 60 }, (_, i) => ({
             names: [`registry.example.com/big/image-${i}:1`],
             sizeBytes: 50e9 + i,
@@ -212,7 +217,7 @@ describe("pre-pull on a real control plane", function () {
     it("fails fast on an unpullable image, naming image, node and reason", async () => {
         const s = await scenario("unpullable");
         const bad = "registry.example.com/team/does-not-exist:1";
-        const node = await addNode(cluster, s, "a", { annotations: { ...fast, [SIM.unpullable]: bad } });
+        const node = await addNode(cluster, s, "a", { annotations: { ...FAST_PULL, [SIM.unpullable]: bad } });
         const started = Date.now();
         await assert.rejects(
             create(cluster, { images: ["python:3.5", bad], namespace: s.namespace, nodeSelector: s.nodeSelector }),
@@ -250,7 +255,7 @@ describe("pre-pull on a real control plane", function () {
     it("pre-pulls an image that has no shell", async () => {
         const s = await scenario("no-shell");
         const distroless = "gcr.io/distroless/base-debian12:nonroot";
-        await addNode(cluster, s, "a", { annotations: { ...fast, [SIM.noShell]: distroless } });
+        await addNode(cluster, s, "a", { annotations: { ...FAST_PULL, [SIM.noShell]: distroless } });
         const result = await create(cluster, {
             images: [distroless],
             namespace: s.namespace,
@@ -262,7 +267,7 @@ describe("pre-pull on a real control plane", function () {
 
     it("fails clearly when a referenced pull secret does not exist", async () => {
         const s = await scenario("pull-secret");
-        await addNode(cluster, s, "a", { annotations: fast });
+        await addNode(cluster, s, "a", { annotations: FAST_PULL });
         await assert.rejects(
             create(cluster, {
                 images: ["python:3.3"],

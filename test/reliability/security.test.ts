@@ -6,10 +6,8 @@
 import * as assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { prePullProvider } from "../../components/provider";
-import { sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { sharedCluster, FAST_PULL, SIM, type TestCluster } from "../support/cluster";
 import { addNode, assertNothingLeft, create, leftovers, newScenario, removeAllOurs } from "../support/scenario";
-
-const fast = { [SIM.pullSeconds]: "0.2", [SIM.statusDelaySeconds]: "0.5" };
 
 /** The rules README.md documents (secrets/get is optional and left out here). */
 const CLUSTER_RULES: k8s.V1PolicyRule[] = [{ apiGroups: [""], resources: ["nodes"], verbs: ["list", "watch"] }];
@@ -83,7 +81,7 @@ describe("security", function () {
     /** A full pre-pull on two nodes by a ServiceAccount with `namespaceRules`; nothing may be left. */
     async function fullPrePullWith(title: string, namespaceRules: k8s.V1PolicyRule[]): Promise<void> {
         const s = await newScenario(cluster, title);
-        for (const n of ["a", "b"]) await addNode(cluster, s, n, { annotations: fast });
+        for (const n of ["a", "b"]) await addNode(cluster, s, n, { annotations: FAST_PULL });
         const kubeconfig = await accountWith(cluster, s.namespace, "prepuller", CLUSTER_RULES, namespaceRules);
         const result = await create(cluster, {
             images: [`python:3.1-${title}`],
@@ -154,7 +152,7 @@ describe("security", function () {
             },
             cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
         );
-        await addNode(cluster, s, "a", { annotations: fast });
+        await addNode(cluster, s, "a", { annotations: FAST_PULL });
         const result = await create(cluster, {
             images: ["python:2.7"],
             namespace: s.namespace,
@@ -167,7 +165,7 @@ describe("security", function () {
 
     it("rejects 30+ bad inputs at check, naming the property, and creates nothing", async () => {
         const s = await newScenario(cluster, "bad-input");
-        await addNode(cluster, s, "a", { annotations: fast });
+        await addNode(cluster, s, "a", { annotations: FAST_PULL });
         const bad: Record<string, unknown>[] = [
             {},
             { images: [] },
@@ -239,7 +237,7 @@ describe("security", function () {
     it("never prints or throws the kubeconfig's credentials", async () => {
         const s = await newScenario(cluster, "secrets");
         const bad = "registry.example.com/secret/unpullable:1";
-        await addNode(cluster, s, "a", { annotations: { ...fast, [SIM.unpullable]: bad } });
+        await addNode(cluster, s, "a", { annotations: { ...FAST_PULL, [SIM.unpullable]: bad } });
         const credential = /(?:client-key-data|token):\s*(\S+)/.exec(cluster.kubeconfig)![1]!;
         const printed: string[] = [];
         const original = console.log;

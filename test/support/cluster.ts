@@ -22,6 +22,9 @@ export const SIM = {
     noShell: "simulator.prepuller.test/no-shell",
 };
 
+/** Node annotations for pulls that take a fraction of a second, for tests about anything but time. */
+export const FAST_PULL = { [SIM.pullSeconds]: "0.3", [SIM.statusDelaySeconds]: "0.5" };
+
 export interface TestCluster {
     dir: string;
     kubeconfigPath: string;

@@ -152,27 +152,68 @@ export async function assertNothingLeft(cluster: TestCluster, namespace: string)
     assert.deepEqual(await leftovers(cluster, namespace), [], `objects of ours remain in ${namespace}`);
 }
 
-/** Records every DaemonSet that appears in a namespace while `body` runs (a watch, not a poll). */
+export interface WatchedEvent<T = k8s.KubernetesObject> {
+    type: string;
+    obj: T;
+    /** When this process received it (ms since the epoch). */
+    at: number;
+}
+
+/**
+ * Records every watch event on `paths` (a watch, not a poll) until `stop()`. With `fromNow`, the
+ * watches start at the current resourceVersion, so only changes made from now on are recorded
+ * (the apiserver's resourceVersions come from one etcd revision counter, valid for every path);
+ * without it, objects that already exist arrive first as ADDED.
+ */
+export async function recordEvents<T = k8s.KubernetesObject>(
+    cluster: TestCluster,
+    paths: string[],
+    options: { fromNow?: boolean } = {},
+): Promise<{ events: WatchedEvent<T>[]; stop: () => void }> {
+    const events: WatchedEvent<T>[] = [];
+    const aborts: (() => void)[] = [];
+    const query = options.fromNow
+        ? { resourceVersion: (await cluster.core.listNamespace({ limit: 1 })).metadata!.resourceVersion! }
+        : {};
+    for (const p of paths) {
+        const watch = new cluster.lib.Watch(cluster.kc);
+        const request = await watch.watch(
+            p,
+            query,
+            (type: string, obj: T) => events.push({ type, obj, at: Date.now() }),
+            () => undefined,
+        );
+        aborts.push(() => request.abort());
+    }
+    return { events, stop: () => aborts.forEach((a) => a()) };
+}
+
+/** Runs `body` while recording the watch events on `path`, and a moment after for late ones. */
+export async function recordWhile<T, R>(
+    cluster: TestCluster,
+    path: string,
+    body: () => Promise<R>,
+): Promise<{ result: R; events: WatchedEvent<T>[] }> {
+    const recording = await recordEvents<T>(cluster, [path]);
+    try {
+        const result = await body();
+        await new Promise((r) => setTimeout(r, 300));
+        return { result, events: recording.events };
+    } finally {
+        recording.stop();
+    }
+}
+
+/** Every DaemonSet that appears in a namespace while `body` runs. */
 export async function watchDaemonSets<T>(
     cluster: TestCluster,
     namespace: string,
     body: () => Promise<T>,
 ): Promise<{ result: T; seen: string[] }> {
-    const seen: string[] = [];
-    const watch = new cluster.lib.Watch(cluster.kc);
-    const request = await watch.watch(
+    const { result, events } = await recordWhile<k8s.V1DaemonSet, T>(
+        cluster,
         `/apis/apps/v1/namespaces/${namespace}/daemonsets`,
-        {},
-        (type: string, obj: k8s.V1DaemonSet) => {
-            if (type === "ADDED") seen.push(obj.metadata?.name ?? "?");
-        },
-        () => undefined,
+        body,
     );
-    try {
-        const result = await body();
-        await new Promise((r) => setTimeout(r, 300));
-        return { result, seen };
-    } finally {
-        request.abort();
-    }
+    return { result, seen: events.filter((e) => e.type === "ADDED").map((e) => e.obj.metadata?.name ?? "?") };
 }
