@@ -6,13 +6,13 @@
  */
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { repoRoot, sharedCluster, SIM, stopSharedCluster } from "../test/support/cluster";
 import { exampleStack, removeStack } from "../test/support/engine";
 import { addUserNode } from "../test/support/scenario";
+import { machineDescription } from "./machine";
 
 interface Variant {
     name: "with" | "without";
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     }
     const [withComponent, without] = variants.map((v) => median(v.seconds)) as [number, number];
     const result = {
-        machine: `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), Node ${process.version}`,
+        machine: machineDescription(),
         date: new Date().toISOString(),
         uptimeBefore,
         rounds,

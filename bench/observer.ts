@@ -87,7 +87,7 @@ export async function apiserverMetrics(kc: k8s.KubeConfig): Promise<Samples> {
  * The Prometheus text format, reduced to the families and labels compared here (verb, resource,
  * kind); a line-level parse is all this needs, so no parser library.
  */
-export function parseSamples(text: string): Samples {
+function parseSamples(text: string): Samples {
     const samples: Samples = {};
     for (const line of text.split("\n")) {
         const match = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);

@@ -13,6 +13,7 @@ import { daemonSetName } from "../components/daemonset";
 import { prePullProvider } from "../components/provider";
 import { apiserverMetrics, delta, observeCreations, type Samples } from "./observer";
 import type { StreamUsage } from "./run-one";
+import { machineDescription } from "./machine";
 
 const run = promisify(execFile);
 // Runs compiled, from dist/bench (npm run bench compiles first).
@@ -326,7 +327,7 @@ interface RunInfo {
 /** Written after every scenario, so a long run that is cut short still leaves its results. */
 function save(records: Record_[], runs: RunInfo[]): void {
     mkdirSync(results, { recursive: true });
-    const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+    const machine = machineDescription();
     writeFileSync(
         path.join(results, "latest.json"),
         JSON.stringify({ machine, date: runs.at(-1)?.date, runs, records }, null, 2) + "\n",

@@ -3,7 +3,14 @@
  * nodes joining later pull the images on arrival (like the JupyterHub chart's continuous image
  * puller). Created by server-side apply, so create and update are one idempotent call.
  */
-import { continuousOwnerId, LABEL_COMPONENT, MANAGER, ownerSelector, renderDaemonSet } from "./daemonset";
+import {
+    continuousOwnerId,
+    daemonSetName,
+    LABEL_COMPONENT,
+    MANAGER,
+    ownerSelector,
+    renderDaemonSet,
+} from "./daemonset";
 import type { PrePullInputs } from "./inputs";
 import { permissionError, statusCode, withRetry } from "./kube";
 import { connect, daemonSetSpecification, removeOwnedObjects, type Logger, type OwnedObjects } from "./prepull";
@@ -15,15 +22,11 @@ export interface ContinuousPullerState {
     present: boolean;
 }
 
-export function continuousDaemonSetName(ownerId: string): string {
-    return continuousOwnerId(ownerId);
-}
-
 export function renderContinuousPuller(inputs: PrePullInputs): Record<string, unknown> {
     const owner = continuousOwnerId(inputs.ownerId);
     return renderDaemonSet({
         ...daemonSetSpecification(inputs),
-        name: continuousDaemonSetName(inputs.ownerId),
+        name: daemonSetName(owner),
         ownerId: owner,
         extraLabels: { [LABEL_COMPONENT]: "continuous-puller" },
     });
@@ -32,7 +35,7 @@ export function renderContinuousPuller(inputs: PrePullInputs): Record<string, un
 /** Creates or updates the continuous puller's DaemonSet. */
 export async function applyContinuousPuller(inputs: PrePullInputs, log: Logger): Promise<ContinuousPullerState> {
     const cluster = connect(inputs.kubeconfig, inputs.context);
-    const name = continuousDaemonSetName(inputs.ownerId);
+    const name = daemonSetName(continuousOwnerId(inputs.ownerId));
     const namespace = inputs.namespace;
     try {
         await withRetry(() =>
@@ -54,7 +57,7 @@ export async function applyContinuousPuller(inputs: PrePullInputs, log: Logger):
 export async function inspectContinuousPuller(inputs: PrePullInputs): Promise<ContinuousPullerState> {
     const cluster = connect(inputs.kubeconfig, inputs.context);
     const namespace = inputs.namespace;
-    const name = continuousDaemonSetName(inputs.ownerId);
+    const name = daemonSetName(continuousOwnerId(inputs.ownerId));
     let found: { metadata?: { name?: string } }[];
     try {
         found = (

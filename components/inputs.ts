@@ -57,7 +57,10 @@ export const PULL_PROPERTIES = [
     "pauseImage",
     "daemonSetPatch",
 ] as const;
-/** Inputs that change how we connect or wait, but not what must be on the nodes. */
+/**
+ * Inputs that change how we connect, wait, own the objects or keep nodes supplied later
+ * (`continuous`), but not what must be on the nodes now: changing only these never re-pulls.
+ */
 export const OPERATIONAL_PROPERTIES = [
     "pollIntervalSeconds",
     "timeoutSeconds",

@@ -58,7 +58,7 @@ export interface OwnedObjects {
     context?: string;
 }
 
-export interface Cluster {
+interface Cluster {
     lib: ClientLibrary;
     kc: KubeConfig;
     core: InstanceType<ClientLibrary["CoreV1Api"]>;

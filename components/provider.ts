@@ -1,6 +1,6 @@
 /**
  * The dynamic provider. Kept small and stateless: it validates once in `check`, decides `diff`
- * offline, and hands the cluster work to ./prepull. Pulumi serializes this object into state and
+ * offline, and hands the cluster work to ./prepull (and, for continuous mode, ./continuous). Pulumi serializes this object into state and
  * runs the stored copy on `delete`, so `delete` accepts state written by any earlier version.
  */
 import type * as pulumi from "@pulumi/pulumi";
@@ -20,7 +20,7 @@ import {
     removeContinuousPuller,
     type ContinuousPullerState,
 } from "./continuous";
-import { inspectPresence, prePull, removeOwnedObjects, type PrePullResult } from "./prepull";
+import { inspectPresence, prePull, removeOwnedObjects, type OwnedObjects, type PrePullResult } from "./prepull";
 
 export type PrePullOutputs = PrePullInputs & PrePullResult;
 
@@ -63,6 +63,28 @@ function log(line: string): void {
 /** The id names the namespace and owner, so cleanup works even from state that lacks them. */
 function resourceId(inputs: Pick<PrePullInputs, "namespace" | "ownerId">): string {
     return `${inputs.namespace}/${inputs.ownerId}`;
+}
+
+/** The namespace and name an id of this provider holds (`namespace/name`). */
+function splitResourceId(id: string): [string | undefined, string | undefined] {
+    return id.includes("/") ? (id.split("/", 2) as [string, string]) : [undefined, undefined];
+}
+
+/**
+ * An update that moved a resource to another namespace or owner first removes, with the new
+ * credentials, what it left under the old one.
+ */
+async function removeIfMoved(
+    olds: Partial<Pick<PrePullInputs, "namespace" | "ownerId">>,
+    news: PrePullInputs,
+    remove: (owned: OwnedObjects, logLine: (line: string) => void) => Promise<void>,
+): Promise<void> {
+    if (olds.namespace && olds.ownerId && (olds.namespace !== news.namespace || olds.ownerId !== news.ownerId)) {
+        await remove(
+            { namespace: olds.namespace, ownerId: olds.ownerId, kubeconfig: news.kubeconfig, context: news.context },
+            log,
+        );
+    }
 }
 
 /** `check` of both resources: validation and normalization, offline. */
@@ -115,17 +137,7 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
             };
             return { outs: { ...news, ...previous } };
         }
-        if (olds.namespace && olds.ownerId && (olds.namespace !== news.namespace || olds.ownerId !== news.ownerId)) {
-            await removeOwnedObjects(
-                {
-                    namespace: olds.namespace,
-                    ownerId: olds.ownerId,
-                    kubeconfig: news.kubeconfig,
-                    context: news.context,
-                },
-                log,
-            );
-        }
+        await removeIfMoved(olds, news, removeOwnedObjects);
         const result = await prePull(news, log);
         return { outs: { ...news, ...result } };
     },
@@ -139,7 +151,7 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async delete(id: string, props: Partial<PrePullOutputs>) {
-        const [idNamespace, idOwner] = id.includes("/") ? id.split("/", 2) : [undefined, undefined];
+        const [idNamespace, idOwner] = splitResourceId(id);
         const namespace = props?.namespace ?? idNamespace;
         const ownerId = props?.ownerId ?? idOwner;
         if (!namespace || !ownerId) return;
@@ -183,9 +195,9 @@ export const cleanupProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 /** Inputs that shape the continuous puller's DaemonSet or reach it. */
-export const CONTINUOUS_PROPERTIES = [...PULL_PROPERTIES, "kubeconfig", "context", "ownerId"] as const;
+const CONTINUOUS_PROPERTIES = [...PULL_PROPERTIES, "kubeconfig", "context", "ownerId"] as const;
 
-export type ContinuousPullerOutputs = PrePullInputs & ContinuousPullerState;
+type ContinuousPullerOutputs = PrePullInputs & ContinuousPullerState;
 
 /**
  * The continuous puller: a child of the component, created after the pre-pull, only when
@@ -209,17 +221,7 @@ export const continuousPullerProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async update(_id: string, olds: ContinuousPullerOutputs, news: PrePullInputs) {
-        if (olds.namespace && olds.ownerId && (olds.namespace !== news.namespace || olds.ownerId !== news.ownerId)) {
-            await removeContinuousPuller(
-                {
-                    namespace: olds.namespace,
-                    ownerId: olds.ownerId,
-                    kubeconfig: news.kubeconfig,
-                    context: news.context,
-                },
-                log,
-            );
-        }
+        await removeIfMoved(olds, news, removeContinuousPuller);
         return { outs: { ...news, ...(await applyContinuousPuller(news, log)) } };
     },
 
@@ -229,7 +231,7 @@ export const continuousPullerProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async delete(id: string, props: Partial<ContinuousPullerOutputs>) {
-        const [idNamespace, idName] = id.includes("/") ? id.split("/", 2) : [undefined, undefined];
+        const [idNamespace, idName] = splitResourceId(id);
         const namespace = props?.namespace ?? idNamespace;
         const suffix = continuousOwnerId("");
         const ownerId = props?.ownerId ?? (idName?.endsWith(suffix) ? idName.slice(0, -suffix.length) : undefined);
