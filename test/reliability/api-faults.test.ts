@@ -58,7 +58,8 @@ describe("API faults", function () {
         const { s, inputs } = await prepare("lost-for-good", "1");
         // Every request fails: the create must give up with a clear message, never hang.
         await proxy.setFaults({ errorEvery: 1, errorStatus: 503 });
-        await assert.rejects(prePullProvider.create(inputs), /HTTP 503|list|watch|failed/);
+        // Clear: it names the operation that failed and the apiserver's answer.
+        await assert.rejects(prePullProvider.create(inputs), /image-prepuller: (list|watch) \w+ failed: HTTP 503/);
         await proxy.setFaults({ errorEvery: 0 });
         assert.deepEqual(await leftovers(cluster, s.namespace), []);
     });
