@@ -57,7 +57,7 @@ export async function addNode(
 
 /** A JupyterHub user node (the example stack's label and taint), adopted by the simulator and Ready. */
 export async function addUserNode(
-    cluster: TestCluster,
+    cluster: Pick<TestCluster, "core">,
     name: string,
     annotations: Record<string, string>,
     labels: Record<string, string> = {},
@@ -75,12 +75,12 @@ export async function addUserNode(
     await waitNodeReady(cluster, name);
 }
 
-export async function waitNodeReady(cluster: TestCluster, name: string): Promise<void> {
+export async function waitNodeReady(cluster: Pick<TestCluster, "core">, name: string): Promise<void> {
     await waitFor(() => isNodeReady(cluster, name), `node ${name} Ready`, 30_000);
 }
 
 /** Ready, and rid of the not-ready taint a kubelet registers with (user pods avoid it too). */
-async function isNodeReady(cluster: TestCluster, name: string): Promise<boolean> {
+async function isNodeReady(cluster: Pick<TestCluster, "core">, name: string): Promise<boolean> {
     const node = await cluster.core.readNode({ name });
     const ready = (node.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
     return ready && !(node.spec?.taints ?? []).some((t) => t.key === "node.kubernetes.io/not-ready");
