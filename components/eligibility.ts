@@ -3,6 +3,7 @@
  * decide it: NodeUnschedulable, NodeReady, TaintToleration, NodeAffinity (nodeSelector and
  * the required node affinity). Preferences (PreferNoSchedule, preferred affinity) never exclude.
  */
+import { labelKeyProblem, labelValueProblem, parseInt64 } from "./inputs";
 import type { Affinity, Node, NodeSelectorRequirement, NodeSelectorTerm, Taint, Toleration } from "./kubernetes-types";
 
 export interface SchedulingConstraints {
@@ -36,7 +37,7 @@ export function ineligibilityReason(node: Node, constraints: SchedulingConstrain
         }
     }
     const required = constraints.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
-    if (required && !required.nodeSelectorTerms.some((term) => termMatches(term, node))) {
+    if (required && !(required.nodeSelectorTerms ?? []).some((term) => termMatches(term, node))) {
         return "node-affinity";
     }
     return undefined;
@@ -55,53 +56,84 @@ export function toleratesTaint(toleration: Toleration, taint: Taint): boolean {
     if (toleration.effect && toleration.effect !== taint.effect) {
         return false;
     }
-    const operator = toleration.operator || "Equal";
-    if (!toleration.key) {
-        // An empty key with Exists tolerates everything; with Equal it is invalid and matches nothing.
-        return operator === "Exists";
-    }
-    if (toleration.key !== taint.key) {
+    // An empty key matches every key; the API only lets it through with Exists.
+    if (toleration.key && toleration.key !== taint.key) {
         return false;
     }
-    if (operator === "Exists") {
-        return true;
+    switch (toleration.operator || "Equal") {
+        case "Equal":
+            return (toleration.value ?? "") === (taint.value ?? "");
+        case "Exists":
+            return true;
+        default:
+            return false;
     }
-    return operator === "Equal" && (toleration.value ?? "") === (taint.value ?? "");
 }
 
-/** A term matches when all its expressions and fields match; an empty term matches nothing. */
+/**
+ * A term matches when all its expressions and fields match; an empty term matches nothing, and so
+ * does a term the scheduler cannot parse (it then tries the other terms).
+ */
 function termMatches(term: NodeSelectorTerm, node: Node): boolean {
     const expressions = term.matchExpressions ?? [];
     const fields = term.matchFields ?? [];
     if (expressions.length === 0 && fields.length === 0) {
         return false;
     }
+    if (!expressions.every(isParsableExpression) || !fields.every(isParsableFieldRequirement)) {
+        return false;
+    }
     const labels = node.metadata?.labels ?? {};
-    const nodeFields: Record<string, string> = { "metadata.name": node.metadata?.name ?? "" };
-    return (
-        expressions.every((r) => requirementMatches(r, labels)) &&
-        fields.every((r) => requirementMatches(r, nodeFields))
-    );
+    if (!expressions.every((r) => expressionMatches(r, labels))) {
+        return false;
+    }
+    // The scheduler knows one node field, metadata.name, and skips field requirements for a node without one.
+    const name = node.metadata?.name;
+    return !name || fields.every((r) => fieldMatches(r, { "metadata.name": name }));
 }
 
-function requirementMatches(requirement: NodeSelectorRequirement, values: Record<string, string>): boolean {
-    const has = Object.prototype.hasOwnProperty.call(values, requirement.key);
-    const actual = values[requirement.key];
+/** What the scheduler's label selector accepts (labels.NewRequirement). */
+function isParsableExpression(requirement: NodeSelectorRequirement): boolean {
+    const values = requirement.values ?? [];
+    if (labelKeyProblem(requirement.key) !== undefined) return false;
+    if (!values.every((v) => labelValueProblem(v) === undefined)) return false;
+    switch (requirement.operator) {
+        case "In":
+        case "NotIn":
+            return values.length > 0;
+        case "Exists":
+        case "DoesNotExist":
+            return values.length === 0;
+        case "Gt":
+        case "Lt":
+            return values.length === 1 && parseInt64(values[0] as string) !== undefined;
+        default:
+            return false;
+    }
+}
+
+/** What the scheduler's field selector accepts: In or NotIn with exactly one value. */
+function isParsableFieldRequirement(requirement: NodeSelectorRequirement): boolean {
+    return (requirement.operator === "In" || requirement.operator === "NotIn") && requirement.values?.length === 1;
+}
+
+function expressionMatches(requirement: NodeSelectorRequirement, labels: Record<string, string>): boolean {
+    const has = Object.prototype.hasOwnProperty.call(labels, requirement.key);
+    const actual = labels[requirement.key] as string;
     const wanted = requirement.values ?? [];
     switch (requirement.operator) {
         case "In":
-            return has && wanted.includes(actual as string);
+            return has && wanted.includes(actual);
         case "NotIn":
-            return !has || !wanted.includes(actual as string);
+            return !has || !wanted.includes(actual);
         case "Exists":
             return has;
         case "DoesNotExist":
             return !has;
         case "Gt":
         case "Lt": {
-            if (!has || wanted.length !== 1) return false;
-            const left = parseStrictInteger(actual as string);
-            const right = parseStrictInteger(wanted[0] as string);
+            const left = has ? parseInt64(actual) : undefined;
+            const right = parseInt64(wanted[0] as string);
             if (left === undefined || right === undefined) return false;
             return requirement.operator === "Gt" ? left > right : left < right;
         }
@@ -110,6 +142,8 @@ function requirementMatches(requirement: NodeSelectorRequirement, values: Record
     }
 }
 
-function parseStrictInteger(text: string): number | undefined {
-    return /^-?\d+$/.test(text) ? Number(text) : undefined;
+function fieldMatches(requirement: NodeSelectorRequirement, fields: Record<string, string>): boolean {
+    const actual = Object.prototype.hasOwnProperty.call(fields, requirement.key) ? fields[requirement.key] : "";
+    const equal = actual === requirement.values?.[0];
+    return requirement.operator === "In" ? equal : !equal;
 }

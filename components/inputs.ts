@@ -117,6 +117,16 @@ export function labelValueProblem(value: unknown): string | undefined {
     return undefined;
 }
 
+/**
+ * A 64-bit integer as Go's strconv.ParseInt reads one (optional sign, decimal digits), the way the
+ * scheduler reads the operands of Gt and Lt; undefined when it is none.
+ */
+export function parseInt64(text: string): bigint | undefined {
+    if (!/^[+-]?\d+$/.test(text)) return undefined;
+    const value = BigInt(text);
+    return value >= -(2n ** 63n) && value < 2n ** 63n ? value : undefined;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
     return value !== null && typeof value === "object" && !Array.isArray(value);
 }
@@ -396,7 +406,7 @@ function normalizeAffinity(value: unknown, errors: Collector): Affinity | undefi
             errors.fail(requiredPath, `must be an object with a non-empty nodeSelectorTerms list`);
         } else {
             required.nodeSelectorTerms.forEach((term, i) =>
-                validateTerm(term, `${requiredPath}.nodeSelectorTerms[${i}]`, errors),
+                validateTerm(term, `${requiredPath}.nodeSelectorTerms[${i}]`, true, errors),
             );
         }
     }
@@ -420,14 +430,15 @@ function normalizeAffinity(value: unknown, errors: Collector): Affinity | undefi
                 ) {
                     errors.fail(`${path}.weight`, `must be a whole number from 1 to 100`);
                 }
-                validateTerm(item.preference, `${path}.preference`, errors);
+                // As the API does: a preference may name label values no node can carry.
+                validateTerm(item.preference, `${path}.preference`, false, errors);
             });
         }
     }
     return errors.failures.length === before ? (value as Affinity) : undefined;
 }
 
-function validateTerm(term: unknown, path: string, errors: Collector): void {
+function validateTerm(term: unknown, path: string, requireLabelValues: boolean, errors: Collector): void {
     if (!isPlainObject(term)) {
         errors.fail(path, `must be an object with matchExpressions and/or matchFields`);
         return;
@@ -448,11 +459,15 @@ function validateTerm(term: unknown, path: string, errors: Collector): void {
             errors.fail(`${path}.${listName}`, `must be a list of requirements`);
             continue;
         }
-        list.forEach((r, i) => validateRequirement(r, `${path}.${listName}[${i}]`, isField, errors));
+        list.forEach((r, i) =>
+            isField
+                ? validateFieldRequirement(r, `${path}.${listName}[${i}]`, errors)
+                : validateRequirement(r, `${path}.${listName}[${i}]`, requireLabelValues, errors),
+        );
     }
 }
 
-function validateRequirement(value: unknown, path: string, isField: boolean, errors: Collector): void {
+function validateRequirement(value: unknown, path: string, requireLabelValues: boolean, errors: Collector): void {
     if (!isPlainObject(value)) {
         errors.fail(path, `must be an object with key, operator and values`);
         return;
@@ -460,31 +475,74 @@ function validateRequirement(value: unknown, path: string, isField: boolean, err
     const r = value as unknown as NodeSelectorRequirement;
     if (typeof r.key !== "string") {
         errors.fail(`${path}.key`, `is required`);
-    } else if (isField) {
-        if (r.key !== "metadata.name")
-            errors.fail(`${path}.key`, `"${r.key}" is not a node field selector; allowed: metadata.name`);
     } else {
         const problem = labelKeyProblem(r.key);
         if (problem) errors.fail(`${path}.key`, problem);
     }
-    const allowed = isField ? ["In", "NotIn"] : NODE_SELECTOR_OPERATORS;
-    if (typeof r.operator !== "string" || !allowed.includes(r.operator)) {
-        errors.fail(`${path}.operator`, `${JSON.stringify(r.operator)} is not allowed; allowed: ${allowed.join(", ")}`);
+    if (typeof r.operator !== "string" || !NODE_SELECTOR_OPERATORS.includes(r.operator)) {
+        errors.fail(
+            `${path}.operator`,
+            `${JSON.stringify(r.operator)} is not allowed; allowed: ${NODE_SELECTOR_OPERATORS.join(", ")}`,
+        );
         return;
     }
-    const values = r.values;
-    if (values !== undefined && (!Array.isArray(values) || values.some((v) => typeof v !== "string"))) {
-        errors.fail(`${path}.values`, `must be a list of strings`);
-        return;
-    }
-    const count = values?.length ?? 0;
+    const values = requirementValues(r, path, errors);
+    if (values === undefined) return;
+    const count = values.length;
     if ((r.operator === "In" || r.operator === "NotIn") && count === 0) {
         errors.fail(`${path}.values`, `must be non-empty for operator ${r.operator}`);
     } else if ((r.operator === "Exists" || r.operator === "DoesNotExist") && count > 0) {
         errors.fail(`${path}.values`, `must be empty for operator ${r.operator}`);
-    } else if ((r.operator === "Gt" || r.operator === "Lt") && (count !== 1 || !/^-?\d+$/.test(values![0]!))) {
+    } else if ((r.operator === "Gt" || r.operator === "Lt") && (count !== 1 || parseInt64(values[0]!) === undefined)) {
         errors.fail(`${path}.values`, `must be exactly one integer for operator ${r.operator}`);
     }
+    if (requireLabelValues) {
+        values.forEach((v, i) => {
+            const problem = labelValueProblem(v);
+            if (problem) errors.fail(`${path}.values[${i}]`, problem);
+        });
+    }
+}
+
+/** matchFields: the API knows one node field, metadata.name, compared with one value. */
+function validateFieldRequirement(value: unknown, path: string, errors: Collector): void {
+    if (!isPlainObject(value)) {
+        errors.fail(path, `must be an object with key, operator and values`);
+        return;
+    }
+    const r = value as unknown as NodeSelectorRequirement;
+    if (typeof r.key !== "string") {
+        errors.fail(`${path}.key`, `is required`);
+    } else if (r.key !== "metadata.name") {
+        errors.fail(`${path}.key`, `"${r.key}" is not a node field selector; allowed: metadata.name`);
+    }
+    if (r.operator !== "In" && r.operator !== "NotIn") {
+        errors.fail(`${path}.operator`, `${JSON.stringify(r.operator)} is not allowed; allowed: In, NotIn`);
+        return;
+    }
+    const values = requirementValues(r, path, errors);
+    if (values === undefined) return;
+    if (values.length !== 1) {
+        errors.fail(
+            `${path}.values`,
+            `must be exactly one node name for operator ${r.operator} (got ${values.length}); for several nodes, use one term per node`,
+        );
+    }
+    values.forEach((v, i) => {
+        if (!isDns1123Subdomain(v)) {
+            errors.fail(`${path}.values[${i}]`, `"${v}" is not a valid node name (a DNS-1123 subdomain)`);
+        }
+    });
+}
+
+function requirementValues(r: NodeSelectorRequirement, path: string, errors: Collector): string[] | undefined {
+    const values: unknown = r.values;
+    if (values === undefined) return [];
+    if (!Array.isArray(values) || values.some((v) => typeof v !== "string")) {
+        errors.fail(`${path}.values`, `must be a list of strings`);
+        return undefined;
+    }
+    return values as string[];
 }
 
 function normalizePullSecrets(value: unknown, errors: Collector): string[] {

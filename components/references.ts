@@ -23,7 +23,10 @@ export interface ImageReference {
 const DEFAULT_DOMAIN = "docker.io";
 const LEGACY_DEFAULT_DOMAIN = "index.docker.io";
 const OFFICIAL_REPOSITORY_PREFIX = "library/";
-const MAX_NAME_LENGTH = 255;
+/** Applies to the repository path after Docker Hub defaulting (library/ included), not to registry or tag. */
+const MAX_PATH_LENGTH = 255;
+/** What an image ID looks like; as a bare name it is ambiguous, so the grammar refuses it. */
+const IMAGE_ID_PATTERN = /^[a-f0-9]{64}$/;
 
 const alphaNumeric = "[a-z0-9]+";
 const separator = "(?:[._]|__|[-]+)";
@@ -56,6 +59,11 @@ export function parseImageReference(reference: unknown): ImageReference {
     if (text !== reference) {
         throw invalidReference(`"${reference}" has leading or trailing whitespace`);
     }
+    if (IMAGE_ID_PATTERN.test(text)) {
+        throw invalidReference(
+            `"${reference}" is 64 hexadecimal characters, which reads as an image ID, not a repository name; to pull a repository of that name, name its registry (docker.io/${reference})`,
+        );
+    }
 
     let remainder = text;
     let digest: string | undefined;
@@ -81,15 +89,16 @@ export function parseImageReference(reference: unknown): ImageReference {
     if (remainder === "") {
         throw invalidReference(`"${reference}" has no repository name`);
     }
-    if (remainder.length > MAX_NAME_LENGTH) {
-        throw invalidReference(`"${reference}" has a name longer than ${MAX_NAME_LENGTH} characters`);
-    }
-
     const { domain, path } = splitDomain(reference, remainder);
     if (!PATH_PATTERN.test(path)) {
         const hint = path !== path.toLowerCase() ? ": repository names must be lowercase" : "";
         throw invalidReference(
             `"${reference}" has an invalid repository path "${path}"${hint} (components of a-z, 0-9 joined by ".", "_", "__" or "-", separated by "/")`,
+        );
+    }
+    if (path.length > MAX_PATH_LENGTH) {
+        throw invalidReference(
+            `"${reference}" has a repository path "${path.slice(0, 40)}..." longer than ${MAX_PATH_LENGTH} characters (${path.length}); the limit counts the path below the registry, including Docker Hub's library/`,
         );
     }
 

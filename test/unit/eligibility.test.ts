@@ -49,7 +49,9 @@ describe("eligibility", () => {
             ["Equal with another value", { key: userTaint.key, operator: "Equal", value: "core" }, false],
             ["Exists on the key", { key: userTaint.key, operator: "Exists" }, true],
             ["Exists with an empty key tolerates everything", { operator: "Exists" }, true],
-            ["an empty key with Equal tolerates nothing", { operator: "Equal", value: "user" }, false],
+            // The API rejects an empty key with Equal, but ToleratesTaint itself matches any key by value.
+            ["an empty key with Equal matches any key with that value", { operator: "Equal", value: "user" }, true],
+            ["an empty key with Equal and another value", { operator: "Equal", value: "core" }, false],
             ["another effect", { key: userTaint.key, operator: "Exists", effect: "NoExecute" }, false],
             ["an empty effect matches every effect", { key: userTaint.key, operator: "Exists", effect: "" }, true],
             ["another key", { key: "other", operator: "Exists" }, false],
