@@ -73,7 +73,13 @@ export interface Node {
 export interface ContainerState {
     waiting?: { reason?: string; message?: string };
     running?: { startedAt?: string | Date };
-    terminated?: { exitCode: number; reason?: string; message?: string; finishedAt?: string | Date };
+    terminated?: {
+        exitCode: number;
+        reason?: string;
+        message?: string;
+        startedAt?: string | Date;
+        finishedAt?: string | Date;
+    };
 }
 
 export interface ContainerStatus {

@@ -5,7 +5,7 @@
  * that uses the image (the runtime only starts a container whose image it holds).
  */
 import { isEligible, type SchedulingConstraints } from "./eligibility";
-import type { ContainerStatus, Node, Pod } from "./kubernetes-types";
+import type { ContainerState, ContainerStatus, Node, Pod } from "./kubernetes-types";
 import { referenceSatisfies, tryParseImageReference, type ImageReference } from "./references";
 
 // Module-level constants are arrays, not Sets: Pulumi serializes this module into the
@@ -106,21 +106,36 @@ export function evaluatePresence(
     return { eligibleNodes, missing, problems };
 }
 
-/** Images of the containers of `pod` that the runtime created (so their images are on the node). */
+/**
+ * Images of the containers of `pod` that really ran, so their images are on the node: running,
+ * or terminated with reason Completed and exit code 0, or terminated with a recorded start. A
+ * container the kubelet gave up on is no evidence: `ContainerStatusUnknown` (never located, as
+ * the kubelet marks unstarted init containers of a pod terminated mid-pull), a `StartError`
+ * (its start time is the epoch), or `Error`/`OOMKilled` before it started.
+ */
 export function imagesStartedInPod(pod: Pod): ImageReference[] {
     const result: ImageReference[] = [];
     for (const status of containerStatuses(pod)) {
-        const state = status.state ?? {};
-        const created = state.running !== undefined || state.terminated !== undefined || lastStateCreated(status);
-        if (!created) continue;
+        if (!ranInState(status.state) && !ranInState(status.lastState)) continue;
         const parsed = tryParseImageReference(specImage(pod, status));
         if (parsed) result.push(parsed);
     }
     return result;
 }
 
-function lastStateCreated(status: ContainerStatus): boolean {
-    return status.lastState?.terminated !== undefined || status.lastState?.running !== undefined;
+function ranInState(state: ContainerState | undefined): boolean {
+    if (state?.running !== undefined) return true;
+    const terminated = state?.terminated;
+    if (terminated === undefined) return false;
+    if (terminated.reason === "Completed" && terminated.exitCode === 0) return true;
+    return hasRecordedStart(terminated.startedAt);
+}
+
+/** A start time the runtime recorded: present and after the epoch (a failed start reports the epoch). */
+function hasRecordedStart(startedAt: string | Date | undefined): boolean {
+    if (startedAt === undefined || startedAt === null) return false;
+    const time = new Date(startedAt).getTime();
+    return Number.isFinite(time) && time > 0;
 }
 
 function podProblems(pod: Pod, node: string): ContainerProblem[] {

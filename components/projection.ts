@@ -72,7 +72,7 @@ function projectState(state: ContainerState | undefined): ContainerState | undef
     if (state.running) result.running = {};
     if (state.terminated) {
         const t = state.terminated;
-        result.terminated = { exitCode: t.exitCode, reason: t.reason, message: t.message };
+        result.terminated = { exitCode: t.exitCode, reason: t.reason, message: t.message, startedAt: t.startedAt };
     }
     return result;
 }

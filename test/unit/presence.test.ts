@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { evaluatePresence, fatalProblems, problemKey } from "../../components/presence";
 import { parseImageReference } from "../../components/references";
+import type { ContainerState } from "../../components/kubernetes-types";
 import { makeNode, makePod } from "./fixtures/nodes";
 
 const wanted = ["docker.io/jupyter/scipy-notebook:2024", "docker.io/library/python:3.12"];
@@ -41,6 +42,78 @@ describe("presence", () => {
     it("a container still waiting is not evidence", () => {
         const pod = makePod("a", wanted, ["completed", "waiting"]);
         assert.deepEqual(evaluatePresence([makeNode("a")], [pod], images, {}).missing, { a: [wanted[1]] });
+    });
+
+    describe("only containers that really ran are evidence", () => {
+        const epoch = "1970-01-01T00:00:00Z";
+        const started = "2026-12-01T10:00:00Z";
+        // Container states as the kubelet writes them (pkg/kubelet/status TerminatePod, containerd StartError).
+        const table: [string, ContainerState, ContainerState | undefined, boolean][] = [
+            ["running", { running: { startedAt: started } }, undefined, true],
+            [
+                "Completed, exit 0",
+                { terminated: { exitCode: 0, reason: "Completed", startedAt: started } },
+                undefined,
+                true,
+            ],
+            [
+                "Completed, exit 0, no start time in the projection",
+                { terminated: { exitCode: 0, reason: "Completed" } },
+                undefined,
+                true,
+            ],
+            [
+                "ContainerStatusUnknown (a pod terminated mid-pull)",
+                {
+                    terminated: {
+                        exitCode: 137,
+                        reason: "ContainerStatusUnknown",
+                        message: "The container could not be located when the pod was terminated",
+                    },
+                },
+                undefined,
+                false,
+            ],
+            [
+                "StartError (the runtime could not start it; start time is the epoch)",
+                { terminated: { exitCode: 128, reason: "StartError", startedAt: epoch } },
+                undefined,
+                false,
+            ],
+            ["Error before a start", { terminated: { exitCode: 1, reason: "Error" } }, undefined, false],
+            [
+                "OOMKilled before a start",
+                { terminated: { exitCode: 137, reason: "OOMKilled", startedAt: epoch } },
+                undefined,
+                false,
+            ],
+            [
+                "Error after a recorded start",
+                { terminated: { exitCode: 1, reason: "Error", startedAt: started } },
+                undefined,
+                true,
+            ],
+            [
+                "CrashLoopBackOff after a StartError",
+                { waiting: { reason: "CrashLoopBackOff" } },
+                { terminated: { exitCode: 128, reason: "StartError", startedAt: epoch } },
+                false,
+            ],
+            [
+                "waiting again after a Completed run",
+                { waiting: { reason: "PodInitializing" } },
+                { terminated: { exitCode: 0, reason: "Completed", startedAt: started } },
+                true,
+            ],
+        ];
+        for (const [title, state, lastState, evidence] of table) {
+            it(`${title}: ${evidence ? "evidence" : "no evidence"}`, () => {
+                const pod = makePod("a", [wanted[0]!], ["waiting"]);
+                pod.status!.initContainerStatuses![0] = { name: "pull-0", image: wanted[0], state, lastState };
+                const missing = evaluatePresence([makeNode("a")], [pod], [images[0]!], {}).missing;
+                assert.deepEqual(missing, evidence ? {} : { a: [wanted[0]] });
+            });
+        }
     });
 
     it("pods on other nodes are not evidence for this node", () => {
