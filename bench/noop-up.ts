@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { repoRoot, sharedCluster, SIM, stopSharedCluster } from "../test/support/cluster";
+import { FAST_STATUS, repoRoot, sharedCluster, SIM, stopSharedCluster } from "../test/support/cluster";
 import { exampleStack, removeStack } from "../test/support/engine";
 import { addUserNode } from "../test/support/scenario";
 import { machineDescription } from "./machine";
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     const rounds = Number(values.rounds);
     const uptimeBefore = execFileSync("uptime", { encoding: "utf8" }).trim();
     const cluster = await sharedCluster();
-    await addUserNode(cluster, "noop-user-1", { [SIM.pullSeconds]: "0.5", [SIM.statusDelaySeconds]: "0" });
+    await addUserNode(cluster, "noop-user-1", { [SIM.pullSeconds]: "0.5", ...FAST_STATUS });
     const variants: Variant[] = [];
     try {
         for (const name of ["with", "without"] as const) {

@@ -12,7 +12,7 @@ import {
     renderDaemonSet,
 } from "./daemonset";
 import type { PrePullInputs } from "./inputs";
-import { permissionError, statusCode, withRetry } from "./kube";
+import { callApi, requestOptions, statusCode } from "./kube";
 import { connect, daemonSetSpecification, removeOwnedObjects, type Logger, type OwnedObjects } from "./prepull";
 
 export interface ContinuousPullerState {
@@ -37,16 +37,12 @@ export async function applyContinuousPuller(inputs: PrePullInputs, log: Logger):
     const cluster = connect(inputs.kubeconfig, inputs.context);
     const name = daemonSetName(continuousOwnerId(inputs.ownerId));
     const namespace = inputs.namespace;
-    try {
-        await withRetry(() =>
-            cluster.apps.patchNamespacedDaemonSet(
-                { name, namespace, body: renderContinuousPuller(inputs), fieldManager: MANAGER, force: true },
-                cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.ServerSideApply),
-            ),
-        );
-    } catch (e) {
-        throw permissionError(e, "patch", "daemonsets", namespace);
-    }
+    await callApi({ verb: "patch", resource: "daemonsets", namespace }, () =>
+        cluster.apps.patchNamespacedDaemonSet(
+            { name, namespace, body: renderContinuousPuller(inputs), fieldManager: MANAGER, force: true },
+            requestOptions(cluster.lib, undefined, cluster.lib.PatchStrategy.ServerSideApply),
+        ),
+    );
     log(
         `image-prepuller: continuous puller DaemonSet ${namespace}/${name} applied; nodes that join will pull the images`,
     );
@@ -61,21 +57,21 @@ export async function inspectContinuousPuller(inputs: PrePullInputs): Promise<Co
     let found: { metadata?: { name?: string } }[];
     try {
         found = (
-            await withRetry(() =>
-                cluster.apps.listNamespacedDaemonSet({
-                    namespace,
-                    labelSelector: ownerSelector(continuousOwnerId(inputs.ownerId)),
-                }),
+            await callApi({ verb: "list", resource: "daemonsets", namespace }, () =>
+                cluster.apps.listNamespacedDaemonSet(
+                    { namespace, labelSelector: ownerSelector(continuousOwnerId(inputs.ownerId)) },
+                    requestOptions(cluster.lib),
+                ),
             )
         ).items;
     } catch (e) {
-        if (statusCode(e) === 404) found = [];
-        else throw permissionError(e, "list", "daemonsets", namespace);
+        if (statusCode(e) !== 404) throw e;
+        found = [];
     }
     return { daemonSet: `${namespace}/${name}`, present: found.some((ds) => ds.metadata?.name === name) };
 }
 
-/** Deletes the continuous puller's DaemonSet and waits for its pods to go. */
+/** Deletes the continuous puller's DaemonSet (the garbage collector removes its pods). */
 export async function removeContinuousPuller(owned: OwnedObjects, log: Logger): Promise<void> {
     await removeOwnedObjects({ ...owned, ownerId: continuousOwnerId(owned.ownerId) }, log);
 }

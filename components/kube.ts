@@ -89,36 +89,100 @@ export function describeApiError(error: unknown): string {
     return error instanceof Error ? error.message : String(error);
 }
 
-/** Errors worth retrying: throttling, server errors, and connections that failed. */
+/** How long any single API request may take before it is abandoned (a server that accepts and never answers). */
+export const REQUEST_TIMEOUT_SECONDS = 15;
+
+/** Whether an error is a request abandoned by its timeout. */
+export function isTimeout(error: unknown): boolean {
+    const name = (error as { name?: unknown })?.name;
+    const causeName = (error as { cause?: { name?: unknown } })?.cause?.name;
+    return name === "TimeoutError" || causeName === "TimeoutError" || /aborted due to timeout/i.test(String(error));
+}
+
+/** Errors worth retrying: throttling, server errors, timeouts, and connections that failed. */
 export function isRetryable(error: unknown): boolean {
     const code = statusCode(error);
     if (code === undefined) {
-        return !(error instanceof TypeError) || /fetch failed|ECONN|socket|network/i.test(String(error));
+        return (
+            isTimeout(error) ||
+            !(error instanceof TypeError) ||
+            /fetch failed|ECONN|socket|network/i.test(String(error))
+        );
     }
     return code === 429 || code >= 500;
 }
 
-/** Retries `operation` on retryable errors with capped exponential back-off. */
-export async function withRetry<T>(operation: () => Promise<T>, attempts = 6, firstDelayMs = 250): Promise<T> {
-    let delay = firstDelayMs;
+/**
+ * Per-request options for @kubernetes/client-node: a timeout on every request (an AbortSignal set
+ * by a middleware), and a Content-Type for patches.
+ */
+export function requestOptions(lib: ClientLibrary, timeoutSeconds = REQUEST_TIMEOUT_SECONDS, contentType?: string) {
+    const options = {
+        middleware: [
+            {
+                pre: (context: k8s.RequestContext) => {
+                    context.setSignal(AbortSignal.timeout(timeoutSeconds * 1000));
+                    return new lib.Observable(Promise.resolve(context));
+                },
+                post: (response: k8s.ResponseContext) => new lib.Observable(Promise.resolve(response)),
+            },
+        ],
+        middlewareMergeStrategy: "append" as const,
+    };
+    return contentType ? lib.setHeaderOptions("Content-Type", contentType, options) : options;
+}
+
+/** One API call, named for error messages: `list nodes`, `create daemonsets in namespace "jhub"`. */
+export interface ApiCall {
+    verb: string;
+    resource: string;
+    namespace?: string;
+}
+
+export interface RetryOptions {
+    /** No attempt starts after this time (ms since the epoch), and waits never pass it. */
+    deadline?: number;
+    /** At most this many attempts. Default 6. */
+    attempts?: number;
+}
+
+/**
+ * Runs `operation` (one API request), retrying retryable errors with capped exponential back-off
+ * until the attempts or the deadline run out. Errors keep their HTTP status (`code`) and say which
+ * call failed: a 403 names the missing permission, a timeout says the call did not answer.
+ */
+export async function callApi<T>(call: ApiCall, operation: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+    const attempts = options.attempts ?? 6;
+    let delay = 250;
     for (let attempt = 1; ; attempt++) {
         try {
             return await operation();
         } catch (e) {
-            if (attempt >= attempts || !isRetryable(e)) throw e;
+            const next = Date.now() + delay;
+            const outOfTime = options.deadline !== undefined && next + 1000 >= options.deadline;
+            if (attempt >= attempts || outOfTime || !isRetryable(e)) throw describeCallError(e, call, attempt);
             await new Promise((resolve) => setTimeout(resolve, delay));
             delay = Math.min(delay * 2, 4000);
         }
     }
 }
 
+/** An Error naming the call, carrying the HTTP status as `code` (a plain Error: see references.ts). */
+export function describeCallError(error: unknown, call: ApiCall, attempts = 1): Error {
+    const code = statusCode(error);
+    const where = call.namespace ? ` in namespace "${call.namespace}"` : code === 403 ? " (cluster-wide)" : "";
+    let message: string;
+    if (code === 403) {
+        message = `image-prepuller: the credentials may not ${call.verb} ${call.resource}${where}; grant RBAC verb "${call.verb}" on "${call.resource}" (see README, RBAC). ${describeApiError(error)}`;
+    } else if (isTimeout(error)) {
+        message = `image-prepuller: ${call.verb} ${call.resource}${where} did not answer within ${REQUEST_TIMEOUT_SECONDS}s (${attempts} attempt${attempts === 1 ? "" : "s"}); check that the API server is reachable and responding`;
+    } else {
+        message = `image-prepuller: ${call.verb} ${call.resource}${where} failed${attempts > 1 ? ` after ${attempts} attempts` : ""}: ${describeApiError(error)}`;
+    }
+    return Object.assign(new Error(message), { code });
+}
+
 /** Turns a 403 into an error that names the missing permission. */
 export function permissionError(error: unknown, verb: string, resource: string, namespace?: string): Error {
-    if (statusCode(error) === 403) {
-        const where = namespace ? ` in namespace "${namespace}"` : " (cluster-wide)";
-        return new Error(
-            `image-prepuller: the credentials may not ${verb} ${resource}${where}; grant RBAC verb "${verb}" on "${resource}" (see README, RBAC). ${describeApiError(error)}`,
-        );
-    }
-    return new Error(`image-prepuller: ${verb} ${resource} failed: ${describeApiError(error)}`);
+    return describeCallError(error, { verb, resource, namespace });
 }

@@ -62,6 +62,7 @@ export interface NodeCondition {
     status: string;
     reason?: string;
     message?: string;
+    lastHeartbeatTime?: string | Date;
 }
 
 export interface Node {
@@ -100,12 +101,35 @@ export interface Container {
     [field: string]: unknown;
 }
 
+export interface PodCondition {
+    type: string;
+    status: string;
+    reason?: string;
+    message?: string;
+}
+
 export interface Pod {
     metadata?: ObjectMeta;
-    spec?: { nodeName?: string; initContainers?: Container[]; containers?: Container[] };
+    spec?: { nodeName?: string; initContainers?: Container[]; containers?: Container[]; affinity?: Affinity };
     status?: {
         phase?: string;
+        reason?: string;
+        message?: string;
+        conditions?: PodCondition[];
         initContainerStatuses?: ContainerStatus[];
         containerStatuses?: ContainerStatus[];
     };
+}
+
+/** A core/v1 Event (events.k8s.io/v1 events are served under this shape too). */
+export interface Event {
+    metadata?: ObjectMeta;
+    involvedObject?: { kind?: string; name?: string; uid?: string };
+    type?: string;
+    reason?: string;
+    message?: string;
+    count?: number;
+    firstTimestamp?: string | Date;
+    lastTimestamp?: string | Date;
+    eventTime?: string | Date;
 }

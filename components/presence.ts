@@ -189,3 +189,42 @@ export function fatalProblems(
 ): ContainerProblem[] {
     return problems.filter((p) => p.permanent || nowMs - (firstSeen.get(problemKey(p)) ?? nowMs) >= toleranceMs);
 }
+
+/** The kubelet's MaxNamesPerImageInNodeStatus: each status.images entry lists at most this many names. */
+export const KUBELET_MAX_NAMES_PER_IMAGE = 5;
+/** The kubelet refreshes the image list it reports every 30 s (and writes node status every 10 s). */
+export const KUBELET_IMAGE_LIST_REFRESH_SECONDS = 30;
+
+/**
+ * Why a node's status.images, lacking `wanted`, does not prove the image is absent, or undefined
+ * when it does. The kubelet reports at most `maxReportedImages` images (largest first) and at most
+ * 5 names per image (RepoDigests first, then RepoTags), from an image list it refreshes every 30 s:
+ * - a node listing the maximum may hold more than it shows;
+ * - an entry showing the maximum of names for the wanted repository may hide the wanted tag;
+ * - a node that pulled the image at `pulledAt` has not shown its new list until it writes
+ *   status after the next refresh (its Ready condition's heartbeat says when it last wrote).
+ */
+export function unprovenAbsence(
+    node: Node,
+    wanted: ImageReference,
+    options: { maxReportedImages: number; pulledAt?: number },
+): "list-full" | "names-cut" | "not-reported-yet" | undefined {
+    const entries = node.status?.images ?? [];
+    if (entries.length >= options.maxReportedImages) return "list-full";
+    for (const entry of entries) {
+        const names = entry.names ?? [];
+        if (names.length < KUBELET_MAX_NAMES_PER_IMAGE) continue;
+        const sameRepository = names.some((name) => {
+            const parsed = tryParseImageReference(name);
+            return parsed !== undefined && parsed.domain === wanted.domain && parsed.path === wanted.path;
+        });
+        if (sameRepository) return "names-cut";
+    }
+    if (options.pulledAt !== undefined) {
+        const ready = (node.status?.conditions ?? []).find((c) => c.type === "Ready") as
+            { lastHeartbeatTime?: string | Date } | undefined;
+        const lastWrite = ready?.lastHeartbeatTime ? new Date(ready.lastHeartbeatTime).getTime() : 0;
+        if (!(lastWrite >= options.pulledAt + KUBELET_IMAGE_LIST_REFRESH_SECONDS * 1000)) return "not-reported-yet";
+    }
+    return undefined;
+}

@@ -4,7 +4,7 @@
  * 50 image entries; at 2,000 nodes the whole objects dominate the provider's memory. The
  * projections keep the API's shape, so eligibility.ts and presence.ts work on them unchanged.
  */
-import type { Container, ContainerState, ContainerStatus, Node, Pod } from "./kubernetes-types";
+import type { Container, ContainerState, ContainerStatus, Event, Node, Pod } from "./kubernetes-types";
 import { referenceSatisfies, tryParseImageReference, type ImageReference } from "./references";
 
 /**
@@ -34,9 +34,13 @@ export function projectNode(node: Node, wanted: readonly ImageReference[]): Node
     };
 }
 
-/** A pre-pull Pod reduced to its node, container images and container states. */
+/**
+ * A pre-pull Pod reduced to its owner, node (or the node its affinity pins it to), PodScheduled
+ * condition, container images and container states.
+ */
 export function projectPod(pod: Pod): Pod {
     const metadata = pod.metadata ?? {};
+    const scheduled = (pod.status?.conditions ?? []).filter((c) => c.type === "PodScheduled");
     const containers = (list: Container[] | undefined) => list?.map((c) => ({ name: c.name, image: c.image }));
     const statuses = (list: ContainerStatus[] | undefined) =>
         list?.map((s) => ({
@@ -51,17 +55,48 @@ export function projectPod(pod: Pod): Pod {
             namespace: metadata.namespace,
             resourceVersion: metadata.resourceVersion,
             deletionTimestamp: metadata.deletionTimestamp,
+            ownerReferences: metadata.ownerReferences?.map((o) => ({ uid: o.uid })),
         },
         spec: {
             nodeName: pod.spec?.nodeName,
             initContainers: containers(pod.spec?.initContainers),
             containers: containers(pod.spec?.containers),
+            affinity: pod.spec?.nodeName ? undefined : pod.spec?.affinity,
         },
         status: {
             phase: pod.status?.phase,
+            conditions: scheduled.map((c) => ({
+                type: c.type,
+                status: c.status,
+                reason: c.reason,
+                message: c.message,
+            })),
             initContainerStatuses: statuses(pod.status?.initContainerStatuses),
             containerStatuses: statuses(pod.status?.containerStatuses),
         },
+    };
+}
+
+/** A Warning event reduced to what failure messages need. */
+export function projectEvent(event: Event): Event {
+    return {
+        metadata: {
+            name: event.metadata?.name,
+            namespace: event.metadata?.namespace,
+            resourceVersion: event.metadata?.resourceVersion,
+        },
+        involvedObject: {
+            kind: event.involvedObject?.kind,
+            name: event.involvedObject?.name,
+            uid: event.involvedObject?.uid,
+        },
+        type: event.type,
+        reason: event.reason,
+        message: event.message,
+        count: event.count,
+        firstTimestamp: event.firstTimestamp,
+        lastTimestamp: event.lastTimestamp,
+        eventTime: event.eventTime,
     };
 }
 

@@ -142,3 +142,51 @@ func loadPKI(p *pki) (bool, error) {
 	p.adminKeyPEM, err = os.ReadFile(p.adminKey)
 	return err == nil, err
 }
+
+// issue signs a new leaf certificate with the cluster CA (read from disk, so it
+// works after a restart too) and returns the certificate and key as PEM.
+func (p *pki) issue(tmpl *x509.Certificate) (certPEM, keyPEM []byte, err error) {
+	caBlock, _ := pem.Decode(p.caPEM)
+	keyFile, err := os.ReadFile(p.caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyBlock, _ := pem.Decode(keyFile)
+	if caBlock == nil || keyBlock == nil {
+		return nil, nil, fmt.Errorf("cannot decode the cluster CA")
+	}
+	ca, err := x509.ParseCertificate(caBlock.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	caKey, err := x509.ParseECPrivateKey(keyBlock.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now().Add(-time.Hour)
+	tmpl.SerialNumber, tmpl.NotBefore, tmpl.NotAfter = newSerial(), now, now.Add(365*24*time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	kd, _ := x509.MarshalECPrivateKey(k)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), nil
+}
+
+// servingCertFor is a TLS serving certificate for an IP address (the local registry).
+func (p *pki) servingCertFor(ip string) ([]byte, []byte, error) {
+	return p.issue(&x509.Certificate{Subject: pkix.Name{CommonName: ip}, IPAddresses: []net.IP{net.ParseIP(ip)},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+}
+
+// nodeClientCert is a kubelet's client certificate: user system:node:<name> in group system:nodes,
+// which the Node authorizer and the NodeRestriction admission plugin recognize.
+func (p *pki) nodeClientCert(node string) ([]byte, []byte, error) {
+	return p.issue(&x509.Certificate{Subject: pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+}

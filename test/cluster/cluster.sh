@@ -10,9 +10,11 @@
 #                                    data, then wait until usable (for apiserver-restart tests)
 #   cluster.sh status                print simulator.json of the running cluster
 #
-# up flags: --nodes N, --pull-seconds S, --pull-jitter F, --status-delay-seconds S,
-#           --node-status-max-images N, --dir DIR, --timeout SECONDS, and any other
-#           localcluster flag (see README.md), passed through.
+# up flags: --nodes N, --real-nodes 0|1, --pull-seconds S, --pull-jitter F, --node-images N|MIN-MAX,
+#           --image-list-refresh-seconds S, --node-status-seconds S, --node-status-max-images N,
+#           --dir DIR, --timeout SECONDS, and any other localcluster flag (see README.md), passed through.
+#           With --real-nodes 1, registry.json (address, username, password, images) is written
+#           beside the kubeconfig.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,7 +29,7 @@ cache_key() {
   (
     cd "$HERE"
     go version
-    for f in go.mod go.sum $(ls *.go | LC_ALL=C sort); do
+    for f in go.mod go.sum $(ls *.go pause/*.go | LC_ALL=C sort); do
       echo "== $f"
       cat "$f"
     done
@@ -39,7 +41,7 @@ build() {
   key="$(cache_key)"
   dir="$CACHE_ROOT/$key"
   bin="$dir/localcluster"
-  if [[ -x "$bin" ]]; then
+  if [[ -x "$bin" && -x "$dir/kubelet" && -x "$dir/pause" ]]; then
     echo "$bin"
     return 0
   fi
@@ -47,16 +49,23 @@ build() {
   # One build per key at a time (several clusters / test processes may race here).
   exec 9>"$dir/.lock"
   flock 9
-  if [[ ! -x "$bin" ]]; then
-    log "building localcluster (cache key $key); a cold build takes a long time (see README.md)..."
+  if [[ ! -x "$bin" || ! -x "$dir/kubelet" || ! -x "$dir/pause" ]]; then
+    log "building localcluster, the kubelet and pause (cache key $key); a cold build takes a long time (see README.md)..."
     start=$(date +%s)
-    tmp="$dir/localcluster.tmp.$$"
-    if ! (cd "$HERE" && go build -p 2 -trimpath -ldflags="-s -w" -o "$tmp" .) >&2; then
-      rm -f "$tmp"
+    tmp="$dir/build.tmp.$$"
+    mkdir -p "$tmp"
+    # The kubelet is upstream's own main package at the version go.mod pins (a `tool` of this module).
+    if ! (cd "$HERE" && go build -p 2 -trimpath -ldflags="-s -w" -o "$tmp/localcluster" . \
+          && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$tmp/pause" ./pause \
+          && go build -p 2 -trimpath -ldflags="-s -w" -o "$tmp/kubelet" k8s.io/kubernetes/cmd/kubelet) >&2; then
+      rm -rf "$tmp"
       die "go build of test/cluster failed (see the compiler output above)"
     fi
-    mv -f "$tmp" "$bin"
-    log "built $bin in $(( $(date +%s) - start ))s"
+    mv -f "$tmp/kubelet" "$dir/kubelet"
+    mv -f "$tmp/pause" "$dir/pause"
+    mv -f "$tmp/localcluster" "$bin"
+    rm -rf "$tmp"
+    log "built $bin (and kubelet, pause) in $(( $(date +%s) - start ))s"
   fi
   exec 9>&-
   echo "$bin"
@@ -65,11 +74,13 @@ build() {
 pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 
 up() {
-  local nodes=3 timeout=300 args=()
+  local nodes=3 real=0 timeout=300 args=()
   while (( $# > 0 )); do
     case "$1" in
       --nodes) nodes="$2"; args+=("--nodes=$2"); shift 2 ;;
       --nodes=*) nodes="${1#*=}"; args+=("$1"); shift ;;
+      --real-nodes) real="$2"; args+=("--real-nodes=$2"); shift 2 ;;
+      --real-nodes=*) real="${1#*=}"; args+=("$1"); shift ;;
       --dir) CLUSTER_DIR="$2"; shift 2 ;;
       --dir=*) CLUSTER_DIR="${1#*=}"; shift ;;
       --timeout) timeout="$2"; shift 2 ;;
@@ -80,6 +91,11 @@ up() {
     esac
   done
   [[ "$nodes" =~ ^[0-9]+$ ]] || die "--nodes must be a number, got '$nodes'"
+  [[ "$real" =~ ^[01]$ ]] || die "--real-nodes must be 0 or 1, got '$real'"
+  if [[ "$real" == 1 ]]; then
+    [[ $EUID -eq 0 ]] || die "--real-nodes needs root (containerd, runc, network interfaces)"
+    bash "$HERE/install-node-deps.sh" >&2 || die "the real node's Debian packages could not be installed"
+  fi
 
   if [[ -f "$CLUSTER_DIR/localcluster.pid" ]] && pid_alive "$(cat "$CLUSTER_DIR/localcluster.pid")"; then
     die "a cluster is already running in $CLUSTER_DIR (pid $(cat "$CLUSTER_DIR/localcluster.pid")); run 'cluster.sh down' first or set PREPULLER_CLUSTER_DIR"
@@ -89,7 +105,7 @@ up() {
   rm -rf "$CLUSTER_DIR"
   mkdir -p "$CLUSTER_DIR"
   printf '%s\n' "${args[@]}" >"$CLUSTER_DIR/args"
-  launch "$bin" "$nodes" "$timeout" "${args[@]}"
+  launch "$bin" "$((nodes + real))" "$timeout" "${args[@]}"
   echo "$CLUSTER_DIR/kubeconfig"
 }
 
@@ -142,6 +158,7 @@ restart() {
     esac
   done
   [[ -f "$CLUSTER_DIR/args" && -f "$CLUSTER_DIR/simulator.json" ]] || die "no cluster started by 'cluster.sh up' in $CLUSTER_DIR"
+  compgen -G "$CLUSTER_DIR/realnode-*" >/dev/null && die "restart is not supported for a cluster with real nodes"
   local port pid args=() nodes=3 a
   port="$(sed -n 's|.*"apiServer": *"https://127.0.0.1:\([0-9]*\)".*|\1|p' "$CLUSTER_DIR/simulator.json")"
   [[ -n "$port" ]] || die "cannot read the apiserver port from $CLUSTER_DIR/simulator.json"
@@ -166,26 +183,32 @@ restart() {
 }
 
 down_dir() {
-  local pidf="$CLUSTER_DIR/localcluster.pid" pid
+  local pidf="$CLUSTER_DIR/localcluster.pid" pid grace=100
+  # Real nodes tear down their pods, containerd and kubelet on SIGTERM: give them time.
+  compgen -G "$CLUSTER_DIR/realnode-*/realnode.json" >/dev/null && grace=600
   if [[ -f "$pidf" ]]; then
     pid="$(cat "$pidf")"
     if pid_alive "$pid"; then
-      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 100); do
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 "$grace"); do
         pid_alive "$pid" || break
         sleep 0.1
       done
       if pid_alive "$pid"; then
-        log "pid $pid did not stop after 10s, killing"
-        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-          pid_alive "$pid" || break
-          sleep 0.1
-        done
+        log "pid $pid did not stop after $((grace / 10))s, killing"
       fi
+      kill -KILL -- "-$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do
+        pid_alive "$pid" || break
+        sleep 0.1
+      done
     fi
   fi
-  # Make sure the etcd files are not held any more before removing the directory.
+  # Whatever a killed real node left: shims, containers, mounts, interfaces.
+  if compgen -G "$CLUSTER_DIR/realnode-*/realnode.json" >/dev/null; then
+    local bin
+    bin="$(build)" && "$bin" cleanup --dir="$CLUSTER_DIR" >&2 || log "cleanup of the real node failed"
+  fi
   rm -rf "$CLUSTER_DIR"
 }
 

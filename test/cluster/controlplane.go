@@ -100,7 +100,9 @@ func runAPIServer(dir string, p *pki, etcdURL string, port int, extra []string) 
 		"--tls-cert-file=" + p.servingCert,
 		"--tls-private-key-file=" + p.servingK,
 		"--client-ca-file=" + p.caCert,
-		"--authorization-mode=RBAC",
+		// As kubeadm runs it: the Node authorizer and NodeRestriction admission let real kubelets in.
+		"--authorization-mode=Node,RBAC",
+		"--enable-admission-plugins=NodeRestriction",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + p.saPub,
 		"--service-account-signing-key-file=" + p.saKey,
@@ -131,7 +133,9 @@ func parseInto(sets map[string]*pflag.FlagSet, order []string, args []string) er
 	return fs.Parse(args)
 }
 
-// runControllerManager runs kube-controller-manager with a reduced set of controllers.
+// runControllerManager runs kube-controller-manager at upstream's defaults (every default
+// controller, client QPS 20 / burst 30, node-monitor grace period 50 s), with per-controller
+// service-account credentials and CSR signing by the cluster CA, as kubeadm runs it.
 func runControllerManager(ctx context.Context, kubeconfig string, p *pki, controllers string, extra []string) error {
 	s, err := kcmoptions.NewKubeControllerManagerOptions()
 	if err != nil {
@@ -147,13 +151,9 @@ func runControllerManager(ctx context.Context, kubeconfig string, p *pki, contro
 		"--secure-port=0",
 		"--service-account-private-key-file=" + p.saKey,
 		"--root-ca-file=" + p.caCert,
-		"--use-service-account-credentials=false",
-		"--kube-api-qps=500",
-		"--kube-api-burst=1000",
-		"--concurrent-daemonset-syncs=4",
-		"--node-monitor-grace-period=8760h",
-		"--node-startup-grace-period=8760h",
-		"--node-monitor-period=5s",
+		"--use-service-account-credentials=true",
+		"--cluster-signing-cert-file=" + p.caCert,
+		"--cluster-signing-key-file=" + p.caKey,
 	}
 	args = append(args, extra...)
 	if err := parseInto(nfs.FlagSets, nfs.Order, args); err != nil {
@@ -166,15 +166,13 @@ func runControllerManager(ctx context.Context, kubeconfig string, p *pki, contro
 	return kcmapp.Run(ctx, c.Complete())
 }
 
-// runScheduler runs the default kube-scheduler.
+// runScheduler runs the default kube-scheduler at upstream's defaults (client QPS 50 / burst 100).
 func runScheduler(ctx context.Context, kubeconfig string, extra []string) error {
 	opts := schedoptions.NewOptions()
 	args := []string{
 		"--kubeconfig=" + kubeconfig,
 		"--leader-elect=false",
 		"--secure-port=0",
-		"--kube-api-qps=500",
-		"--kube-api-burst=1000",
 	}
 	args = append(args, extra...)
 	if err := parseInto(opts.Flags.FlagSets, opts.Flags.Order, args); err != nil {

@@ -1,10 +1,21 @@
 package main
 
-// The kubelet simulator: adopts every Node object, keeps its status Ready (or
-// not, per annotation), "runs" the pods bound to it and records pulled images in
-// node.status.images. Everything is event driven (shared informers feeding
-// rate-limited delaying workqueues); timers are AddAfter on the queues, so the
-// cost does not grow with idle nodes.
+// The kubelet simulator: adopts every Node object except real nodes (label
+// prepuller.test/real-node), keeps its Lease and status the way a kubelet does,
+// "runs" the pods bound to it, and keeps an image store per node the way a
+// container runtime does. Everything is event driven (shared informers feeding
+// rate-limited delaying workqueues); timers are AddAfter on the queues.
+//
+// Timing follows the kubelet's defaults (flags and node annotations change them
+// for tests, which must say so):
+//   - the runtime holds an image as soon as its pull ends;
+//   - the kubelet's image list is a cache refreshed from the runtime every 30 s;
+//   - node status is computed every 10 s and written when it changed (or every
+//     5 min); status.images is that cache, largest first, cut to
+//     nodeStatusMaxImages (50), each image named by RepoDigests then RepoTags,
+//     at most 5 names;
+//   - the node Lease is renewed every 10 s (duration 40 s); a node whose
+//     heartbeats stop is marked Ready=Unknown by the node-lifecycle controller.
 
 import (
 	"context"
@@ -18,13 +29,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	v1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -36,99 +47,78 @@ import (
 )
 
 const (
-	annPrefix       = "simulator.prepuller.test/"
-	annReady        = annPrefix + "ready"
-	annPullSeconds  = annPrefix + "pull-seconds"
-	annStatusDelay  = annPrefix + "status-delay-seconds"
-	annUnpullable   = annPrefix + "unpullable"
-	annNoShell      = annPrefix + "no-shell"
-	nodeIndex       = "byNode"
-	errShowDuration = 2 * time.Second // how long ErrImagePull / StartError is shown before the back-off state
-	kubeletVersion  = "v1.37.2"
-	runtimeVersion  = "containerd://2.1.4"
+	annPrefix           = "simulator.prepuller.test/"
+	annReady            = annPrefix + "ready"
+	annPullSeconds      = annPrefix + "pull-seconds"
+	annImageListRefresh = annPrefix + "image-list-refresh-seconds"
+	annNodeStatus       = annPrefix + "node-status-seconds"
+	annUnpullable       = annPrefix + "unpullable"
+	annNoShell          = annPrefix + "no-shell"
+	annPrivate          = annPrefix + "private-images"
+	annPreloaded        = annPrefix + "preloaded-images"
+	annHeartbeat        = annPrefix + "heartbeat"
+	annEvict            = annPrefix + "evict"
+	nodeIndex           = "byNode"
+	leaseNamespace      = "kube-node-lease"
+	errShowDuration     = 2 * time.Second // how long ErrImagePull / StartError is shown before the back-off state
+	kubeletVersion      = "v1.37.2"
+	runtimeVersion      = "containerd://1.6.20"
+	maxNamesPerImage    = 5 // the kubelet's MaxNamesPerImageInNodeStatus
 )
 
 type simConfig struct {
-	pullSeconds    float64
-	pullJitter     float64
-	statusDelay    float64
-	maxImages      int
-	backoffInitial time.Duration
-	backoffMax     time.Duration
-	podWorkers     int
-	nodeWorkers    int
+	pullSeconds      float64
+	pullJitter       float64
+	imageListRefresh time.Duration
+	nodeStatusUpdate time.Duration
+	nodeStatusReport time.Duration
+	leaseDuration    time.Duration
+	maxImages        int // -1: unlimited, like the kubelet's nodeStatusMaxImages
+	fillerImages     [2]int
+	backoffInitial   time.Duration
+	backoffMax       time.Duration
+	podWorkers       int
+	nodeWorkers      int
 }
 
 type simMetrics struct {
 	pullsStarted, pullsCompleted, pullsFailed, pullsSkipped atomic.Int64
 	startErrors                                             atomic.Int64
 	imagesRecorded, nodeStatusWrites, podStatusWrites       atomic.Int64
-	podsForceDeleted, nodesAdopted                          atomic.Int64
-	lastImageRecordedUnixNano                               atomic.Int64
+	leaseWrites, podsEvicted, nodesAdopted                  atomic.Int64
+	lastImageRecordedUnixNano, lastPullCompletedUnixNano    atomic.Int64
 }
 
-type pendingImage struct {
-	ref string
-	due time.Time
+// heldImage is one image in a node's runtime store, named as containerd's CRI plugin names it.
+type heldImage struct {
+	id          string // config digest
+	repoDigests []string
+	repoTags    []string
+	size        int64
 }
 
 type nodeState struct {
-	index    int
-	hostIP   string
-	pending  []pendingImage               // pulled, not yet in node.status.images
-	hidden   map[string]v1.ContainerImage // held but cut from the reported list by the cap (key: digest name)
-	recorder record.EventRecorder
-}
-
-type ctrStep int
-
-const (
-	stepNew ctrStep = iota
-	stepPulling
-	stepPullError   // ErrImagePull shown
-	stepPullBackOff // ImagePullBackOff shown
-	stepStartError  // terminated StartError shown
-	stepCrashBackOff
-	stepRunning
-	stepDone // init container completed
-	stepFailed
-	stepInvalid // InvalidImageName, final
-)
-
-type ctrState struct {
-	name, image   string
-	init, sidecar bool
-	spec          v1.Container
-	step          ctrStep
-	until         time.Time // end of the current timed step
-	attempts      int       // failed pull / start attempts, for back-off
-	restarts      int32
-	imageID       string
-	startedAt     time.Time
-	pullStart     time.Time
-	finishedAt    time.Time
-	waitReason    string
-	waitMessage   string
-	lastTerm      *v1.ContainerStateTerminated
-}
-
-type podState struct {
-	uid         types.UID
-	node        string
-	podIP       string
-	startTime   time.Time
-	ctrs        []*ctrState
-	cur         int
-	condTimes   map[v1.PodConditionType]time.Time
-	condStatus  map[v1.PodConditionType]v1.ConditionStatus
-	secretEvent bool
-	secretMsg   string
-	failed      bool
+	index          int
+	hostIP         string
+	store          map[string]*heldImage // by image ID
+	preloaded      map[string]bool       // annotation entries already applied
+	inflight       map[string]time.Time  // image ID -> when its pull ends
+	pullFreeAt     time.Time             // serialized pulls: when the puller is free
+	cache          []v1.ContainerImage   // the kubelet's image list, as it will be reported
+	cacheAt        time.Time
+	lastWrite      time.Time
+	lease          *coordinationv1.Lease
+	leaseAt        time.Time
+	initialPosted  bool
+	stopped        bool // heartbeats stopped by annotation (a dead kubelet)
+	recorder       record.EventRecorder
+	fillersApplied bool
 }
 
 type simulator struct {
 	cs       kubernetes.Interface
 	cfg      simConfig
+	content  *contentSource
 	factory  informers.SharedInformerFactory
 	podInf   cache.SharedIndexInformer
 	nodeInf  cache.SharedIndexInformer
@@ -152,9 +142,11 @@ func stripManagedFields(obj interface{}) (interface{}, error) {
 	return obj, nil
 }
 
-func newSimulator(cs kubernetes.Interface, cfg simConfig) *simulator {
+func isRealNode(n *v1.Node) bool { return n != nil && n.Labels[realNodeLabel] == "true" }
+
+func newSimulator(cs kubernetes.Interface, cfg simConfig, content *contentSource) *simulator {
 	s := &simulator{
-		cs: cs, cfg: cfg,
+		cs: cs, cfg: cfg, content: content,
 		nodes: map[string]*nodeState{}, pods: map[string]*podState{},
 		rnd: rand.New(rand.NewSource(time.Now().UnixNano())),
 	}
@@ -164,8 +156,7 @@ func newSimulator(cs kubernetes.Interface, cfg simConfig) *simulator {
 	s.podQ = workqueue.NewTypedRateLimitingQueueWithConfig(rl(), workqueue.TypedRateLimitingQueueConfig[string]{Name: "sim-pods"})
 	s.nodeQ = workqueue.NewTypedRateLimitingQueueWithConfig(rl(), workqueue.TypedRateLimitingQueueConfig[string]{Name: "sim-nodes"})
 
-	s.factory = informers.NewSharedInformerFactoryWithOptions(cs, 0,
-		informers.WithTransform(stripManagedFields))
+	s.factory = informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(stripManagedFields))
 	s.nodeInf = s.factory.Core().V1().Nodes().Informer()
 	// Pods: only bound ones, from a dedicated informer with a field selector.
 	s.podInf = informers.NewSharedInformerFactoryWithOptions(cs, 0,
@@ -197,7 +188,8 @@ func newSimulator(cs kubernetes.Interface, cfg simConfig) *simulator {
 		AddFunc: enqueueNode,
 		UpdateFunc: func(o, n interface{}) {
 			on, nn := o.(*v1.Node), n.(*v1.Node)
-			if on.ResourceVersion != nn.ResourceVersion {
+			// Our own status writes come back as updates: only metadata changes need a look.
+			if !apiequality.Semantic.DeepEqual(on.Annotations, nn.Annotations) || !apiequality.Semantic.DeepEqual(on.Labels, nn.Labels) {
 				enqueueNode(n)
 			}
 		},
@@ -251,7 +243,7 @@ func (s *simulator) worker(ctx context.Context, q workqueue.TypedRateLimitingInt
 	}
 }
 
-// createNodes registers node-1..node-n (existing ones are kept).
+// createNodes registers node-1..node-n (existing ones are kept), like kubelets registering.
 func (s *simulator) createNodes(ctx context.Context, n int) error {
 	work := make(chan int)
 	errs := make(chan error, n)
@@ -267,7 +259,12 @@ func (s *simulator) createNodes(ctx context.Context, n int) error {
 				}}}
 				if _, err := s.cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 					errs <- fmt.Errorf("create %s: %w", name, err)
+					continue
 				}
+				s.mu.Lock()
+				ns := s.nodeStateLocked(name)
+				s.mu.Unlock()
+				s.addFillers(ns, name)
 			}
 		}()
 	}
@@ -282,23 +279,29 @@ func (s *simulator) createNodes(ctx context.Context, n int) error {
 
 // ---------------------------------------------------------------- nodes
 
-func (s *simulator) nodeStateFor(name string) *nodeState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *simulator) nodeStateLocked(name string) *nodeState {
 	ns := s.nodes[name]
 	if ns == nil {
 		s.nextNode++
 		idx := s.nextNode
 		ns = &nodeState{
-			index:    idx,
-			hostIP:   net.IPv4(172, byte(16+(idx>>16)&0x0f), byte(idx>>8), byte(idx)).String(),
-			hidden:   map[string]v1.ContainerImage{},
-			recorder: s.bcast.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: name}),
+			index:     idx,
+			hostIP:    net.IPv4(100, byte(64+(idx>>16)&0x3f), byte(idx>>8), byte(idx)).String(),
+			store:     map[string]*heldImage{},
+			preloaded: map[string]bool{},
+			inflight:  map[string]time.Time{},
+			recorder:  s.bcast.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: name}),
 		}
 		s.nodes[name] = ns
 		s.m.nodesAdopted.Add(1)
 	}
 	return ns
+}
+
+func (s *simulator) nodeStateFor(name string) *nodeState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nodeStateLocked(name)
 }
 
 func annFloat(n *v1.Node, key string, def float64) float64 {
@@ -313,72 +316,114 @@ func annFloat(n *v1.Node, key string, def float64) float64 {
 	return def
 }
 
+func annDuration(n *v1.Node, key string, def time.Duration) time.Duration {
+	return secs(annFloat(n, key, def.Seconds()))
+}
+
 func secs(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 
 func mt(t time.Time) metav1.Time { return metav1.NewTime(t).Rfc3339Copy() }
 
-func imageKey(img v1.ContainerImage) string {
-	for _, n := range img.Names {
-		if strings.Contains(n, "@sha256:") {
-			return n
+// addToStore records that the node's runtime holds the image behind ref (under that name).
+// Callers hold s.mu.
+func (ns *nodeState) addToStore(c imageContent) *heldImage {
+	img := ns.store[c.configDigest]
+	if img == nil {
+		img = &heldImage{id: c.configDigest, size: c.size}
+		ns.store[c.configDigest] = img
+	}
+	addName := func(list []string, name string) []string {
+		for _, n := range list {
+			if n == name {
+				return list
+			}
 		}
+		list = append(list, name)
+		sort.Strings(list) // containerd keeps an image's references sorted
+		return list
 	}
-	if len(img.Names) > 0 {
-		return digestRef(img.Names[0])
+	img.repoDigests = addName(img.repoDigests, c.repo+"@"+c.manifestDigest)
+	if c.tag != "" {
+		img.repoTags = addName(img.repoTags, c.repo+":"+c.tag)
 	}
-	return ""
+	return img
 }
 
-// nodeHolds reports whether the node holds ref: reported in status.images, cut by the
-// cap, or pulled and waiting for the status delay. The second result is the
-// digest name to report as imageID (the one listed on the node when there is one).
-func (s *simulator) nodeHolds(node *v1.Node, ref string) (bool, string) {
-	want := digestRef(ref)
-	norm := normalizeRef(ref)
-	for _, img := range node.Status.Images {
-		for _, n := range img.Names {
-			if n == ref || n == want || normalizeRef(n) == norm {
-				id := want
-				for _, o := range img.Names {
-					if strings.Contains(o, "@sha256:") {
-						id = normalizeDigestName(o)
-						break
+// holds reports the stored image that ref names, if the runtime has it: by tag, or by digest.
+// Callers hold s.mu.
+func (ns *nodeState) holds(c imageContent) *heldImage {
+	for _, img := range ns.store {
+		for _, d := range img.repoDigests {
+			if d == c.repo+"@"+c.manifestDigest {
+				if c.tag == "" {
+					return img
+				}
+				for _, t := range img.repoTags {
+					if t == c.repo+":"+c.tag {
+						return img
 					}
 				}
-				return true, id
 			}
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ns := s.nodes[node.Name]; ns != nil {
-		if img, ok := ns.hidden[want]; ok {
-			return true, imageKey(img)
-		}
-		for _, img := range ns.hidden {
-			for _, n := range img.Names {
-				if n == ref || normalizeRef(n) == norm {
-					return true, imageKey(img)
-				}
-			}
-		}
-		for _, p := range ns.pending {
-			if refMatches(p.ref, ref) {
-				return true, want
-			}
-		}
-	}
-	return false, ""
+	return nil
 }
 
-// recordPulled schedules ref to appear in node.status.images after the status delay.
-func (s *simulator) recordPulled(node *v1.Node, ref string) {
-	delay := secs(annFloat(node, annStatusDelay, s.cfg.statusDelay))
-	ns := s.nodeStateFor(node.Name)
+// applyPreloaded puts the images a node annotation names into its store (once each). An entry
+// is a reference, or reference=sizeBytes to give the image a size of the test's choosing.
+func (s *simulator) applyPreloaded(ns *nodeState, node *v1.Node) {
+	for _, entry := range splitList(node.Annotations[annPreloaded]) {
+		s.mu.Lock()
+		done := ns.preloaded[entry]
+		ns.preloaded[entry] = true
+		s.mu.Unlock()
+		if done {
+			continue
+		}
+		ref, size := entry, int64(0)
+		if i := strings.LastIndex(entry, "="); i > 0 {
+			if n, err := strconv.ParseFloat(entry[i+1:], 64); err == nil && n > 0 {
+				ref, size = entry[:i], int64(n)
+			}
+		}
+		c, err := s.content.resolve(ref)
+		if err != nil {
+			klog.InfoS("simulator: ignoring an invalid preloaded image", "node", node.Name, "ref", ref, "err", err)
+			continue
+		}
+		if size > 0 {
+			c.size = size
+		}
+		s.mu.Lock()
+		ns.addToStore(c)
+		s.mu.Unlock()
+	}
+}
+
+// refreshImageCache is the kubelet's periodic image list: the store, largest first (ties by
+// ID, descending), as node status will report it.
+func (s *simulator) refreshImageCache(ns *nodeState, now time.Time) {
 	s.mu.Lock()
-	ns.pending = append(ns.pending, pendingImage{ref: ref, due: time.Now().Add(delay)})
-	s.mu.Unlock()
-	s.nodeQ.AddAfter(node.Name, delay)
+	defer s.mu.Unlock()
+	list := make([]*heldImage, 0, len(ns.store))
+	for _, img := range ns.store {
+		list = append(list, img)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].size == list[j].size {
+			return list[i].id > list[j].id
+		}
+		return list[i].size > list[j].size
+	})
+	out := make([]v1.ContainerImage, 0, len(list))
+	for _, img := range list {
+		names := append(append([]string{}, img.repoDigests...), img.repoTags...)
+		if len(names) > maxNamesPerImage {
+			names = names[:maxNamesPerImage]
+		}
+		out = append(out, v1.ContainerImage{Names: names, SizeBytes: img.size})
+	}
+	ns.cache, ns.cacheAt = out, now
 }
 
 func (s *simulator) syncNode(ctx context.Context, name string) (time.Duration, error) {
@@ -387,53 +432,107 @@ func (s *simulator) syncNode(ctx context.Context, name string) (time.Duration, e
 		return 0, err
 	}
 	if !exists {
+		// The node object is gone; its pods are the pod garbage collector's business.
 		s.mu.Lock()
 		delete(s.nodes, name)
 		s.mu.Unlock()
-		pods, _ := s.podInf.GetIndexer().ByIndex(nodeIndex, name)
-		for _, p := range pods {
-			if key, err := cache.MetaNamespaceKeyFunc(p); err == nil {
-				s.podQ.Add(key)
-			}
-		}
 		return 0, nil
 	}
 	node := obj.(*v1.Node)
-	ns := s.nodeStateFor(name)
-
-	// Default labels, like the kubelet keeps them.
-	missing := map[string]string{}
-	for k, v := range map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"} {
-		if _, ok := node.Labels[k]; !ok {
-			missing[k] = v
-		}
+	if isRealNode(node) {
+		return 0, nil
 	}
-	if len(missing) > 0 {
-		var b strings.Builder
-		b.WriteString(`{"metadata":{"labels":{`)
-		first := true
-		for k, v := range missing {
-			if !first {
-				b.WriteString(",")
-			}
-			first = false
-			fmt.Fprintf(&b, "%q:%q", k, v)
-		}
-		b.WriteString(`}}}`)
-		if _, err := s.cs.CoreV1().Nodes().Patch(ctx, name, types.StrategicMergePatchType, []byte(b.String()), metav1.PatchOptions{}); err != nil {
-			return 0, err
-		}
+	ns := s.nodeStateFor(name)
+	s.applyPreloaded(ns, node)
+	if strings.TrimSpace(node.Annotations[annHeartbeat]) == "stopped" {
+		// A dead kubelet: no lease renewals, no status, no pod work; checked again now and then.
+		ns.stopped = true
+		return 5 * time.Second, nil
+	}
+	if ns.stopped {
+		ns.stopped = false
+		ns.initialPosted = false // a restarted kubelet posts its status at once
+		s.enqueueNodePods(name)
 	}
 
 	now := time.Now()
+	statusEvery := annDuration(node, annNodeStatus, s.cfg.nodeStatusUpdate)
+	refreshEvery := annDuration(node, annImageListRefresh, s.cfg.imageListRefresh)
+	renewEvery := s.cfg.leaseDuration / 4
+	if ns.cacheAt.IsZero() || now.Sub(ns.cacheAt) >= refreshEvery {
+		s.refreshImageCache(ns, now)
+	}
+	if ns.leaseAt.IsZero() || now.Sub(ns.leaseAt) >= renewEvery {
+		if err := s.renewLease(ctx, node, ns, now); err != nil {
+			return 0, err
+		}
+	}
+	if !ns.initialPosted || now.Sub(ns.lastWrite) >= statusEvery {
+		if err := s.postNodeStatus(ctx, node, ns, now); err != nil {
+			return 0, err
+		}
+	}
+	// Next due: the earliest of the three timers.
+	next := statusEvery - now.Sub(ns.lastWrite)
+	if d := refreshEvery - now.Sub(ns.cacheAt); d < next {
+		next = d
+	}
+	if d := renewEvery - now.Sub(ns.leaseAt); d < next {
+		next = d
+	}
+	if next < 50*time.Millisecond {
+		next = 50 * time.Millisecond
+	}
+	return next, nil
+}
+
+func (s *simulator) renewLease(ctx context.Context, node *v1.Node, ns *nodeState, now time.Time) error {
+	leases := s.cs.CoordinationV1().Leases(leaseNamespace)
+	renew := metav1.NewMicroTime(now)
+	duration := int32(s.cfg.leaseDuration.Seconds())
+	if ns.lease == nil {
+		existing, err := leases.Get(ctx, node.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			holder := node.Name
+			lease := &coordinationv1.Lease{
+				ObjectMeta: metav1.ObjectMeta{Name: node.Name, Namespace: leaseNamespace, OwnerReferences: []metav1.OwnerReference{
+					{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}}},
+				Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &duration, RenewTime: &renew},
+			}
+			created, err := leases.Create(ctx, lease, metav1.CreateOptions{})
+			if err != nil {
+				return err
+			}
+			ns.lease, ns.leaseAt = created, now
+			s.m.leaseWrites.Add(1)
+			return nil
+		} else if err != nil {
+			return err
+		}
+		ns.lease = existing
+	}
+	lease := ns.lease.DeepCopy()
+	lease.Spec.RenewTime = &renew
+	lease.Spec.LeaseDurationSeconds = &duration
+	updated, err := leases.Update(ctx, lease, metav1.UpdateOptions{})
+	if err != nil {
+		ns.lease = nil // read it again next time (conflict, or deleted)
+		return err
+	}
+	ns.lease, ns.leaseAt = updated, now
+	s.m.leaseWrites.Add(1)
+	return nil
+}
+
+func (s *simulator) postNodeStatus(ctx context.Context, node *v1.Node, ns *nodeState, now time.Time) error {
 	status := node.Status.DeepCopy()
-	cpu, mem, pods := resource.MustParse("8"), resource.MustParse("32Gi"), resource.MustParse("250")
+	cpu, mem, pods := resource.MustParse("8"), resource.MustParse("32Gi"), resource.MustParse("110")
 	res := v1.ResourceList{v1.ResourceCPU: cpu, v1.ResourceMemory: mem, v1.ResourcePods: pods,
 		v1.ResourceEphemeralStorage: resource.MustParse("100Gi")}
 	status.Capacity = res
 	status.Allocatable = res.DeepCopy()
 	status.Phase = ""
-	status.Addresses = []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: ns.hostIP}, {Type: v1.NodeHostName, Address: name}}
+	status.Addresses = []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: ns.hostIP}, {Type: v1.NodeHostName, Address: node.Name}}
 	status.DaemonEndpoints = v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: 10250}}
 	status.NodeInfo = v1.NodeSystemInfo{
 		MachineID: fmt.Sprintf("%032x", ns.index), SystemUUID: fmt.Sprintf("00000000-0000-0000-0000-%012x", ns.index),
@@ -450,115 +549,111 @@ func (s *simulator) syncNode(ctx context.Context, name string) (time.Duration, e
 	} else {
 		setNodeCondition(status, v1.NodeReady, v1.ConditionFalse, "KubeletNotReady", "simulated: node annotated "+annReady+"=false", now)
 	}
-
-	// Images that became due.
-	var next time.Duration
-	var due []pendingImage
 	s.mu.Lock()
-	rest := ns.pending[:0]
-	for _, p := range ns.pending {
-		if !p.due.After(now) {
-			due = append(due, p)
-		} else {
-			rest = append(rest, p)
-			if d := p.due.Sub(now); next == 0 || d < next {
-				next = d
-			}
-		}
-	}
-	ns.pending = rest
-	hidden := make([]v1.ContainerImage, 0, len(ns.hidden))
-	for _, h := range ns.hidden {
-		hidden = append(hidden, h)
-	}
+	images := ns.cache
 	s.mu.Unlock()
-
-	var newHidden map[string]v1.ContainerImage
-	if len(due) > 0 {
-		byKey := map[string]int{}
-		list := make([]v1.ContainerImage, 0, len(status.Images)+len(due)+len(hidden))
-		add := func(img v1.ContainerImage) int {
-			k := imageKey(img)
-			if i, ok := byKey[k]; ok && k != "" {
-				return i
-			}
-			list = append(list, img)
-			byKey[k] = len(list) - 1
-			return len(list) - 1
-		}
-		for _, img := range status.Images {
-			add(*img.DeepCopy())
-		}
-		for _, img := range hidden {
-			add(img)
-		}
-		for _, p := range due {
-			names := imageNamesFor(p.ref)
-			k := digestRef(p.ref)
-			if i, ok := byKey[k]; ok {
-				// already held: make sure the reference as given is listed too
-				have := false
-				for _, n := range list[i].Names {
-					if n == names[0] {
-						have = true
-					}
-				}
-				if !have {
-					list[i].Names = append([]string{names[0]}, list[i].Names...)
-				}
-				continue
-			}
-			add(v1.ContainerImage{Names: names, SizeBytes: fakeSize(p.ref)})
-		}
-		sort.SliceStable(list, func(i, j int) bool { return list[i].SizeBytes > list[j].SizeBytes })
-		newHidden = map[string]v1.ContainerImage{}
-		if s.cfg.maxImages > 0 && len(list) > s.cfg.maxImages {
-			for _, img := range list[s.cfg.maxImages:] {
-				newHidden[imageKey(img)] = img
-			}
-			list = list[:s.cfg.maxImages]
-		}
-		status.Images = list
+	if s.cfg.maxImages > -1 && len(images) > s.cfg.maxImages {
+		images = images[:s.cfg.maxImages]
 	}
+	status.Images = images
 
-	if apiequality.Semantic.DeepEqual(*status, node.Status) {
-		return next, nil
+	changed := !nodeStatusEqual(&node.Status, status)
+	if !changed && ns.initialPosted && now.Sub(ns.lastWrite) < s.cfg.nodeStatusReport {
+		ns.lastWrite = now // a sync that found nothing to write
+		return nil
 	}
 	updated := node.DeepCopy()
 	updated.Status = *status
 	if _, err := s.cs.CoreV1().Nodes().UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
-		// put the due images back so that they are written on retry
-		s.mu.Lock()
-		ns.pending = append(ns.pending, due...)
-		s.mu.Unlock()
-		return 0, err
+		return err
 	}
-	s.m.nodeStatusWrites.Add(1)
-	if len(due) > 0 {
-		s.mu.Lock()
-		ns.hidden = newHidden
-		s.mu.Unlock()
-		s.m.imagesRecorded.Add(int64(len(due)))
+	if !apiequality.Semantic.DeepEqual(node.Status.Images, status.Images) {
+		s.m.imagesRecorded.Add(1)
 		s.m.lastImageRecordedUnixNano.Store(time.Now().UnixNano())
-		// pods waiting on nothing else; nothing to enqueue
 	}
-	return next, nil
+	ns.lastWrite, ns.initialPosted = now, true
+	s.m.nodeStatusWrites.Add(1)
+	return nil
+}
+
+// nodeStatusEqual compares statuses as the kubelet does: heartbeat times do not count as a change.
+func nodeStatusEqual(a, b *v1.NodeStatus) bool {
+	strip := func(st *v1.NodeStatus) *v1.NodeStatus {
+		c := st.DeepCopy()
+		for i := range c.Conditions {
+			c.Conditions[i].LastHeartbeatTime = metav1.Time{}
+		}
+		return c
+	}
+	return apiequality.Semantic.DeepEqual(strip(a), strip(b))
 }
 
 func setNodeCondition(st *v1.NodeStatus, t v1.NodeConditionType, status v1.ConditionStatus, reason, msg string, now time.Time) {
 	for i := range st.Conditions {
 		c := &st.Conditions[i]
 		if c.Type == t {
-			if c.Status != status || c.Reason != reason || c.Message != msg {
-				if c.Status != status {
-					c.LastTransitionTime = mt(now)
-				}
-				c.Status, c.Reason, c.Message = status, reason, msg
-				c.LastHeartbeatTime = mt(now)
+			if c.Status != status {
+				c.LastTransitionTime = mt(now)
 			}
+			c.Status, c.Reason, c.Message = status, reason, msg
+			c.LastHeartbeatTime = mt(now)
 			return
 		}
 	}
 	st.Conditions = append(st.Conditions, v1.NodeCondition{Type: t, Status: status, Reason: reason, Message: msg,
 		LastHeartbeatTime: mt(now), LastTransitionTime: mt(now)})
 }
+
+// fillerNames are the kinds of images a long-running JupyterHub node holds besides ours.
+var fillerNames = []string{
+	"docker.io/library/python:3.%d-slim", "quay.io/jupyter/scipy-notebook:2024-%02d-01", "quay.io/jupyter/r-notebook:2024-%02d-15",
+	"registry.k8s.io/kube-proxy:v1.3%d.0", "docker.io/calico/node:v3.2%d.1", "quay.io/jupyterhub/k8s-singleuser-sample:3.%d.0",
+	"ghcr.io/example-org/team-%d/analysis:v1", "docker.io/rocker/rstudio:4.%d", "nvcr.io/nvidia/pytorch:24.%02d-py3",
+	"quay.io/prometheus/node-exporter:v1.%d.0",
+}
+
+// addFillers gives a node the sim created between fillerImages[0] and [1] other images.
+func (s *simulator) addFillers(ns *nodeState, node string) {
+	lo, hi := s.cfg.fillerImages[0], s.cfg.fillerImages[1]
+	if hi <= 0 {
+		return
+	}
+	s.rndMu.Lock()
+	count := lo + s.rnd.Intn(hi-lo+1)
+	s.rndMu.Unlock()
+	for i := 0; i < count; i++ {
+		ref := fmt.Sprintf(fillerNames[i%len(fillerNames)], 1+(i/len(fillerNames)+len(node))%12)
+		c, err := s.content.resolve(ref)
+		if err != nil {
+			continue
+		}
+		s.mu.Lock()
+		ns.addToStore(c)
+		s.mu.Unlock()
+	}
+}
+
+func (s *simulator) pullDuration(node *v1.Node) time.Duration {
+	base := annFloat(node, annPullSeconds, s.cfg.pullSeconds)
+	if s.cfg.pullJitter > 0 {
+		s.rndMu.Lock()
+		f := 1 + s.cfg.pullJitter*(2*s.rnd.Float64()-1)
+		s.rndMu.Unlock()
+		base *= f
+	}
+	if base < 0 {
+		base = 0
+	}
+	return secs(base)
+}
+
+// enqueueNodePods makes every pod of a node look again (its kubelet came back, say).
+func (s *simulator) enqueueNodePods(node string) {
+	objs, _ := s.podInf.GetIndexer().ByIndex(nodeIndex, node)
+	for _, o := range objs {
+		if k, err := cache.MetaNamespaceKeyFunc(o); err == nil {
+			s.podQ.Add(k)
+		}
+	}
+}
+

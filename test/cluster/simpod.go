@@ -1,7 +1,16 @@
 package main
 
+// The pod half of the simulated kubelet: containers in order (init containers
+// one at a time), image pulls serialized per node (serializeImagePulls), pull
+// credentials from the pod's pull secrets, start errors on images without a
+// shell, back-off, eviction, graceful termination, and the container statuses
+// the kubelet writes on containerd (image = first RepoTag, imageID = first
+// RepoDigest).
+
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"path"
@@ -12,21 +21,57 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/cache"
-
-	"github.com/distribution/reference"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 )
 
-func (s *simulator) forceDelete(ctx context.Context, pod *v1.Pod) error {
-	zero := int64(0)
-	uid := pod.UID
-	err := s.cs.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
-		GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &uid}})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		return err
-	}
-	s.m.podsForceDeleted.Add(1)
-	return nil
+type ctrStep int
+
+const (
+	stepNew ctrStep = iota
+	stepPulling
+	stepPullError   // ErrImagePull shown
+	stepPullBackOff // ImagePullBackOff shown
+	stepStartError  // terminated StartError shown
+	stepCrashBackOff
+	stepRunning
+	stepDone // init container completed
+	stepFailed
+	stepInvalid // InvalidImageName, final
+)
+
+type ctrState struct {
+	name, image   string
+	init, sidecar bool
+	spec          v1.Container
+	step          ctrStep
+	until         time.Time // end of the current timed step
+	attempts      int       // failed pull / start attempts, for back-off
+	restarts      int32
+	imageID       string // first RepoDigest of the image the container was created from
+	runtimeImage  string // first RepoTag, or the image ID when pulled by digest only
+	startedAt     time.Time
+	queuedAt      time.Time
+	finishedAt    time.Time
+	waitReason    string
+	waitMessage   string
+	lastTerm      *v1.ContainerStateTerminated
+	term          *v1.ContainerStateTerminated // set when the pod was terminated
+	pulledContent imageContent
+}
+
+type podState struct {
+	uid        types.UID
+	node       string
+	podIP      string
+	startTime  time.Time
+	ctrs       []*ctrState
+	cur        int
+	condTimes  map[v1.PodConditionType]time.Time
+	condStatus map[v1.PodConditionType]v1.ConditionStatus
+	failed     bool
+	terminated bool   // killed (evicted or deleted): final statuses written
+	evicted    string // eviction message
 }
 
 func (s *simulator) backoff(attempts int) time.Duration {
@@ -40,20 +85,6 @@ func (s *simulator) backoff(attempts int) time.Duration {
 	return d
 }
 
-func (s *simulator) pullDuration(node *v1.Node) time.Duration {
-	base := annFloat(node, annPullSeconds, s.cfg.pullSeconds)
-	if s.cfg.pullJitter > 0 {
-		s.rndMu.Lock()
-		f := 1 + s.cfg.pullJitter*(2*s.rnd.Float64()-1)
-		s.rndMu.Unlock()
-		base *= f
-	}
-	if base < 0 {
-		base = 0
-	}
-	return secs(base)
-}
-
 func newPodState(pod *v1.Pod, s *simulator) *podState {
 	st := &podState{uid: pod.UID, node: pod.Spec.NodeName, startTime: time.Now(),
 		condTimes: map[v1.PodConditionType]time.Time{}, condStatus: map[v1.PodConditionType]v1.ConditionStatus{}}
@@ -61,7 +92,7 @@ func newPodState(pod *v1.Pod, s *simulator) *podState {
 	s.nextPod++
 	n := s.nextPod
 	s.mu.Unlock()
-	st.podIP = net.IPv4(10, byte(64+(n>>16)&0x3f), byte(n>>8), byte(n)).String()
+	st.podIP = net.IPv4(100, byte(96+(n>>16)&0x1f), byte(n>>8), byte(n)).String()
 	for _, c := range pod.Spec.InitContainers {
 		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == v1.ContainerRestartPolicyAlways
 		st.ctrs = append(st.ctrs, &ctrState{name: c.Name, image: c.Image, init: true, sidecar: sidecar, spec: c,
@@ -73,9 +104,10 @@ func newPodState(pod *v1.Pod, s *simulator) *podState {
 	return st
 }
 
-// startFailure reports why a container cannot start on a no-shell image ("" if it can).
-func startFailure(node *v1.Node, c v1.Container) string {
-	if !listContains(node.Annotations[annNoShell], c.Image) || len(c.Command) == 0 {
+// startFailure reports why a container cannot start on an image without a shell ("" if it can):
+// its command is not on one of its volume mounts.
+func startFailure(noShell bool, c v1.Container) string {
+	if !noShell || len(c.Command) == 0 {
 		return ""
 	}
 	exe := c.Command[0]
@@ -92,20 +124,58 @@ func startFailure(node *v1.Node, c v1.Container) string {
 	return prefix + fmt.Sprintf("exec: %q: stat %s: no such file or directory: unknown", exe, exe)
 }
 
-func (s *simulator) missingPullSecrets(ctx context.Context, pod *v1.Pod) ([]string, error) {
+// pullCredentials reads the pod's pull secrets as the kubelet does: registry host -> user:password.
+// Secrets that do not exist are returned by name (the kubelet warns and pulls anyway).
+func (s *simulator) pullCredentials(ctx context.Context, pod *v1.Pod) (map[string]string, []string, error) {
+	creds := map[string]string{}
 	var missing []string
 	for _, ref := range pod.Spec.ImagePullSecrets {
 		if ref.Name == "" {
 			continue
 		}
-		_, err := s.cs.CoreV1().Secrets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		secret, err := s.cs.CoreV1().Secrets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			missing = append(missing, ref.Name)
+			continue
 		} else if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		var config struct {
+			Auths map[string]struct {
+				Username string `json:"username"`
+				Password string `json:"password"`
+				Auth     string `json:"auth"`
+			} `json:"auths"`
+		}
+		if raw, ok := secret.Data[v1.DockerConfigJsonKey]; ok && json.Unmarshal(raw, &config) == nil {
+			for host, a := range config.Auths {
+				pair := a.Username + ":" + a.Password
+				if a.Auth != "" {
+					if b, err := base64.StdEncoding.DecodeString(a.Auth); err == nil {
+						pair = string(b)
+					}
+				}
+				host = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSuffix(host, "/"), "https://"), "http://")
+				creds[host] = pair
+			}
 		}
 	}
-	return missing, nil
+	return creds, missing, nil
+}
+
+// authorized reports whether the credentials let a pull of c through.
+func (s *simulator) authorized(c imageContent, host string, creds map[string]string) bool {
+	if !c.private {
+		return true
+	}
+	pair, ok := creds[host]
+	if !ok {
+		return false
+	}
+	if s.content.registry != nil && host == s.content.registry.addr {
+		return pair == registryUser+":"+s.content.registry.password
+	}
+	return true
 }
 
 func (s *simulator) syncPod(ctx context.Context, key string) (time.Duration, error) {
@@ -125,21 +195,22 @@ func (s *simulator) syncPod(ctx context.Context, key string) (time.Duration, err
 	}
 	nobj, nodeExists, _ := s.nodeInf.GetIndexer().GetByKey(pod.Spec.NodeName)
 	if !nodeExists {
-		// The informer may lag behind a node that was just created: ask the API.
+		// The informer may lag behind a node that was just created: ask the API. A pod bound to
+		// a node that does not exist is left to the pod garbage collector, as in a real cluster.
 		n, err := s.cs.CoreV1().Nodes().Get(ctx, pod.Spec.NodeName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			return 0, s.forceDelete(ctx, pod)
+			return 0, nil
 		} else if err != nil {
 			return 0, err
 		}
 		nobj = n
 	}
 	node := nobj.(*v1.Node)
-	if pod.DeletionTimestamp != nil {
-		return 0, s.forceDelete(ctx, pod)
-	}
-	if pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
+	if isRealNode(node) {
 		return 0, nil
+	}
+	if strings.TrimSpace(node.Annotations[annHeartbeat]) == "stopped" {
+		return 0, nil // a dead kubelet does nothing; the node's sync re-queues its pods when it returns
 	}
 
 	s.mu.Lock()
@@ -153,9 +224,29 @@ func (s *simulator) syncPod(ctx context.Context, key string) (time.Duration, err
 	s.mu.Unlock()
 	// One worker handles a key at a time (workqueue guarantee), so st is not shared.
 
-	next, err := s.advance(ctx, pod, node, st)
-	if err != nil {
-		return 0, err
+	if st.terminated {
+		if pod.DeletionTimestamp != nil {
+			return 0, s.finishDeletion(ctx, pod)
+		}
+		return 0, nil
+	}
+	if pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
+		if pod.DeletionTimestamp != nil {
+			return 0, s.finishDeletion(ctx, pod)
+		}
+		return 0, nil
+	}
+	var next time.Duration
+	switch {
+	case pod.DeletionTimestamp != nil:
+		s.terminate(pod, node, st, "")
+	case pod.Annotations[annEvict] != "":
+		s.terminate(pod, node, st, pod.Annotations[annEvict])
+	default:
+		next, err = s.advance(ctx, pod, node, st)
+		if err != nil {
+			return 0, err
+		}
 	}
 	status := s.buildStatus(pod, st)
 	if !apiequality.Semantic.DeepEqual(status, pod.Status) {
@@ -169,14 +260,73 @@ func (s *simulator) syncPod(ctx context.Context, key string) (time.Duration, err
 		}
 		s.m.podStatusWrites.Add(1)
 	}
+	if st.terminated && pod.DeletionTimestamp != nil {
+		return 0, s.finishDeletion(ctx, pod)
+	}
 	return next, nil
+}
+
+// finishDeletion is the kubelet confirming a graceful deletion once the final status is written.
+func (s *simulator) finishDeletion(ctx context.Context, pod *v1.Pod) error {
+	zero := int64(0)
+	uid := pod.UID
+	err := s.cs.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return err
+	}
+	return nil
+}
+
+// terminate kills the pod's containers as the kubelet does when a pod is deleted or evicted,
+// then marks statuses the way its status manager's TerminatePod does: running containers end
+// (the pause binary exits 0 on SIGTERM), and every init container up to the last one with
+// evidence of a start (at least the first) that is not terminated gets ContainerStatusUnknown.
+func (s *simulator) terminate(pod *v1.Pod, node *v1.Node, st *podState, evictMessage string) {
+	now := time.Now()
+	rec := s.nodeStateFor(node.Name).recorder
+	if evictMessage != "" {
+		st.evicted = evictMessage
+		rec.Eventf(pod, v1.EventTypeWarning, "Evicted", "%s", evictMessage)
+	}
+	for _, c := range st.ctrs {
+		if c.step == stepRunning {
+			rec.Eventf(pod, v1.EventTypeNormal, "Killing", "Stopping container %s", c.name)
+			c.term = &v1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: mt(c.startedAt), FinishedAt: mt(now), ContainerID: containerID(pod, c)}
+		}
+	}
+	last := 0
+	for i, c := range st.ctrs {
+		if !c.init {
+			break
+		}
+		if c.step != stepNew && c.step != stepPulling && c.step != stepPullError && c.step != stepPullBackOff && c.step != stepInvalid || c.lastTerm != nil {
+			last = i
+		}
+	}
+	for i, c := range st.ctrs {
+		if !c.init || i > last {
+			break
+		}
+		if c.step == stepDone || c.term != nil || c.step == stepStartError || c.step == stepFailed {
+			continue
+		}
+		c.term = &v1.ContainerStateTerminated{ExitCode: 137, Reason: "ContainerStatusUnknown",
+			Message: "The container could not be located when the pod was terminated"}
+		if c.step == stepCrashBackOff || c.step == stepRunning {
+			c.restarts++
+		}
+	}
+	st.terminated = true
+	s.m.podsEvicted.Add(1)
 }
 
 // advance moves the pod's containers forward as far as the clock allows and
 // returns when it should be looked at again.
 func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st *podState) (time.Duration, error) {
 	now := time.Now()
-	rec := s.nodeStateFor(node.Name).recorder
+	ns := s.nodeStateFor(node.Name)
+	rec := ns.recorder
 	for st.cur < len(st.ctrs) && !st.failed {
 		c := st.ctrs[st.cur]
 		if c.until.After(now) {
@@ -184,35 +334,8 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 		}
 		switch c.step {
 		case stepNew, stepPullBackOff:
-			missing, err := s.missingPullSecrets(ctx, pod)
+			content, err := s.content.resolve(c.image)
 			if err != nil {
-				return 0, err
-			}
-			if len(missing) > 0 {
-				list := strings.Join(missing, ", ")
-				if !st.secretEvent {
-					rec.Eventf(pod, v1.EventTypeWarning, "FailedToRetrieveImagePullSecret",
-						"Unable to retrieve some image pull secrets (%s); attempting to pull the image may not succeed.", list)
-					st.secretEvent = true
-				}
-				c.attempts++
-				st.secretMsg = fmt.Sprintf("image pull secret(s) not found in namespace %q: %s (Unable to retrieve some image pull secrets (%s); attempting to pull the image may not succeed)",
-					pod.Namespace, list, list)
-				for _, o := range st.ctrs[st.cur:] {
-					o.step, o.waitReason, o.until = stepPullError, "ErrImagePull", now.Add(errShowDuration)
-					o.waitMessage = fmt.Sprintf("failed to pull image %q: %s", o.image, st.secretMsg)
-				}
-				s.m.pullsFailed.Add(1)
-				rec.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: ErrImagePull")
-				return errShowDuration, nil
-			}
-			if st.secretMsg != "" {
-				st.secretMsg = ""
-				for _, o := range st.ctrs[st.cur+1:] {
-					o.step, o.waitReason, o.waitMessage, o.until = stepNew, "PodInitializing", "", time.Time{}
-				}
-			}
-			if _, err := reference.ParseDockerRef(c.image); err != nil {
 				// The kubelet gives up on such a reference: no pull, no back-off.
 				c.step, c.waitReason = stepInvalid, "InvalidImageName"
 				c.waitMessage = fmt.Sprintf("Failed to apply default image tag %q: couldn't parse image name %q: %v", c.image, c.image, err)
@@ -221,62 +344,95 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 				rec.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: InvalidImageName")
 				return 0, nil
 			}
-			if listContains(node.Annotations[annUnpullable], c.image) {
-				norm := normalizeRef(c.image)
-				c.attempts++
-				c.step, c.waitReason, c.until = stepPullError, "ErrImagePull", now.Add(errShowDuration)
-				c.waitMessage = fmt.Sprintf("rpc error: code = NotFound desc = failed to pull and unpack image %q: failed to resolve reference %q: %s: not found", norm, norm, norm)
-				s.m.pullsFailed.Add(1)
-				rec.Eventf(pod, v1.EventTypeWarning, "Failed", "Failed to pull image %q: %s", c.image, c.waitMessage)
-				rec.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: ErrImagePull")
-				return errShowDuration, nil
-			}
-			held, heldID := s.nodeHolds(node, c.image)
-			if held && c.spec.ImagePullPolicy != v1.PullAlways {
+			content.private = content.private || listContains(node.Annotations[annPrivate], c.image)
+			content.noShell = content.noShell || listContains(node.Annotations[annNoShell], c.image)
+			c.pulledContent = content
+			s.mu.Lock()
+			held := ns.holds(content)
+			s.mu.Unlock()
+			if held != nil && c.spec.ImagePullPolicy != v1.PullAlways {
 				s.m.pullsSkipped.Add(1)
 				rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.image)
-				c.imageID = heldID
+				s.setImage(c, held)
 				if err := s.start(pod, node, st, c, now); err != nil {
 					return 0, err
 				}
 				continue
 			}
-			d := s.pullDuration(node)
-			if held {
-				d = 0 // PullAlways on a held image: only a manifest check
+			creds, missing, err := s.pullCredentials(ctx, pod)
+			if err != nil {
+				return 0, err
 			}
+			if len(missing) > 0 {
+				rec.Eventf(pod, v1.EventTypeWarning, "FailedToRetrieveImagePullSecret",
+					"Unable to retrieve some image pull secrets (%s); attempting to pull the image may not succeed.", strings.Join(missing, ", "))
+			}
+			norm := normalizeRef(c.image)
+			host := registryHost(c.image)
+			if listContains(node.Annotations[annUnpullable], c.image) {
+				s.pullFailed(pod, c, rec, now, "NotFound",
+					fmt.Sprintf("failed to pull and unpack image %q: failed to resolve reference %q: %s: not found", norm, norm, norm))
+				return errShowDuration, nil
+			}
+			if !s.authorized(content, host, creds) {
+				tagOrDigest := content.tag
+				if tagOrDigest == "" {
+					tagOrDigest = content.manifestDigest
+				}
+				repoPath := strings.TrimPrefix(content.repo, host+"/")
+				s.pullFailed(pod, c, rec, now, "Unknown",
+					fmt.Sprintf("failed to pull and unpack image %q: failed to resolve reference %q: unexpected status from HEAD request to https://%s/v2/%s/manifests/%s: 401 Unauthorized",
+						norm, norm, host, repoPath, tagOrDigest))
+				return errShowDuration, nil
+			}
+			// One pull at a time per node (the kubelet's serializeImagePulls); a pull of the same
+			// image already under way ends when that one does.
+			s.mu.Lock()
+			start := now
+			if ns.pullFreeAt.After(start) {
+				start = ns.pullFreeAt
+			}
+			end, sharing := ns.inflight[content.configDigest]
+			if !sharing || end.Before(now) {
+				end = start.Add(s.pullDuration(node))
+				if held != nil {
+					end = start // PullAlways on a held image: only a manifest check
+				}
+				ns.inflight[content.configDigest] = end
+				ns.pullFreeAt = end
+			}
+			s.mu.Unlock()
 			s.m.pullsStarted.Add(1)
 			rec.Eventf(pod, v1.EventTypeNormal, "Pulling", "Pulling image %q", c.image)
-			c.step, c.until, c.pullStart = stepPulling, now.Add(d), now
+			c.step, c.until, c.queuedAt = stepPulling, end, now
 			if c.init {
 				c.waitReason = "PodInitializing"
 			} else {
 				c.waitReason = "ContainerCreating"
 			}
 			c.waitMessage = ""
-			if d > 0 {
-				return d, nil
+			if end.After(now) {
+				return end.Sub(now), nil
 			}
 		case stepPulling:
 			s.m.pullsCompleted.Add(1)
-			c.imageID = digestRef(c.image)
-			s.recordPulled(node, c.image)
-			took := now.Sub(c.pullStart).Round(time.Millisecond)
+			s.m.lastPullCompletedUnixNano.Store(time.Now().UnixNano())
+			s.mu.Lock()
+			held := ns.addToStore(c.pulledContent)
+			if end, ok := ns.inflight[c.pulledContent.configDigest]; ok && !end.After(now) {
+				delete(ns.inflight, c.pulledContent.configDigest)
+			}
+			s.mu.Unlock()
+			s.setImage(c, held)
+			took := c.until.Sub(c.queuedAt).Round(time.Millisecond)
 			rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s (%s including waiting). Image size: %d bytes.",
-				c.image, took, took, fakeSize(c.image))
+				c.image, took, now.Sub(c.queuedAt).Round(time.Millisecond), c.pulledContent.size)
 			if err := s.start(pod, node, st, c, now); err != nil {
 				return 0, err
 			}
 		case stepPullError:
 			c.step, c.waitReason = stepPullBackOff, "ImagePullBackOff"
 			c.waitMessage = fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.image, c.waitMessage)
-			c.until = now.Add(s.backoff(c.attempts))
-			if st.secretMsg != "" {
-				for _, o := range st.ctrs[st.cur+1:] {
-					o.step, o.waitReason, o.until = stepPullBackOff, "ImagePullBackOff", c.until
-					o.waitMessage = fmt.Sprintf("Back-off pulling image %q: ErrImagePull: failed to pull image %q: %s", o.image, o.image, st.secretMsg)
-				}
-			}
 			c.until = now.Add(s.backoff(c.attempts))
 			rec.Eventf(pod, v1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.image)
 			rec.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: ImagePullBackOff")
@@ -304,10 +460,35 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 	return 0, nil
 }
 
+func (s *simulator) pullFailed(pod *v1.Pod, c *ctrState, rec record.EventRecorder, now time.Time, code, detail string) {
+	c.attempts++
+	c.step, c.waitReason, c.until = stepPullError, "ErrImagePull", now.Add(errShowDuration)
+	c.waitMessage = fmt.Sprintf("rpc error: code = %s desc = %s", code, detail)
+	s.m.pullsFailed.Add(1)
+	rec.Eventf(pod, v1.EventTypeWarning, "Failed", "Failed to pull image %q: %s", c.image, c.waitMessage)
+	rec.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: ErrImagePull")
+}
+
+// setImage records the names the runtime reports for the image a container was created from.
+func (s *simulator) setImage(c *ctrState, held *heldImage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(held.repoDigests) > 0 {
+		c.imageID = held.repoDigests[0]
+	} else {
+		c.imageID = held.id
+	}
+	if len(held.repoTags) > 0 {
+		c.runtimeImage = held.repoTags[0]
+	} else {
+		c.runtimeImage = held.id
+	}
+}
+
 // start "starts" a container whose image is present.
 func (s *simulator) start(pod *v1.Pod, node *v1.Node, st *podState, c *ctrState, now time.Time) error {
 	rec := s.nodeStateFor(node.Name).recorder
-	if msg := startFailure(node, c.spec); msg != "" {
+	if msg := startFailure(c.pulledContent.noShell, c.spec); msg != "" {
 		s.m.startErrors.Add(1)
 		c.attempts++
 		c.lastTerm = &v1.ContainerStateTerminated{ExitCode: 128, Reason: "StartError", Message: msg,
@@ -334,25 +515,32 @@ func (s *simulator) start(pod *v1.Pod, node *v1.Node, st *podState, c *ctrState,
 }
 
 func containerID(pod *v1.Pod, c *ctrState) string {
-	return "containerd://" + strings.TrimPrefix(fakeDigest(string(pod.UID)+"/"+c.name+"/"+fmt.Sprint(c.restarts)), "sha256:")
+	sum := syntheticContent("localcluster/container", fmt.Sprintf("%s/%s/%d", pod.UID, c.name, c.restarts), "").configDigest
+	return "containerd://" + strings.TrimPrefix(sum, "sha256:")
 }
 
 func (s *simulator) ctrStatus(pod *v1.Pod, c *ctrState) v1.ContainerStatus {
 	cs := v1.ContainerStatus{Name: c.name, Image: c.image, ImageID: c.imageID, RestartCount: c.restarts}
+	if c.runtimeImage != "" {
+		cs.Image = c.runtimeImage
+	}
 	f := false
 	cs.Started = &f
-	switch c.step {
-	case stepDone:
+	switch {
+	case c.term != nil:
+		cs.State.Terminated = c.term.DeepCopy()
+		cs.ContainerID = c.term.ContainerID
+	case c.step == stepDone:
 		cs.Ready = true
 		cs.ContainerID = containerID(pod, c)
 		cs.State.Terminated = &v1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed",
 			StartedAt: mt(c.startedAt), FinishedAt: mt(c.finishedAt), ContainerID: cs.ContainerID}
-	case stepRunning:
+	case c.step == stepRunning:
 		t := true
 		cs.Ready, cs.Started = true, &t
 		cs.ContainerID = containerID(pod, c)
 		cs.State.Running = &v1.ContainerStateRunning{StartedAt: mt(c.startedAt)}
-	case stepStartError, stepFailed:
+	case c.step == stepStartError || c.step == stepFailed:
 		cs.ContainerID = c.lastTerm.ContainerID
 		cs.State.Terminated = c.lastTerm.DeepCopy()
 	default:
@@ -362,9 +550,6 @@ func (s *simulator) ctrStatus(pod *v1.Pod, c *ctrState) v1.ContainerStatus {
 		cs.LastTerminationState.Terminated = c.lastTerm.DeepCopy()
 	} else if c.restarts > 0 && c.lastTerm != nil && c.step != stepStartError {
 		cs.LastTerminationState.Terminated = c.lastTerm.DeepCopy()
-	}
-	if c.imageID == "" {
-		cs.ImageID = ""
 	}
 	return cs
 }
@@ -400,30 +585,38 @@ func (s *simulator) buildStatus(pod *v1.Pod, st *podState) v1.PodStatus {
 		cs := s.ctrStatus(pod, c)
 		if c.init {
 			out.InitContainerStatuses = append(out.InitContainerStatuses, cs)
-			if !(c.step == stepDone || (c.sidecar && c.step == stepRunning)) {
+			if !(c.step == stepDone || (c.sidecar && c.step == stepRunning)) || c.term != nil && c.sidecar {
 				allInitDone = false
 				pendingInit = append(pendingInit, c.name)
 			}
 		} else {
 			out.ContainerStatuses = append(out.ContainerStatuses, cs)
-			if c.step != stepRunning {
+			if c.step != stepRunning || c.term != nil {
 				allRunning = false
 				unready = append(unready, c.name)
 			}
 		}
 	}
-	s.setCond(st, v1.PodReadyToStartContainers, v1.ConditionTrue, now)
+	ready := v1.ConditionFalse
+	if allInitDone && allRunning {
+		ready = v1.ConditionTrue
+	}
+	readyToStart := v1.ConditionTrue
+	if st.terminated {
+		readyToStart = v1.ConditionFalse
+	}
+	s.setCond(st, v1.PodReadyToStartContainers, readyToStart, now)
 	if allInitDone {
 		s.setCond(st, v1.PodInitialized, v1.ConditionTrue, now)
 	} else {
 		s.setCond(st, v1.PodInitialized, v1.ConditionFalse, now)
 	}
-	ready := v1.ConditionFalse
-	if allInitDone && allRunning {
-		ready = v1.ConditionTrue
-	}
 	s.setCond(st, v1.ContainersReady, ready, now)
 	s.setCond(st, v1.PodReady, ready, now)
+	notReadyReason := "ContainersNotReady"
+	if st.terminated {
+		notReadyReason = "PodFailed"
+	}
 	cond := func(t v1.PodConditionType, reason, msg string) v1.PodCondition {
 		c := v1.PodCondition{Type: t, Status: st.condStatus[t], LastTransitionTime: mt(st.condTimes[t])}
 		if c.Status != v1.ConditionTrue {
@@ -434,8 +627,15 @@ func (s *simulator) buildStatus(pod *v1.Pod, st *podState) v1.PodStatus {
 	ours := []v1.PodCondition{
 		cond(v1.PodReadyToStartContainers, "", ""),
 		cond(v1.PodInitialized, "ContainersNotInitialized", fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(pendingInit, " "))),
-		cond(v1.PodReady, "ContainersNotReady", fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))),
-		cond(v1.ContainersReady, "ContainersNotReady", fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))),
+		cond(v1.PodReady, notReadyReason, fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))),
+		cond(v1.ContainersReady, notReadyReason, fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))),
+	}
+	if st.terminated {
+		ours[2].Message, ours[3].Message = "", ""
+	}
+	if st.evicted != "" {
+		ours = append(ours, v1.PodCondition{Type: v1.DisruptionTarget, Status: v1.ConditionTrue, Reason: v1.PodReasonTerminationByKubelet,
+			Message: st.evicted, LastTransitionTime: mt(now)})
 	}
 	// keep conditions written by others (PodScheduled, DisruptionTarget, ...), and their order
 	conds := make([]v1.PodCondition, 0, len(out.Conditions)+len(ours))
@@ -468,6 +668,11 @@ func (s *simulator) buildStatus(pod *v1.Pod, st *podState) v1.PodStatus {
 	}
 	out.Conditions = conds
 	switch {
+	case st.terminated:
+		out.Phase = v1.PodFailed
+		if st.evicted != "" {
+			out.Reason, out.Message = "Evicted", st.evicted
+		}
 	case st.failed:
 		out.Phase = v1.PodFailed
 	case allInitDone && allRunning:
@@ -476,16 +681,4 @@ func (s *simulator) buildStatus(pod *v1.Pod, st *podState) v1.PodStatus {
 		out.Phase = v1.PodPending
 	}
 	return out
-}
-
-// podKeysOnNode returns the keys of pods bound to a node (for node deletion).
-func (s *simulator) podKeysOnNode(node string) []string {
-	objs, _ := s.podInf.GetIndexer().ByIndex(nodeIndex, node)
-	keys := make([]string, 0, len(objs))
-	for _, o := range objs {
-		if k, err := cache.MetaNamespaceKeyFunc(o); err == nil {
-			keys = append(keys, k)
-		}
-	}
-	return keys
 }

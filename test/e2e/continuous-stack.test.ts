@@ -7,13 +7,13 @@ import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
-import { sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
 import { exampleStack, removeStack } from "../support/engine";
 import { addUserNode, nodeImages, waitFor } from "../support/scenario";
 
 const userImages = ["quay.io/jupyter/pyspark-notebook:2025-03-14", "quay.io/jupyter/tensorflow-notebook:2025-03-14"];
 
-const fastPulls = { [SIM.pullSeconds]: "1", [SIM.statusDelaySeconds]: "0.5" };
+const fastPulls = { [SIM.pullSeconds]: "1", ...FAST_STATUS };
 
 async function ourDaemonSets(cluster: TestCluster, namespace: string): Promise<string[]> {
     const selector = `${LABEL_MANAGED_BY}=${MANAGER}`;

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import type { Stack } from "@pulumi/pulumi/automation";
 import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
-import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { repoRoot, sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
 import { exampleStack, removeStack, sharedEngine } from "../support/engine";
 import { addUserNode, leftovers, recordEvents } from "../support/scenario";
 
@@ -36,7 +36,7 @@ async function exportedState(stack: Stack): Promise<string> {
 }
 
 function userNodeAnnotations(pullSeconds: string): Record<string, string> {
-    return { [SIM.pullSeconds]: pullSeconds, [SIM.statusDelaySeconds]: "1" };
+    return { [SIM.pullSeconds]: pullSeconds, ...FAST_STATUS };
 }
 
 function stackName(prefix: string): string {

@@ -10,7 +10,7 @@ import {
     prePullProvider,
     type PrePullOutputs,
 } from "../../components/provider";
-import { sharedCluster, FAST_PULL, SIM, type TestCluster } from "../support/cluster";
+import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
 import {
     addNode,
     assertNothingLeft,
@@ -53,7 +53,7 @@ describe("nodes that join later, and a limit on nodes pulling at once", function
 
         // Slow enough that a refresh right after the node is Ready still finds it missing.
         const late = await addNode(cluster, s, "late", {
-            annotations: { [SIM.pullSeconds]: "2", [SIM.statusDelaySeconds]: "0.5" },
+            annotations: { [SIM.pullSeconds]: "2", ...FAST_STATUS },
         });
         const refreshed = (await prePullProvider.read!(`${s.namespace}/${inputs.ownerId}`, prePulled))
             .props as PrePullOutputs;
@@ -129,7 +129,7 @@ describe("nodes that join later, and a limit on nodes pulling at once", function
 
     it("with maxParallelNodes 2 on 6 nodes, never more than 2 nodes pull at once, and no pull is interrupted", async () => {
         const s = await newScenario(cluster, "max-parallel");
-        const slow = { [SIM.pullSeconds]: "1.5", [SIM.statusDelaySeconds]: "0.5" };
+        const slow = { [SIM.pullSeconds]: "1.5", ...FAST_STATUS };
         const nodes = await Promise.all(
             ["a", "b", "c", "d", "e", "f"].map((n) => addNode(cluster, s, n, { annotations: slow })),
         );

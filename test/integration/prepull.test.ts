@@ -5,7 +5,7 @@
  */
 import * as assert from "node:assert/strict";
 import { prePullProvider } from "../../components/provider";
-import { sharedCluster, FAST_PULL, SIM, type TestCluster } from "../support/cluster";
+import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
 import {
     addNode,
     assertNothingLeft,
@@ -152,7 +152,7 @@ describe("pre-pull on a real control plane", function () {
 
     it("covers a node that joins mid-pull", async () => {
         const s = await scenario("join");
-        const slow = { [SIM.pullSeconds]: "3", [SIM.statusDelaySeconds]: "0.5" };
+        const slow = { [SIM.pullSeconds]: "3", ...FAST_STATUS };
         const first = await addNode(cluster, s, "first", { annotations: slow });
         const pending = create(cluster, {
             images: ["python:3.8"],

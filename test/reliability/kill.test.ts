@@ -6,7 +6,7 @@ import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { prePullProvider } from "../../components/provider";
-import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { repoRoot, sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
 import { addNode, assertNothingLeft, checkedInputs, leftovers, newScenario, type Scenario } from "../support/scenario";
 
 /** A small seeded generator (mulberry32), so that kill points are random but reproducible. */
@@ -67,7 +67,7 @@ describe("killed mid-create", function () {
         s = await newScenario(cluster, "kill");
         // 3 s pulls keep every kill point (0.8 to 5.8 s after start) inside a run rather than after it.
         for (const n of ["a", "b"])
-            await addNode(cluster, s, n, { annotations: { [SIM.pullSeconds]: "3", [SIM.statusDelaySeconds]: "0.5" } });
+            await addNode(cluster, s, n, { annotations: { [SIM.pullSeconds]: "3", ...FAST_STATUS } });
     });
 
     const random = seededRandom(20261123);

@@ -6,7 +6,7 @@
 import * as assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { prePullProvider } from "../../components/provider";
-import { sharedCluster, FAST_PULL, SIM, type TestCluster } from "../support/cluster";
+import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
 import { addNode, assertNothingLeft, create, leftovers, newScenario, removeAllOurs } from "../support/scenario";
 
 /** The rules README.md documents (secrets/get is optional and left out here). */
@@ -116,7 +116,7 @@ describe("security", function () {
         it(`without "${verb}" on ${resource} the error names that permission`, async () => {
             const s = await newScenario(cluster, `rbac-no-${verb}-${resource}`);
             await addNode(cluster, s, "a", {
-                annotations: { [SIM.pullSeconds]: "1", [SIM.statusDelaySeconds]: "0.5" },
+                annotations: { [SIM.pullSeconds]: "1", ...FAST_STATUS },
             });
             const kubeconfig = await accountWith(
                 cluster,

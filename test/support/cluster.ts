@@ -14,16 +14,29 @@ const run = promisify(execFile);
 export const repoRoot = path.resolve(__dirname, "../..");
 const clusterScript = path.join(repoRoot, "test/cluster/cluster.sh");
 
+/** The simulator's steering annotations (test/cluster/README.md); all but `evict` go on nodes. */
 export const SIM = {
     ready: "simulator.prepuller.test/ready",
     pullSeconds: "simulator.prepuller.test/pull-seconds",
-    statusDelaySeconds: "simulator.prepuller.test/status-delay-seconds",
+    imageListRefreshSeconds: "simulator.prepuller.test/image-list-refresh-seconds",
+    nodeStatusSeconds: "simulator.prepuller.test/node-status-seconds",
     unpullable: "simulator.prepuller.test/unpullable",
     noShell: "simulator.prepuller.test/no-shell",
+    privateImages: "simulator.prepuller.test/private-images",
+    preloadedImages: "simulator.prepuller.test/preloaded-images",
+    heartbeat: "simulator.prepuller.test/heartbeat",
+    /** On a pod: the kubelet evicts it (phase Failed, reason Evicted) with this message. */
+    evict: "simulator.prepuller.test/evict",
 };
 
-/** Node annotations for pulls that take a fraction of a second, for tests about anything but time. */
-export const FAST_PULL = { [SIM.pullSeconds]: "0.3", [SIM.statusDelaySeconds]: "0.5" };
+/**
+ * Made faster for tests that are not about the kubelet's timing: the kubelet refreshes its image
+ * list every 30 s and writes node status every 10 s; these nodes do both every 0.5 s.
+ */
+export const FAST_STATUS = { [SIM.imageListRefreshSeconds]: "0.5", [SIM.nodeStatusSeconds]: "0.5" };
+
+/** FAST_STATUS and pulls of 0.3 s, for tests about anything but time. */
+export const FAST_PULL = { [SIM.pullSeconds]: "0.3", ...FAST_STATUS };
 
 export interface TestCluster {
     dir: string;
@@ -101,11 +114,10 @@ export async function restartControlPlane(cluster: TestCluster): Promise<void> {
 async function startClusterIn(dir: string): Promise<TestCluster> {
     let stdout: string;
     try {
-        ({ stdout } = await run(
-            "bash",
-            [clusterScript, "up", "--nodes", "1", "--pull-seconds", "0.5", "--status-delay-seconds", "1"],
-            { env: { ...process.env, PREPULLER_CLUSTER_DIR: dir }, maxBuffer: 64 * 1024 * 1024 },
-        ));
+        ({ stdout } = await run("bash", [clusterScript, "up", "--nodes", "1", "--pull-seconds", "0.5"], {
+            env: { ...process.env, PREPULLER_CLUSTER_DIR: dir },
+            maxBuffer: 64 * 1024 * 1024,
+        }));
     } catch (e) {
         const err = e as { stderr?: string; message: string };
         throw new Error(`the local cluster could not be started: ${err.message}\n${(err.stderr ?? "").slice(-4000)}`);

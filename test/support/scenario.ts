@@ -6,7 +6,8 @@ import { prePullProvider } from "../../components/provider";
 import type { PrePullInputs } from "../../components/inputs";
 import type { PrePullResult } from "../../components/prepull";
 import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
-import type { TestCluster } from "./cluster";
+import { SIM, type TestCluster } from "./cluster";
+import { parseImageReference } from "../../components/references";
 
 export const SCENARIO_LABEL = "test.prepuller/scenario";
 
@@ -86,18 +87,51 @@ async function isNodeReady(cluster: Pick<TestCluster, "core">, name: string): Pr
     return ready && !(node.spec?.taints ?? []).some((t) => t.key === "node.kubernetes.io/not-ready");
 }
 
-/** Writes images into a node's status, as a kubelet would report them. */
+/**
+ * Gives a node's container runtime these images (the simulator's preloaded-images annotation),
+ * and waits until the kubelet reports them: every one, or as many as its 50-image cap shows.
+ * A kubelet writes status.images from its runtime, so a status written by anyone else would be
+ * overwritten at its next sync. The node should carry FAST_STATUS, or this waits up to 40 s.
+ */
 export async function seedImages(
-    cluster: TestCluster,
+    cluster: Pick<TestCluster, "core">,
     node: string,
     images: { names: string[]; sizeBytes: number }[],
 ): Promise<void> {
-    const current = await cluster.core.readNodeStatus({ name: node });
-    current.status = { ...current.status, images: [...(current.status?.images ?? []), ...images] };
-    await cluster.core.replaceNodeStatus({ name: node, body: current });
+    const current = await cluster.core.readNode({ name: node });
+    const before = current.metadata?.annotations?.[SIM.preloadedImages];
+    const entries = images.map((i) => `${i.names[0]}=${i.sizeBytes}`);
+    await cluster.core.patchNode(
+        {
+            name: node,
+            body: {
+                metadata: { annotations: { [SIM.preloadedImages]: [before, ...entries].filter(Boolean).join(",") } },
+            },
+        },
+        setMergePatch(),
+    );
+    const wanted = images.map((i) => parseImageReference(i.names[0]!).normalized);
+    await waitFor(
+        async () => {
+            const listed = await nodeImages({ core: cluster.core }, node);
+            const shown = wanted.filter((w) => listed.includes(w)).length;
+            return shown === wanted.length || listed.length >= KUBELET_NODE_STATUS_MAX_IMAGES;
+        },
+        `${node} to report ${wanted.length} seeded images`,
+        60_000,
+    );
 }
 
-export async function nodeImages(cluster: TestCluster, node: string): Promise<string[]> {
+/** The kubelet's default nodeStatusMaxImages. */
+const KUBELET_NODE_STATUS_MAX_IMAGES = 50;
+
+function setMergePatch() {
+    const lib = require("@kubernetes/client-node") as typeof k8s;
+    return lib.setHeaderOptions("Content-Type", lib.PatchStrategy.MergePatch);
+}
+
+/** Every name the node's status.images lists (RepoDigests and RepoTags, as the kubelet writes them). */
+export async function nodeImages(cluster: Pick<TestCluster, "core">, node: string): Promise<string[]> {
     const current = await cluster.core.readNode({ name: node });
     return (current.status?.images ?? []).flatMap((i) => i.names ?? []);
 }

@@ -1,0 +1,168 @@
+/**
+ * Watched caches of Nodes, our Pods and our DaemonSet's Events: client-node's ListWatch (a paged
+ * list, then a watch from its resourceVersion), holding compact projections instead of whole
+ * objects, restarted after watch errors (a restarted apiserver, dropped connections, a watch that
+ * stops sending: client-node aborts one that is silent for WATCH_SILENCE_SECONDS).
+ */
+import {
+    callApi,
+    describeCallError,
+    requestOptions,
+    statusCode,
+    type ApiCall,
+    type ClientLibrary,
+    type KubeConfig,
+} from "./kube";
+
+export interface Cluster {
+    lib: ClientLibrary;
+    kc: KubeConfig;
+    core: InstanceType<ClientLibrary["CoreV1Api"]>;
+    apps: InstanceType<ClientLibrary["AppsV1Api"]>;
+}
+
+export interface Watched<T> {
+    list(): readonly T[];
+    /** An error that restarting the watch cannot fix (missing permission), if one happened. */
+    fatalError(): Error | undefined;
+    /** The last error of this watch while it is failing, for messages; undefined while healthy. */
+    trouble(): string | undefined;
+    stop(): Promise<void>;
+}
+
+/** Lists are read in pages of this many objects, so a large cluster is never in memory whole. */
+const LIST_PAGE_SIZE = 250;
+/** A watch that delivers nothing (not even a bookmark) for this long is abandoned and re-listed. */
+export const WATCH_SILENCE_SECONDS = 30;
+
+interface ListPage<T> {
+    items: T[];
+    metadata?: { resourceVersion?: string; _continue?: string };
+}
+
+type WatchCallback = (phase: string, obj: unknown, raw: unknown) => void;
+
+export interface WatchSpec<T> {
+    /** API path of the collection, e.g. `/api/v1/nodes`. */
+    path: string;
+    /** Names the call in errors (`list nodes`, `list pods in namespace "jhub"`). */
+    call: ApiCall;
+    listPage: (
+        page: { limit: number; _continue?: string },
+        options: ReturnType<typeof requestOptions>,
+    ) => Promise<unknown>;
+    labelSelector?: string;
+    fieldSelector?: string;
+    project: (obj: T) => T;
+    onChange: () => void;
+    /** The first list gives up after this time (ms since the epoch). */
+    deadline?: number;
+}
+
+/** Informer errors come from its list (API errors carry `code`) or its watch (`statusCode`). */
+function failedVerb(error: unknown): "list" | "watch" {
+    return (error as { statusCode?: unknown })?.statusCode !== undefined ? "watch" : "list";
+}
+
+/** Starts a watched cache and resolves once its first list is in. */
+export async function watchObjects<T extends { metadata?: { name?: string } }>(
+    cluster: Cluster,
+    spec: WatchSpec<T>,
+): Promise<Watched<T>> {
+    const options = requestOptions(cluster.lib);
+    const listProjected = async (): Promise<ListPage<T>> => {
+        const items: T[] = [];
+        let resourceVersion: string | undefined;
+        let token: string | undefined;
+        do {
+            const page = (await callApi(
+                spec.call,
+                () => spec.listPage({ limit: LIST_PAGE_SIZE, _continue: token }, options),
+                { deadline: spec.deadline, attempts: 2 },
+            )) as ListPage<T>;
+            for (const item of page.items) items.push(spec.project(item));
+            resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+            token = page.metadata?._continue || undefined;
+        } while (token);
+        return { items, metadata: { resourceVersion } };
+    };
+    // The watch hands each event's object to the cache; projecting it first keeps the cache small.
+    // client-node's Watch aborts a watch that has been silent for 30 s (WATCH_SILENCE_SECONDS).
+    const watch = new cluster.lib.Watch(cluster.kc);
+    const projectingWatch = {
+        watch: (
+            watchPath: string,
+            query: Record<string, string | number | boolean | undefined>,
+            callback: WatchCallback,
+            done: (err: unknown) => void,
+        ) =>
+            watch.watch(
+                watchPath,
+                query,
+                (phase: string, obj: unknown, raw: unknown) =>
+                    callback(
+                        phase,
+                        phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? spec.project(obj as T) : obj,
+                        raw,
+                    ),
+                done,
+            ),
+    };
+    const informer = new cluster.lib.ListWatch(
+        spec.path,
+        projectingWatch as never,
+        listProjected as never,
+        false,
+        spec.labelSelector,
+        spec.fieldSelector,
+    );
+    let stopped = false;
+    let firstError: unknown;
+    let synced = false;
+    let fatal: Error | undefined;
+    let trouble: string | undefined;
+    const verbCall = (err: unknown): ApiCall => ({ ...spec.call, verb: failedVerb(err) });
+    const changed = () => {
+        trouble = undefined;
+        spec.onChange();
+    };
+    informer.on("add", changed);
+    informer.on("update", changed);
+    informer.on("delete", changed);
+    informer.on("error", (err: unknown) => {
+        if (!synced) {
+            firstError = err;
+            return;
+        }
+        const code = statusCode(err);
+        if (code === 401 || code === 403) {
+            fatal = describeCallError(err, verbCall(err));
+            spec.onChange();
+            return;
+        }
+        trouble = describeCallError(err, verbCall(err)).message.replace(/^image-prepuller: /, "");
+        if (!stopped) setTimeout(() => void (stopped ? undefined : informer.start()), 1000);
+    });
+    for (let attempt = 0; ; attempt++) {
+        firstError = undefined;
+        await informer.start();
+        if (firstError === undefined) break;
+        const code = statusCode(firstError);
+        const outOfTime = spec.deadline !== undefined && Date.now() + 500 * 2 ** attempt >= spec.deadline;
+        if (code === 401 || code === 403 || attempt >= 5 || outOfTime) {
+            await informer.stop();
+            throw describeCallError(firstError, verbCall(firstError));
+        }
+        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+    }
+    synced = true;
+    return {
+        list: () => informer.list() as unknown as readonly T[],
+        fatalError: () => fatal,
+        trouble: () => trouble,
+        stop: async () => {
+            stopped = true;
+            await informer.stop();
+        },
+    };
+}

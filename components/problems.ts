@@ -1,0 +1,107 @@
+/**
+ * Why pre-pull pods do not appear or do not start, from what the API says: the DaemonSet
+ * controller's Warning events (FailedCreate: a missing PriorityClass, a ResourceQuota, Pod
+ * Security, an admission webhook) and pods the scheduler cannot place (PodScheduled=False,
+ * Unschedulable: a full node). Pure functions over projected objects.
+ */
+import type { Event, Pod } from "./kubernetes-types";
+
+export interface PodProblem {
+    /** The node concerned, or undefined for the DaemonSet as a whole. */
+    node?: string;
+    reason: string;
+    message: string;
+}
+
+/** The node a DaemonSet pod is pinned to: its required node affinity's `metadata.name` field. */
+export function targetNode(pod: Pod): string | undefined {
+    if (pod.spec?.nodeName) return pod.spec.nodeName;
+    const terms = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+    for (const term of terms ?? []) {
+        for (const field of term.matchFields ?? []) {
+            if (field.key === "metadata.name" && field.operator === "In" && field.values?.length === 1) {
+                return field.values[0];
+            }
+        }
+    }
+    return undefined;
+}
+
+/**
+ * The DaemonSet controller could not create pods: its FailedCreate Warning events, newest message
+ * first, one entry per distinct message. Only events about `daemonSetUid` count.
+ */
+export function creationProblems(events: readonly Event[], daemonSetUid: string): PodProblem[] {
+    const relevant = events
+        .filter((e) => e.involvedObject?.uid === daemonSetUid && e.type === "Warning" && e.reason === "FailedCreate")
+        .sort((a, b) => eventTime(b) - eventTime(a));
+    const seen: string[] = [];
+    const problems: PodProblem[] = [];
+    for (const event of relevant) {
+        const message = (event.message ?? "").replace(/^Error creating: /, "");
+        const key = message.replace(/pods "[^"]*"/g, "pods");
+        if (seen.includes(key)) continue;
+        seen.push(key);
+        problems.push({ reason: "FailedCreate", message: `${message}${hintFor(message)}` });
+    }
+    return problems;
+}
+
+function eventTime(event: Event): number {
+    const t = event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp;
+    return t === undefined ? 0 : new Date(t).getTime();
+}
+
+/**
+ * Pods the scheduler cannot place, by node. A DaemonSet pod is pinned to one node, so the
+ * scheduler counts every other node as not matching its affinity: only the other reasons concern
+ * the pod's own node ("Too many pods", "Insufficient cpu", an untolerated taint).
+ */
+export function unschedulablePods(pods: readonly Pod[]): PodProblem[] {
+    const problems: PodProblem[] = [];
+    for (const pod of pods) {
+        if (pod.spec?.nodeName || pod.metadata?.deletionTimestamp) continue;
+        const scheduled = (pod.status?.conditions ?? []).find((c) => c.type === "PodScheduled");
+        if (scheduled?.status !== "False" || scheduled.reason !== "Unschedulable") continue;
+        const reasons = schedulerReasons(scheduled.message ?? "");
+        const text = reasons.length > 0 ? reasons.join(", ") : (scheduled.message ?? "unschedulable");
+        problems.push({ node: targetNode(pod), reason: "Unschedulable", message: `${text}${hintFor(text)}` });
+    }
+    return problems;
+}
+
+/** "0/5 nodes are available: 1 Too many pods, 4 node(s) didn't match ... . preemption: ..." -> ["Too many pods"]. */
+export function schedulerReasons(message: string): string[] {
+    const match = /nodes are available: (.*?)(?:\. preemption:|\.$|$)/.exec(message);
+    if (!match) return [];
+    return match[1]!
+        .split(/, (?=\d+ )/)
+        .map((part) => part.replace(/^\d+ /, "").trim())
+        .filter((part) => part !== "" && !/didn't match Pod's node affinity\/selector/.test(part));
+}
+
+/** What to change, for the causes people meet. */
+function hintFor(message: string): string {
+    if (/no PriorityClass with name/.test(message)) {
+        return " (create that PriorityClass, or set priorityClassName to an existing one)";
+    }
+    if (/exceeded quota/.test(message)) {
+        return " (raise the namespace's ResourceQuota, or pre-pull in another namespace)";
+    }
+    if (/violates PodSecurity/.test(message)) {
+        return " (the namespace's Pod Security level rejects the pre-pull pods; a daemonSetPatch may have loosened their security context)";
+    }
+    if (/admission webhook .* denied/.test(message)) {
+        return " (an admission webhook rejects the pre-pull pods; allow them in its policy)";
+    }
+    if (/Too many pods/.test(message)) {
+        return " (the node already runs its maximum number of pods; free a slot or raise the kubelet's maxPods)";
+    }
+    if (/Insufficient (cpu|memory|ephemeral-storage)/.test(message)) {
+        return " (the node has no room for the pre-pull pod's requests; free room, or lower them with daemonSetPatch)";
+    }
+    if (/untolerated taint/.test(message)) {
+        return " (add a toleration for that taint, or exclude the node with nodeSelector or affinity)";
+    }
+    return "";
+}
