@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
 import { createHash } from "crypto";
-import { cleanupProvider, continuousPullerProvider, prePullProvider } from "./provider";
+import { renderContinuousPuller } from "./continuous";
+import { INPUT_PROPERTIES, normalizeInputs } from "./inputs";
+import { cleanupProvider, prePullProvider } from "./provider";
 
 export const COMPONENT_TYPE = "image-prepuller:index:ImagePrePuller";
 
@@ -63,6 +65,16 @@ export class ImagePrePuller extends pulumi.ComponentResource {
 
     constructor(name: string, args: ImagePrePullerArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPE, name, {}, opts);
+        // Given (or inheriting) a kubernetes provider, the pre-pull must run on that provider's
+        // cluster; its kubeconfig cannot be read back from the provider, so the user passes it.
+        const kubernetesProvider = this.getProvider("kubernetes::Provider");
+        if (kubernetesProvider !== undefined && args.kubeconfig === undefined) {
+            throw new Error(
+                `ImagePrePuller "${name}": a kubernetes provider is set (provider/providers option, or inherited from a parent), but kubeconfig is not: ` +
+                    "the pre-pull cannot read a provider's kubeconfig, and would otherwise use the ambient one (maybe another cluster). " +
+                    "Pass the kubeconfig (and context) the provider was made from as the `kubeconfig` (and `context`) arguments.",
+            );
+        }
         const props = prePullProps(name, args);
         const cleanup = new PrePullCleanup(
             `${name}-cleanup`,
@@ -82,11 +94,7 @@ export class ImagePrePuller extends pulumi.ComponentResource {
         // Created only after the pre-pull, so it starts on nodes that already hold the images.
         this.continuousDaemonSet =
             args.continuous === true
-                ? new ContinuousPuller(`${name}-continuous`, props, {
-                      parent: this,
-                      dependsOn: [prePull],
-                      additionalSecretOutputs: ["kubeconfig"],
-                  }).daemonSet
+                ? this.continuousPuller(name, props, args, kubernetesProvider, prePull)
                 : pulumi.output(undefined);
         this.registerOutputs({
             images: this.images,
@@ -96,6 +104,56 @@ export class ImagePrePuller extends pulumi.ComponentResource {
             missingNodes: this.missingNodes,
             continuousDaemonSet: this.continuousDaemonSet,
         });
+    }
+
+    /**
+     * The continuous puller: a `k8s.apps.v1.DaemonSet` child, through the kubernetes provider given
+     * to the component, or one made from `kubeconfig`, or the default provider.
+     */
+    private continuousPuller(
+        name: string,
+        props: PrePullProps,
+        args: ImagePrePullerArgs,
+        given: pulumi.ProviderResource | undefined,
+        prePull: pulumi.Resource,
+    ): pulumi.Output<string> {
+        const kubernetes = require("@pulumi/kubernetes") as typeof k8s;
+        const provider =
+            given ??
+            (args.kubeconfig !== undefined
+                ? new kubernetes.Provider(
+                      `${name}-kubernetes`,
+                      { kubeconfig: pulumi.secret(args.kubeconfig), context: args.context },
+                      { parent: this },
+                  )
+                : undefined);
+        // Normalized as `check` does it; without the credentials, which would make the manifest secret.
+        const shape = Object.fromEntries(
+            INPUT_PROPERTIES.filter((k) => k !== "kubeconfig" && k !== "context").map((k) => [
+                k,
+                (props as unknown as Record<string, unknown>)[k],
+            ]),
+        );
+        const manifest = pulumi.output(shape).apply((raw) => {
+            const { inputs, failures } = normalizeInputs(
+                raw as Record<string, unknown>,
+                undefined,
+                () => props.ownerId,
+            );
+            if (failures.length > 0) {
+                throw new Error(failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
+            }
+            return renderContinuousPuller(inputs) as {
+                metadata: k8s.types.input.meta.v1.ObjectMeta;
+                spec: k8s.types.input.apps.v1.DaemonSetSpec;
+            };
+        });
+        const daemonSet = new kubernetes.apps.v1.DaemonSet(
+            `${name}-continuous`,
+            { metadata: manifest.metadata, spec: manifest.spec },
+            { parent: this, dependsOn: [prePull], provider },
+        );
+        return pulumi.interpolate`${daemonSet.metadata.namespace}/${daemonSet.metadata.name}`;
     }
 }
 
@@ -140,22 +198,6 @@ class PrePull extends pulumi.dynamic.Resource {
             opts,
             "image-prepuller",
             "PrePull",
-        );
-    }
-}
-
-/** The long-lived DaemonSet of continuous mode; see continuousPullerProvider. */
-class ContinuousPuller extends pulumi.dynamic.Resource {
-    declare public readonly daemonSet: pulumi.Output<string>;
-
-    constructor(name: string, props: PrePullProps, opts: pulumi.CustomResourceOptions) {
-        super(
-            continuousPullerProvider,
-            name,
-            { ...props, daemonSet: undefined, present: undefined },
-            opts,
-            "image-prepuller",
-            "ContinuousPuller",
         );
     }
 }

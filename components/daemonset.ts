@@ -4,6 +4,7 @@
  * (distroless, scratch) work: the helper image copies its statically linked `true` there first.
  */
 import { restrictToNodes } from "./batches";
+import type { PrePullInputs } from "./inputs";
 import type { Affinity, Toleration } from "./kubernetes-types";
 
 export const LABEL_NAME = "app.kubernetes.io/name";
@@ -41,6 +42,22 @@ export interface DaemonSetSpecification {
     extraLabels?: Record<string, string>;
 }
 
+/** The DaemonSet both modes render: the user's pod shape and scheduling. */
+export function daemonSetSpecification(inputs: PrePullInputs): Omit<DaemonSetSpecification, "name" | "ownerId"> {
+    return {
+        namespace: inputs.namespace,
+        images: inputs.images,
+        helperImage: inputs.helperImage,
+        pauseImage: inputs.pauseImage,
+        nodeSelector: inputs.nodeSelector,
+        tolerations: inputs.tolerations,
+        affinity: inputs.affinity,
+        imagePullSecrets: inputs.imagePullSecrets,
+        priorityClassName: inputs.priorityClassName,
+        daemonSetPatch: inputs.daemonSetPatch,
+    };
+}
+
 export function ownerLabels(ownerId: string): Record<string, string> {
     return { [LABEL_NAME]: APP_NAME, [LABEL_MANAGED_BY]: MANAGER, [LABEL_OWNER]: ownerId };
 }
@@ -52,14 +69,6 @@ export function ownerSelector(ownerId: string): string {
 
 export function daemonSetName(ownerId: string): string {
     return ownerId;
-}
-
-/**
- * The owner id of the long-lived continuous puller. A distinct owner label value, so that the
- * pre-pull's cleanup (which selects its own owner id) never deletes it, and vice versa.
- */
-export function continuousOwnerId(ownerId: string): string {
-    return `${ownerId}-continuous`;
 }
 
 const containerSecurityContext = {

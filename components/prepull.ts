@@ -13,13 +13,7 @@ import {
     type Logger,
     type OwnedObjects,
 } from "./cleanup";
-import {
-    daemonSetName,
-    LABEL_COMPONENT,
-    ownerSelector,
-    renderDaemonSet,
-    type DaemonSetSpecification,
-} from "./daemonset";
+import { daemonSetName, daemonSetSpecification, LABEL_COMPONENT, ownerSelector, renderDaemonSet } from "./daemonset";
 import type { SchedulingConstraints } from "./eligibility";
 import { watchObjects, type Cluster, type Watched } from "./informers";
 import type { PrePullInputs } from "./inputs";
@@ -56,22 +50,6 @@ export function connect(kubeconfig: string | undefined, context: string | undefi
 
 function constraintsOf(inputs: PrePullInputs): SchedulingConstraints {
     return { nodeSelector: inputs.nodeSelector, tolerations: inputs.tolerations, affinity: inputs.affinity };
-}
-
-/** The DaemonSet both modes render: the user's pod shape and scheduling. */
-export function daemonSetSpecification(inputs: PrePullInputs): Omit<DaemonSetSpecification, "name" | "ownerId"> {
-    return {
-        namespace: inputs.namespace,
-        images: inputs.images,
-        helperImage: inputs.helperImage,
-        pauseImage: inputs.pauseImage,
-        nodeSelector: inputs.nodeSelector,
-        tolerations: inputs.tolerations,
-        affinity: inputs.affinity,
-        imagePullSecrets: inputs.imagePullSecrets,
-        priorityClassName: inputs.priorityClassName,
-        daemonSetPatch: inputs.daemonSetPatch,
-    };
 }
 
 /** Runs the pre-pull. Throws on pull failures, timeouts and a vanished engine, after cleaning up. */

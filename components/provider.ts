@@ -1,6 +1,6 @@
 /**
  * The dynamic provider. Kept small and stateless: it validates once in `check`, decides `diff`
- * offline, and hands the cluster work to ./prepull (and, for continuous mode, ./continuous). Pulumi serializes this object into state and
+ * offline, and hands the cluster work to ./prepull. Pulumi serializes this object into state and
  * runs the stored copy on `delete`, so `delete` accepts state written by any earlier version.
  */
 import type * as pulumi from "@pulumi/pulumi";
@@ -13,13 +13,7 @@ import {
     type PrePullInputs,
 } from "./inputs";
 import { loadClientLibrary, loadKubeConfig, looksLikeKubeconfigContents } from "./kube";
-import { continuousOwnerId } from "./daemonset";
-import {
-    applyContinuousPuller,
-    inspectContinuousPuller,
-    removeContinuousPuller,
-    type ContinuousPullerState,
-} from "./continuous";
+import { legacyContinuousOwnerId } from "./continuous";
 import { inspectPresence, prePull, removeOwnedObjects, type OwnedObjects, type PrePullResult } from "./prepull";
 
 export type PrePullOutputs = PrePullInputs & PrePullResult;
@@ -189,56 +183,12 @@ export const cleanupProvider: pulumi.dynamic.ResourceProvider = {
     async delete(id: string, props: Partial<CleanupInputs>) {
         const owned = { ...props, namespace: props?.namespace ?? DEFAULT_NAMESPACE };
         await prePullProvider.delete!(id, owned as never);
-        // A run killed between applying the continuous puller and recording it leaves it untracked.
-        if (owned.ownerId) await removeContinuousPuller(owned as never, log);
-    },
-};
-
-/** Inputs that shape the continuous puller's DaemonSet or reach it. */
-const CONTINUOUS_PROPERTIES = [...PULL_PROPERTIES, "kubeconfig", "context", "ownerId"] as const;
-
-type ContinuousPullerOutputs = PrePullInputs & ContinuousPullerState;
-
-/**
- * The continuous puller: a child of the component, created after the pre-pull, only when
- * `continuous` is true. Its DaemonSet is named and labelled `<ownerId>-continuous`, apart from
- * the pre-pull's, so neither's cleanup touches the other's.
- */
-export const continuousPullerProvider: pulumi.dynamic.ResourceProvider = {
-    check: checkInputs,
-
-    async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
-        const changed = changedProperties(olds, news).filter((k) =>
-            (CONTINUOUS_PROPERTIES as readonly string[]).includes(k),
-        );
-        // A refresh that found the DaemonSet deleted is drift: the update re-applies it.
-        return { changes: changed.length > 0 || olds.present === false, replaces: [], deleteBeforeReplace: false };
-    },
-
-    async create(inputs: PrePullInputs) {
-        const state = await applyContinuousPuller(inputs, log);
-        return { id: state.daemonSet, outs: { ...inputs, ...state } };
-    },
-
-    async update(_id: string, olds: ContinuousPullerOutputs, news: PrePullInputs) {
-        await removeIfMoved(olds, news, removeContinuousPuller);
-        return { outs: { ...news, ...(await applyContinuousPuller(news, log)) } };
-    },
-
-    async read(id: string, props?: ContinuousPullerOutputs) {
-        if (!props || !props.namespace || !props.ownerId) return { id, props: props ?? {} };
-        return { id, props: { ...props, ...(await inspectContinuousPuller(props)) } };
-    },
-
-    async delete(id: string, props: Partial<ContinuousPullerOutputs>) {
-        const [idNamespace, idName] = splitResourceId(id);
-        const namespace = props?.namespace ?? idNamespace;
-        const suffix = continuousOwnerId("");
-        const ownerId = props?.ownerId ?? (idName?.endsWith(suffix) ? idName.slice(0, -suffix.length) : undefined);
-        if (!namespace || !ownerId) return;
-        await removeContinuousPuller(
-            { namespace, ownerId, kubeconfig: props?.kubeconfig, context: props?.context },
-            log,
-        );
+        // Versions before 0.2 kept the continuous puller as a dynamic resource of this owner.
+        if (owned.ownerId) {
+            await removeOwnedObjects(
+                { ...(owned as OwnedObjects), ownerId: legacyContinuousOwnerId(owned.ownerId) },
+                log,
+            );
+        }
     },
 };

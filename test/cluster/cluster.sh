@@ -28,6 +28,7 @@ cache_key() {
   command -v go >/dev/null 2>&1 || die "go is not on PATH (Go >= 1.26 is needed to build localcluster)"
   (
     cd "$HERE"
+    echo "recipe=2" # bump when the build commands below change
     go version
     for f in go.mod go.sum $(ls *.go pause/*.go | LC_ALL=C sort); do
       echo "== $f"
@@ -54,10 +55,15 @@ build() {
     start=$(date +%s)
     tmp="$dir/build.tmp.$$"
     mkdir -p "$tmp"
-    # The kubelet is upstream's own main package at the version go.mod pins (a `tool` of this module).
-    if ! (cd "$HERE" && go build -p 2 -trimpath -ldflags="-s -w" -o "$tmp/localcluster" . \
+    # The kubelet is upstream's own main package at the version go.mod pins (a `tool` of this
+    # module); both report that version, as release builds do.
+    local k8s_version vpkg ldflags
+    k8s_version="$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' "$HERE/go.mod")"
+    vpkg=k8s.io/component-base/version
+    ldflags="-s -w -X $vpkg.gitVersion=$k8s_version -X $vpkg.gitMajor=$(cut -d. -f1 <<<"${k8s_version#v}") -X $vpkg.gitMinor=$(cut -d. -f2 <<<"$k8s_version") -X $vpkg.gitTreeState=clean"
+    if ! (cd "$HERE" && go build -p 2 -trimpath -ldflags="$ldflags" -o "$tmp/localcluster" . \
           && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$tmp/pause" ./pause \
-          && go build -p 2 -trimpath -ldflags="-s -w" -o "$tmp/kubelet" k8s.io/kubernetes/cmd/kubelet) >&2; then
+          && go build -p 2 -trimpath -ldflags="$ldflags" -o "$tmp/kubelet" k8s.io/kubernetes/cmd/kubelet) >&2; then
       rm -rf "$tmp"
       die "go build of test/cluster failed (see the compiler output above)"
     fi

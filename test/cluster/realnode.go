@@ -4,7 +4,7 @@ package main
 // cluster.sh) on Debian's containerd and runc with the CNI bridge plugin,
 // joined to this control plane with a node client certificate. Everything it
 // creates lives under <dir>/realnode-N, on a dummy interface and a bridge of
-// its own (addresses in 198.18.0.0/15, off the private ranges), and is
+// its own (a veth pair, and addresses in 198.18.0.0/15, off the private ranges), and is
 // removed by teardown, or by `localcluster cleanup` after a SIGKILL.
 
 import (
@@ -38,7 +38,7 @@ const (
 type realNodeRecord struct {
 	Name      string `json:"name"`
 	Dir       string `json:"dir"`
-	Dummy     string `json:"dummyInterface"`
+	Dummy     string `json:"nodeInterface"` // one end of a veth pair holding the node IP
 	Bridge    string `json:"bridgeInterface"`
 	NodeIP    string `json:"nodeIP"`
 	PodSubnet string `json:"podSubnet"`
@@ -90,14 +90,18 @@ func startRealNode(ctx context.Context, o realNodeOptions) (*realNode, error) {
 	if err := writeJSON(filepath.Join(dir, "realnode.json"), rec); err != nil {
 		return nil, err
 	}
-	if err := runCommand("ip", "link", "add", rec.Dummy, "type", "dummy"); err != nil {
-		return nil, fmt.Errorf("the real node needs a network interface of its own (ip link add %s type dummy): %w", rec.Dummy, err)
+	// The node's address lives on a veth pair of its own (this sandbox has no dummy interfaces);
+	// deleting one end deletes both.
+	if err := runCommand("ip", "link", "add", rec.Dummy, "type", "veth", "peer", "name", rec.Dummy+"p"); err != nil {
+		return nil, fmt.Errorf("the real node needs a network interface of its own: %w", err)
 	}
 	if err := runCommand("ip", "addr", "add", rec.NodeIP+"/32", "dev", rec.Dummy); err != nil {
 		return nil, err
 	}
-	if err := runCommand("ip", "link", "set", rec.Dummy, "up"); err != nil {
-		return nil, err
+	for _, link := range []string{rec.Dummy, rec.Dummy + "p"} {
+		if err := runCommand("ip", "link", "set", link, "up"); err != nil {
+			return nil, err
+		}
 	}
 	if err := writeContainerdConfig(rec, o); err != nil {
 		return nil, err
@@ -163,6 +167,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   sandbox_image = %[6]q
   netns_mounts_under_state_dir = true
   enable_selinux = false
+  # This sandbox may not lower oom_score_adj below containerd's own (the pause container asks -998).
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"

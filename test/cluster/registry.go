@@ -159,15 +159,6 @@ func (r *localRegistry) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// inProcess sends requests straight to a handler: pushing the built images needs no TLS or auth.
-type inProcess struct{ h http.Handler }
-
-func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, req)
-	return rec.Result(), nil
-}
-
 func (r *localRegistry) build(inner http.Handler, pauseBinary string) error {
 	busybox, err := os.ReadFile(busyboxStaticPath)
 	if err != nil {
@@ -177,6 +168,11 @@ func (r *localRegistry) build(inner http.Handler, pauseBinary string) error {
 	if err != nil {
 		return fmt.Errorf("read the pause binary: %w", err)
 	}
+	// The images are pushed over plain HTTP on a second loopback listener that serves the same
+	// storage without TLS or auth, then that listener closes.
+	push := httptest.NewServer(inner)
+	defer push.Close()
+	pushHost := strings.TrimPrefix(push.URL, "http://")
 	busyboxLayer := tarLayer(
 		tarFile{name: "bin/busybox", mode: 0o755, data: busybox},
 		tarLink("bin/sh"), tarLink("bin/true"), tarLink("bin/cp"), tarLink("bin/sleep"), tarLink("bin/ls"), tarLink("bin/cat"),
@@ -222,7 +218,11 @@ func (r *localRegistry) build(inner http.Handler, pauseBinary string) error {
 		if err != nil {
 			return err
 		}
-		if err := remote.Write(ref, img, remote.WithTransport(inProcess{inner}), remote.WithContext(context.Background())); err != nil {
+		pushRef, err := name.ParseReference(fmt.Sprintf("%s/%s:%s", pushHost, s.repo, s.tag), name.Insecure)
+		if err != nil {
+			return err
+		}
+		if err := remote.Write(pushRef, img, remote.WithContext(context.Background())); err != nil {
 			return fmt.Errorf("push %s: %w", ref, err)
 		}
 		content, err := describe(img, r.addr+"/"+s.repo, s.tag)

@@ -1,15 +1,12 @@
 /**
- * Nodes that join later (continuous mode, drift seen by refresh) and `maxParallelNodes`, against
+ * Nodes that join later (drift seen by refresh), the cleanup of what older versions left, and `maxParallelNodes`, against
  * the local control plane with simulated kubelets. Each scenario owns its nodes and namespace.
  */
 import * as assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import {
-    cleanupProvider,
-    continuousPullerProvider,
-    prePullProvider,
-    type PrePullOutputs,
-} from "../../components/provider";
+import { legacyContinuousOwnerId } from "../../components/continuous";
+import { daemonSetSpecification, renderDaemonSet } from "../../components/daemonset";
+import { cleanupProvider, prePullProvider, type PrePullOutputs } from "../../components/provider";
 import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
 import {
     addNode,
@@ -32,99 +29,62 @@ describe("nodes that join later, and a limit on nodes pulling at once", function
         cluster = await sharedCluster();
     });
 
-    it("continuous mode: a node added after create pulls the images, refresh sees it until then, delete removes the DaemonSet", async () => {
-        const s = await newScenario(cluster, "continuous");
+    it("refresh reports a node that joined without the images, and stops once the kubelet reports them", async () => {
+        const s = await newScenario(cluster, "refresh-join");
         const images = ["quay.io/jupyter/minimal-notebook:2025-02-02", "python:3.13-slim"];
         const normalized = ["quay.io/jupyter/minimal-notebook:2025-02-02", "docker.io/library/python:3.13-slim"];
         await Promise.all(["a", "b"].map((n) => addNode(cluster, s, n, { annotations: FAST_PULL })));
-        const inputs = await checkedInputs(cluster, {
-            images,
-            namespace: s.namespace,
-            nodeSelector: s.nodeSelector,
-            continuous: true,
-        });
+        const inputs = await checkedInputs(cluster, { images, namespace: s.namespace, nodeSelector: s.nodeSelector });
         const prePulled = (await prePullProvider.create(inputs)).outs as PrePullOutputs;
         assert.equal(prePulled.nodes.length, 2);
-        const continuous = await continuousPullerProvider.create(inputs);
-        assert.equal(continuous.id, `${s.namespace}/${inputs.ownerId}-continuous`);
-        assert.deepEqual(await leftovers(cluster, s.namespace).then(daemonSetsOnly), [
-            `daemonset/${inputs.ownerId}-continuous`,
-        ]);
 
-        // Slow enough that a refresh right after the node is Ready still finds it missing.
-        const late = await addNode(cluster, s, "late", {
-            annotations: { [SIM.pullSeconds]: "2", ...FAST_STATUS },
-        });
+        const late = await addNode(cluster, s, "late", { annotations: FAST_PULL });
         const refreshed = (await prePullProvider.read!(`${s.namespace}/${inputs.ownerId}`, prePulled))
             .props as PrePullOutputs;
         assert.deepEqual(refreshed.missingNodes, { [late]: normalized });
         assert.equal((await prePullProvider.diff!("id", refreshed, inputs)).changes, true, "drift not detected");
 
-        await waitFor(
-            async () => {
-                const held = await nodeImages(cluster, late);
-                return normalized.every((image) => held.includes(image));
-            },
-            `${late} to report both images`,
-            30_000,
+        // The node gets the images some other way (its runtime holds them now).
+        await seedImages(
+            cluster,
+            late,
+            normalized.map((names, i) => ({ names: [names], sizeBytes: 1e9 + i })),
         );
         const healed = (await prePullProvider.read!(`${s.namespace}/${inputs.ownerId}`, refreshed))
             .props as PrePullOutputs;
         assert.deepEqual(healed.missingNodes, {});
         assert.deepEqual(healed.nodes.length, 3);
         assert.equal((await prePullProvider.diff!("id", healed, inputs)).changes, false);
-
-        // The pre-pull's cleanup selects its own owner label: the continuous puller survives it.
-        await prePullProvider.delete!(`${s.namespace}/${inputs.ownerId}`, prePulled);
-        assert.deepEqual(await leftovers(cluster, s.namespace).then(daemonSetsOnly), [
-            `daemonset/${inputs.ownerId}-continuous`,
-        ]);
-        await continuousPullerProvider.delete!(continuous.id, continuous.outs);
         await assertNothingLeft(cluster, s.namespace);
     });
 
-    /** A scenario with one node, and checked continuous-mode inputs for it. */
-    async function continuousOnOneNode(title: string) {
-        const s = await newScenario(cluster, title);
+    it("the cleanup guard's delete removes a continuous DaemonSet of a version before 0.2 that a killed run never recorded", async () => {
+        const s = await newScenario(cluster, "legacy-continuous");
         await addNode(cluster, s, "a", { annotations: FAST_PULL });
         const inputs = await checkedInputs(cluster, {
             images: ["python:3.13-alpine"],
             namespace: s.namespace,
             nodeSelector: s.nodeSelector,
-            continuous: true,
         });
-        return { s, inputs };
-    }
-
-    it("continuous mode: refresh reports a deleted DaemonSet and the update re-applies it", async () => {
-        const { s, inputs } = await continuousOnOneNode("continuous-drift");
-        const created = await continuousPullerProvider.create(inputs);
-        const name = `${inputs.ownerId}-continuous`;
-        const unchanged = await continuousPullerProvider.read!(created.id, created.outs);
-        assert.equal(unchanged.props!.present, true);
-        assert.equal((await continuousPullerProvider.diff!(created.id, unchanged.props, inputs)).changes, false);
-
-        await cluster.apps.deleteNamespacedDaemonSet({ name, namespace: s.namespace });
-        const refreshed = await continuousPullerProvider.read!(created.id, created.outs);
-        assert.equal(refreshed.props!.present, false);
-        assert.equal((await continuousPullerProvider.diff!(created.id, refreshed.props, inputs)).changes, true);
-        const updated = await continuousPullerProvider.update!(created.id, refreshed.props, inputs);
-        assert.equal(updated.outs!.present, true);
-        await cluster.apps.readNamespacedDaemonSet({ name, namespace: s.namespace });
-
-        await continuousPullerProvider.delete!(created.id, updated.outs);
-        await waitFor(async () => (await leftovers(cluster, s.namespace)).length === 0, "cleanup", 30_000);
-    });
-
-    it("the cleanup guard's delete removes a continuous DaemonSet that a killed run never recorded", async () => {
-        const { s, inputs } = await continuousOnOneNode("continuous-guard");
-        await continuousPullerProvider.create(inputs);
+        const legacyOwner = legacyContinuousOwnerId(inputs.ownerId);
+        await cluster.apps.createNamespacedDaemonSet({
+            namespace: s.namespace,
+            body: renderDaemonSet({
+                ...daemonSetSpecification(inputs),
+                name: legacyOwner,
+                ownerId: legacyOwner,
+            }) as never,
+        });
         await cleanupProvider.delete!(`${s.namespace}/${inputs.ownerId}`, {
             namespace: s.namespace,
             ownerId: inputs.ownerId,
             kubeconfig: cluster.kubeconfig,
         });
-        await assertNothingLeft(cluster, s.namespace);
+        await waitFor(
+            async () => (await leftovers(cluster, s.namespace)).length === 0,
+            "the legacy DaemonSet and its pods gone",
+            60_000,
+        );
     });
 
     it("with maxParallelNodes 2 on 6 nodes, never more than 2 nodes pull at once, and no pull is interrupted", async () => {
@@ -191,10 +151,6 @@ describe("nodes that join later, and a limit on nodes pulling at once", function
         await assertNothingLeft(cluster, s.namespace);
     });
 });
-
-function daemonSetsOnly(objects: string[]): string[] {
-    return objects.filter((o) => o.startsWith("daemonset/"));
-}
 
 /** The most half-open [start, end) intervals that overlap at one instant. */
 function maxOverlap(intervals: readonly { start: number; end: number }[]): number {

@@ -182,8 +182,24 @@ export async function removeAllOurs(cluster: TestCluster, namespace: string): Pr
     await cluster.core.deleteCollectionNamespacedPod({ namespace, labelSelector, gracePeriodSeconds: 0 });
 }
 
-export async function assertNothingLeft(cluster: TestCluster, namespace: string): Promise<void> {
-    assert.deepEqual(await leftovers(cluster, namespace), [], `objects of ours remain in ${namespace}`);
+/**
+ * Nothing of ours remains: no DaemonSet at once (create and delete return after deleting it), and
+ * no pod after the garbage collector has had its time (it deletes a deleted DaemonSet's pods).
+ */
+export async function assertNothingLeft(cluster: TestCluster, namespace: string, podsWithinMs = 60_000): Promise<void> {
+    const now = await leftovers(cluster, namespace);
+    assert.deepEqual(
+        now.filter((o) => o.startsWith("daemonset/")),
+        [],
+        `DaemonSets of ours remain in ${namespace}`,
+    );
+    const deadline = Date.now() + podsWithinMs;
+    let left = now;
+    while (left.length > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        left = await leftovers(cluster, namespace);
+    }
+    assert.deepEqual(left, [], `objects of ours remain in ${namespace} after ${podsWithinMs / 1000}s`);
 }
 
 export interface WatchedEvent<T = k8s.KubernetesObject> {

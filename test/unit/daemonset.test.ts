@@ -1,6 +1,5 @@
 import * as assert from "node:assert/strict";
 import {
-    continuousOwnerId,
     LABEL_COMPONENT,
     LABEL_OWNER,
     mergePatch,
@@ -8,7 +7,7 @@ import {
     renderDaemonSet,
     type DaemonSetSpecification,
 } from "../../components/daemonset";
-import { renderContinuousPuller } from "../../components/continuous";
+import { continuousPullerOwnerId, renderContinuousPuller } from "../../components/continuous";
 import type { PrePullInputs } from "../../components/inputs";
 
 const base: DaemonSetSpecification = {
@@ -133,11 +132,12 @@ describe("DaemonSet rendering", () => {
             timeoutSeconds: 600,
         };
         const continuous: Manifest = renderContinuousPuller(inputs);
-        assert.equal(continuous.metadata.name, `${base.ownerId}-continuous`);
-        assert.equal(continuous.spec.selector.matchLabels[LABEL_OWNER], continuousOwnerId(base.ownerId));
+        assert.equal(continuous.metadata.name, continuousPullerOwnerId(base.ownerId));
+        assert.match(continuous.metadata.name, /^continuous-/);
+        assert.equal(continuous.spec.selector.matchLabels[LABEL_OWNER], continuousPullerOwnerId(base.ownerId));
         assert.equal(continuous.spec.template.metadata.labels[LABEL_COMPONENT], "continuous-puller");
         // The pre-pull's cleanup selects its owner label value exactly: it cannot match the continuous puller.
-        assert.ok(!ownerSelector(continuousOwnerId(base.ownerId)).endsWith(`=${base.ownerId}`));
+        assert.ok(!ownerSelector(continuousPullerOwnerId(base.ownerId)).endsWith(`=${base.ownerId}`));
         assert.deepEqual(continuous.spec.template.spec, pod);
     });
 

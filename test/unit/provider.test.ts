@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { continuousPullerProvider, prePullProvider } from "../../components/provider";
+import { prePullProvider } from "../../components/provider";
 import type { PrePullInputs } from "../../components/inputs";
 
 async function checked(news: Record<string, unknown>, olds: Record<string, unknown> = {}): Promise<PrePullInputs> {
@@ -78,38 +78,5 @@ describe("provider diff and update (offline)", () => {
             const result = await prePullProvider.update!("default/x", olds, news);
             assert.deepEqual(result.outs.nodes, ["a"]);
         }
-    });
-});
-
-describe("continuous puller provider (offline)", () => {
-    const continuousOutputs = (inputs: PrePullInputs) => ({
-        ...inputs,
-        daemonSet: `${inputs.namespace}/${inputs.ownerId}-continuous`,
-        present: true,
-    });
-
-    it("validates like the pre-pull, naming the property", async () => {
-        const { failures } = await continuousPullerProvider.check!({}, { images: ["python"], continuous: "on" });
-        assert.deepEqual(
-            failures?.map((f) => f.property),
-            ["continuous"],
-        );
-    });
-
-    it("changes only when what shapes or reaches its DaemonSet changes, or a refresh found it gone", async () => {
-        const olds = continuousOutputs(await checked({ images: ["python:3.12"], continuous: true }));
-        const diff = (news: PrePullInputs, previous: Record<string, unknown> = olds) =>
-            continuousPullerProvider.diff!("default/x", previous, news).then((d) => d.changes);
-        const same = (extra: Record<string, unknown>) =>
-            checked({ images: ["python:3.12"], continuous: true, ...extra }, olds);
-        assert.equal(await diff(await same({})), false);
-        assert.equal(await diff(await same({ timeoutSeconds: 30, maxParallelNodes: 2 })), false);
-        assert.equal(await diff(await same({ images: ["python:3.13"] })), true);
-        assert.equal(await diff(await same({ priorityClassName: "image-puller-low" })), true);
-        assert.equal(await diff(await same({}), { ...olds, present: false }), true);
-    });
-
-    it("delete does nothing for state that names no owner", async () => {
-        await continuousPullerProvider.delete!("legacy-id", {});
     });
 });

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import requireFromString from "require-from-string";
-import { cleanupProvider, continuousPullerProvider, prePullProvider } from "../../components/provider";
+import { cleanupProvider, prePullProvider } from "../../components/provider";
 
 type Provider = pulumi.dynamic.ResourceProvider;
 
@@ -37,21 +37,6 @@ describe("the provider as Pulumi serializes it into state", () => {
             for (const failure of actual.failures ?? []) assert.ok(failure.reason.length > 0, JSON.stringify(failure));
             const diffExpected = await prePullProvider.diff!("id", expected.inputs, cases[0]!);
             assert.deepEqual(await loaded.diff!("id", expected.inputs, cases[0]!), diffExpected);
-        }
-    });
-
-    it("the continuous puller's provider behaves like the source for check and diff", async function () {
-        this.timeout(60_000);
-        const { loaded } = await roundTrip(continuousPullerProvider);
-        for (const news of cases) {
-            const olds = { ownerId: "prepull-fixed" };
-            const expected = await continuousPullerProvider.check!(olds, news);
-            assert.deepEqual(await loaded.check!(olds, news), expected, JSON.stringify(news));
-            const previous = { ...expected.inputs, present: false };
-            assert.deepEqual(
-                await loaded.diff!("id", previous, cases[0]!),
-                await continuousPullerProvider.diff!("id", previous, cases[0]!),
-            );
         }
     });
 
