@@ -76,12 +76,12 @@ export class ImagePrePuller extends pulumi.ComponentResource {
             );
         }
         const props = prePullProps(name, args);
-        const cleanup = new PrePullCleanup(
+        const cleanup = childResources.cleanup(
             `${name}-cleanup`,
             { namespace: args.namespace, ownerId: props.ownerId, kubeconfig: props.kubeconfig, context: args.context },
             { parent: this, additionalSecretOutputs: ["kubeconfig"] },
         );
-        const prePull = new PrePull(name, props, {
+        const prePull = childResources.prePull(name, props, {
             parent: this,
             dependsOn: [cleanup],
             additionalSecretOutputs: ["kubeconfig"],
@@ -172,7 +172,7 @@ export function ownerIdFor(name: string, project = pulumi.getProject(), stack = 
     return readable ? `prepull-${readable}-${hash}` : `prepull-${hash}`;
 }
 
-type PrePullProps = ImagePrePullerArgs & { ownerId: string };
+export type PrePullProps = ImagePrePullerArgs & { ownerId: string };
 
 /** The dynamic resource's inputs: the args, with the kubeconfig made secret and the owner id added. */
 export function prePullProps(name: string, args: ImagePrePullerArgs): PrePullProps {
@@ -202,7 +202,7 @@ class PrePull extends pulumi.dynamic.Resource {
     }
 }
 
-interface CleanupProps {
+export interface CleanupProps {
     namespace?: pulumi.Input<string>;
     ownerId: string;
     kubeconfig?: pulumi.Input<string>;
@@ -214,4 +214,28 @@ class PrePullCleanup extends pulumi.dynamic.Resource {
     constructor(name: string, props: CleanupProps, opts: pulumi.CustomResourceOptions) {
         super(cleanupProvider, name, props, opts, "image-prepuller", "PrePullCleanup");
     }
+}
+
+/** The pre-pull child's outputs the component passes on. */
+export type PrePullResource = pulumi.CustomResource &
+    Pick<PrePull, "images" | "nodes" | "skipped" | "durationSeconds" | "missingNodes">;
+
+/** Makes the component's two custom children. */
+export interface ChildResources {
+    prePull(name: string, props: PrePullProps, opts: pulumi.CustomResourceOptions): PrePullResource;
+    cleanup(name: string, props: CleanupProps, opts: pulumi.CustomResourceOptions): pulumi.CustomResource;
+}
+
+/** In a Node.js program the children are dynamic resources, served by Pulumi's dynamic-provider plugin. */
+let childResources: ChildResources = {
+    prePull: (name, props, opts) => new PrePull(name, props, opts),
+    cleanup: (name, props, opts) => new PrePullCleanup(name, props, opts),
+};
+
+/**
+ * The provider plugin (components/plugin) serves the children itself: a dynamic resource made in
+ * its `construct` for a program in another language fails (pulumi/pulumi#5455).
+ */
+export function useChildResources(resources: ChildResources): void {
+    childResources = resources;
 }

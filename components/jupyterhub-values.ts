@@ -376,7 +376,7 @@ function read(values: Values, path: string): unknown {
         if (!isPlainObject(current)) {
             throw valuesError(keys.slice(0, index).join("."), `must be a map, got ${describeType(current)}`);
         }
-        current = Object.hasOwn(current, key) ? current[key] : undefined;
+        current = Object.prototype.hasOwnProperty.call(current, key) ? current[key] : undefined;
     }
     return current;
 }
@@ -425,7 +425,7 @@ function optionalMap(value: unknown, path: string): Readonly<Record<string, unkn
 /** A field of a list item or map entry, which must itself be a map. */
 function fieldOf(container: unknown, field: string, path: string): unknown {
     if (!isPlainObject(container)) throw valuesError(path, `must be a map, got ${describeType(container)}`);
-    return Object.hasOwn(container, field) ? container[field] : undefined;
+    return Object.prototype.hasOwnProperty.call(container, field) ? container[field] : undefined;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

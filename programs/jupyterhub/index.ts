@@ -87,3 +87,5 @@ export const skipped = prePuller?.skipped ?? false;
 export const durationSeconds = prePuller?.durationSeconds ?? 0;
 export const missingNodes = prePuller?.missingNodes ?? {};
 export const hubDeployment = pulumi.interpolate`${hub.metadata.namespace}/${hub.metadata.name}`;
+// Empty without continuous mode (an undefined stack output draws a warning on every run).
+export const continuousDaemonSet = pulumi.output(prePuller?.continuousDaemonSet).apply((name) => name ?? "");

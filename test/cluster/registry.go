@@ -6,7 +6,7 @@ package main
 // builds itself, deterministically, so their digests are stable from run to run:
 //
 //	prepuller/public:1     busybox-static (sh, true, cp, ...) + 110 MB of data
-//	prepuller/private:1    busybox-static + 4 MB of data; needs the credentials
+//	prepuller/private:1    busybox-static + 4 MB of data; needs the credentials (also tagged 2)
 //	prepuller/noshell:1    one data file: no shell, no coreutils, no entrypoint
 //	prepuller/pause:3.10   the harness's pause binary (sandbox image, pauseImage)
 
@@ -28,6 +28,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +55,7 @@ const (
 type registryImage struct {
 	role    string // public, private, noShell, pause
 	ref     string // 127.0.0.1:PORT/prepuller/public:1
+	tags    []string
 	content imageContent
 }
 
@@ -82,7 +84,7 @@ func (r *localRegistry) lookup(repo, tag, digest string) (imageContent, bool) {
 		if img.content.repo != repo {
 			continue
 		}
-		if (digest != "" && img.content.manifestDigest == digest) || (digest == "" && img.content.tag == tag) {
+		if (digest != "" && img.content.manifestDigest == digest) || (digest == "" && slices.Contains(img.tags, tag)) {
 			c := img.content
 			c.tag = tag
 			return c, true
@@ -184,15 +186,16 @@ func (r *localRegistry) build(inner http.Handler, pauseBinary string) error {
 		config          ggcrv1.Config
 		private         bool
 		noShell         bool
+		extraTags       []string
 	}{
 		{"public", "prepuller/public", "1", [][]byte{busyboxLayer, tarLayer(tarFile{name: "data/public.bin", mode: 0o644, data: deterministicBytes("public", publicDataBytes)})},
-			ggcrv1.Config{Cmd: []string{"/bin/sh"}}, false, false},
+			ggcrv1.Config{Cmd: []string{"/bin/sh"}}, false, false, nil},
 		{"private", privateRepo, "1", [][]byte{busyboxLayer, tarLayer(tarFile{name: "data/private.bin", mode: 0o644, data: deterministicBytes("private", privateDataBytes)})},
-			ggcrv1.Config{Cmd: []string{"/bin/sh"}}, true, false},
+			ggcrv1.Config{Cmd: []string{"/bin/sh"}}, true, false, []string{"2"}},
 		{"noShell", "prepuller/noshell", "1", [][]byte{tarLayer(tarFile{name: "data/only-data.txt", mode: 0o644, data: []byte("no shell, no coreutils\n")})},
-			ggcrv1.Config{}, false, true},
+			ggcrv1.Config{}, false, true, nil},
 		{"pause", "prepuller/pause", "3.10", [][]byte{tarLayer(tarFile{name: "pause", mode: 0o755, data: pause})},
-			ggcrv1.Config{Entrypoint: []string{"/pause"}}, false, true},
+			ggcrv1.Config{Entrypoint: []string{"/pause"}}, false, true, nil},
 	}
 	for _, s := range specs {
 		img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
@@ -225,12 +228,17 @@ func (r *localRegistry) build(inner http.Handler, pauseBinary string) error {
 		if err := remote.Write(pushRef, img, remote.WithContext(context.Background())); err != nil {
 			return fmt.Errorf("push %s: %w", ref, err)
 		}
+		for _, extra := range s.extraTags {
+			if err := remote.Tag(pushRef.Context().Tag(extra), img, remote.WithContext(context.Background())); err != nil {
+				return fmt.Errorf("tag %s as %s: %w", ref, extra, err)
+			}
+		}
 		content, err := describe(img, r.addr+"/"+s.repo, s.tag)
 		if err != nil {
 			return err
 		}
 		content.private, content.noShell = s.private, s.noShell
-		r.images = append(r.images, registryImage{role: s.role, ref: ref.String(), content: content})
+		r.images = append(r.images, registryImage{role: s.role, ref: ref.String(), tags: append([]string{s.tag}, s.extraTags...), content: content})
 	}
 	return nil
 }

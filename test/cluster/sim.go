@@ -89,12 +89,33 @@ type simMetrics struct {
 	lastImageRecordedUnixNano, lastPullCompletedUnixNano    atomic.Int64
 }
 
-// heldImage is one image in a node's runtime store, named as containerd's CRI plugin names it.
+// heldImage is one image in a node's runtime store, named as containerd's CRI plugin names it,
+// with the kubelet's records of the credentials it was pulled with, by repository.
 type heldImage struct {
 	id          string // config digest
 	repoDigests []string
 	repoTags    []string
 	size        int64
+	preloaded   bool // on the node before the kubelet pulled anything (never verified)
+	pulledWith  map[string]pullRecord
+}
+
+type pullRecord struct {
+	anyone  bool        // pulled without credentials: every pod on the node may use it
+	secrets []podSecret // pulled with these secrets' credentials
+}
+
+// recordPull notes the credentials the kubelet pulled repo with (none: anyone may use it).
+func (img *heldImage) recordPull(repo string, secrets []podSecret) {
+	if img.pulledWith == nil {
+		img.pulledWith = map[string]pullRecord{}
+	}
+	record := img.pulledWith[repo]
+	if len(secrets) == 0 {
+		record.anyone = true
+	}
+	record.secrets = append(record.secrets, secrets...)
+	img.pulledWith[repo] = record
 }
 
 type nodeState struct {
@@ -395,7 +416,7 @@ func (s *simulator) applyPreloaded(ns *nodeState, node *v1.Node) {
 			c.size = size
 		}
 		s.mu.Lock()
-		ns.addToStore(c)
+		ns.addToStore(c).preloaded = true
 		s.mu.Unlock()
 	}
 }
@@ -628,7 +649,7 @@ func (s *simulator) addFillers(ns *nodeState, node string) {
 			continue
 		}
 		s.mu.Lock()
-		ns.addToStore(c)
+		ns.addToStore(c).preloaded = true
 		s.mu.Unlock()
 	}
 }

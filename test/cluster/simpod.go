@@ -9,7 +9,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -58,6 +60,7 @@ type ctrState struct {
 	lastTerm      *v1.ContainerStateTerminated
 	term          *v1.ContainerStateTerminated // set when the pod was terminated
 	pulledContent imageContent
+	pullSecrets   []podSecret // the pod's secrets with credentials for the image's registry
 }
 
 type podState struct {
@@ -124,10 +127,17 @@ func startFailure(noShell bool, c v1.Container) string {
 	return prefix + fmt.Sprintf("exec: %q: stat %s: no such file or directory: unknown", exe, exe)
 }
 
-// pullCredentials reads the pod's pull secrets as the kubelet does: registry host -> user:password.
-// Secrets that do not exist are returned by name (the kubelet warns and pulls anyway).
-func (s *simulator) pullCredentials(ctx context.Context, pod *v1.Pod) (map[string]string, []string, error) {
-	creds := map[string]string{}
+// podSecret is one of a pod's pull secrets as the kubelet keys it: coordinates and a hash of its
+// contents, and the credentials it holds per registry host.
+type podSecret struct {
+	namespace, name, uid, hash string
+	creds                      map[string]string // host -> user:password
+}
+
+// pullCredentials reads the pod's pull secrets as the kubelet does. Secrets that do not exist are
+// returned by name (the kubelet warns and pulls anyway, with the credentials it has).
+func (s *simulator) pullCredentials(ctx context.Context, pod *v1.Pod) ([]podSecret, []string, error) {
+	var secrets []podSecret
 	var missing []string
 	for _, ref := range pod.Spec.ImagePullSecrets {
 		if ref.Name == "" {
@@ -140,6 +150,9 @@ func (s *simulator) pullCredentials(ctx context.Context, pod *v1.Pod) (map[strin
 		} else if err != nil {
 			return nil, nil, err
 		}
+		raw := secret.Data[v1.DockerConfigJsonKey]
+		sum := sha256.Sum256(raw)
+		ps := podSecret{namespace: pod.Namespace, name: ref.Name, uid: string(secret.UID), hash: hex.EncodeToString(sum[:]), creds: map[string]string{}}
 		var config struct {
 			Auths map[string]struct {
 				Username string `json:"username"`
@@ -147,7 +160,7 @@ func (s *simulator) pullCredentials(ctx context.Context, pod *v1.Pod) (map[strin
 				Auth     string `json:"auth"`
 			} `json:"auths"`
 		}
-		if raw, ok := secret.Data[v1.DockerConfigJsonKey]; ok && json.Unmarshal(raw, &config) == nil {
+		if raw != nil && json.Unmarshal(raw, &config) == nil {
 			for host, a := range config.Auths {
 				pair := a.Username + ":" + a.Password
 				if a.Auth != "" {
@@ -156,24 +169,60 @@ func (s *simulator) pullCredentials(ctx context.Context, pod *v1.Pod) (map[strin
 					}
 				}
 				host = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSuffix(host, "/"), "https://"), "http://")
-				creds[host] = pair
+				ps.creds[host] = pair
 			}
 		}
+		secrets = append(secrets, ps)
 	}
-	return creds, missing, nil
+	return secrets, missing, nil
 }
 
-// authorized reports whether the credentials let a pull of c through.
-func (s *simulator) authorized(c imageContent, host string, creds map[string]string) bool {
+// forHost is the pod's secrets that hold credentials for a registry host.
+func forHost(secrets []podSecret, host string) []podSecret {
+	var out []podSecret
+	for _, sec := range secrets {
+		if _, ok := sec.creds[host]; ok {
+			out = append(out, sec)
+		}
+	}
+	return out
+}
+
+// authorized reports whether one of the secrets' credentials lets a pull of c through.
+func (s *simulator) authorized(c imageContent, host string, secrets []podSecret) bool {
 	if !c.private {
 		return true
 	}
-	pair, ok := creds[host]
-	if !ok {
+	for _, sec := range forHost(secrets, host) {
+		pair := sec.creds[host]
+		if s.content.registry == nil || host != s.content.registry.addr || pair == registryUser+":"+s.content.registry.password {
+			return true
+		}
+	}
+	return false
+}
+
+// mustVerify is the kubelet's pull manager (KubeletEnsureSecretPulledImages, on by default since
+// 1.35, policy NeverVerifyPreloadedImages): an image the kubelet pulled with credentials is used
+// without a pull only by pods that present one of those credentials (same secret, or same
+// contents); one pulled anonymously, or preloaded, by anyone.
+func mustVerify(held *heldImage, repo string, secrets []podSecret) bool {
+	if held.preloaded {
 		return false
 	}
-	if s.content.registry != nil && host == s.content.registry.addr {
-		return pair == registryUser+":"+s.content.registry.password
+	record, ok := held.pulledWith[repo]
+	if !ok {
+		return true
+	}
+	if record.anyone {
+		return false
+	}
+	for _, sec := range secrets {
+		for _, known := range record.secrets {
+			if sec.hash == known.hash || (sec.uid == known.uid && sec.namespace == known.namespace && sec.name == known.name) {
+				return false
+			}
+		}
 	}
 	return true
 }
@@ -347,10 +396,17 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 			content.private = content.private || listContains(node.Annotations[annPrivate], c.image)
 			content.noShell = content.noShell || listContains(node.Annotations[annNoShell], c.image)
 			c.pulledContent = content
+			secrets, missing, err := s.pullCredentials(ctx, pod)
+			if err != nil {
+				return 0, err
+			}
+			host := registryHost(c.image)
+			c.pullSecrets = forHost(secrets, host)
 			s.mu.Lock()
 			held := ns.holds(content)
+			verify := held != nil && mustVerify(held, content.repo, secrets)
 			s.mu.Unlock()
-			if held != nil && c.spec.ImagePullPolicy != v1.PullAlways {
+			if held != nil && c.spec.ImagePullPolicy != v1.PullAlways && !verify {
 				s.m.pullsSkipped.Add(1)
 				rec.Eventf(pod, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.image)
 				s.setImage(c, held)
@@ -359,30 +415,25 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 				}
 				continue
 			}
-			creds, missing, err := s.pullCredentials(ctx, pod)
-			if err != nil {
-				return 0, err
-			}
 			if len(missing) > 0 {
 				rec.Eventf(pod, v1.EventTypeWarning, "FailedToRetrieveImagePullSecret",
 					"Unable to retrieve some image pull secrets (%s); attempting to pull the image may not succeed.", strings.Join(missing, ", "))
 			}
 			norm := normalizeRef(c.image)
-			host := registryHost(c.image)
 			if listContains(node.Annotations[annUnpullable], c.image) {
 				s.pullFailed(pod, c, rec, now, "NotFound",
 					fmt.Sprintf("failed to pull and unpack image %q: failed to resolve reference %q: %s: not found", norm, norm, norm))
 				return errShowDuration, nil
 			}
-			if !s.authorized(content, host, creds) {
+			if !s.authorized(content, host, secrets) {
 				tagOrDigest := content.tag
 				if tagOrDigest == "" {
 					tagOrDigest = content.manifestDigest
 				}
-				repoPath := strings.TrimPrefix(content.repo, host+"/")
+				// containerd 1.6's wording (checked against the real node by test/integration/real-node.test.ts).
 				s.pullFailed(pod, c, rec, now, "Unknown",
-					fmt.Sprintf("failed to pull and unpack image %q: failed to resolve reference %q: unexpected status from HEAD request to https://%s/v2/%s/manifests/%s: 401 Unauthorized",
-						norm, norm, host, repoPath, tagOrDigest))
+					fmt.Sprintf("failed to pull and unpack image %q: failed to resolve reference %q: pulling from host %s failed with status code [manifests %s]: 401 Unauthorized",
+						norm, norm, host, tagOrDigest))
 				return errShowDuration, nil
 			}
 			// One pull at a time per node (the kubelet's serializeImagePulls); a pull of the same
@@ -419,6 +470,7 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 			s.m.lastPullCompletedUnixNano.Store(time.Now().UnixNano())
 			s.mu.Lock()
 			held := ns.addToStore(c.pulledContent)
+			held.recordPull(c.pulledContent.repo, c.pullSecrets)
 			if end, ok := ns.inflight[c.pulledContent.configDigest]; ok && !end.After(now) {
 				delete(ns.inflight, c.pulledContent.configDigest)
 			}
@@ -463,9 +515,10 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 func (s *simulator) pullFailed(pod *v1.Pod, c *ctrState, rec record.EventRecorder, now time.Time, code, detail string) {
 	c.attempts++
 	c.step, c.waitReason, c.until = stepPullError, "ErrImagePull", now.Add(errShowDuration)
-	c.waitMessage = fmt.Sprintf("rpc error: code = %s desc = %s", code, detail)
+	// The kubelet shows the runtime's message without the gRPC status around it (as the real node does).
+	c.waitMessage = detail
 	s.m.pullsFailed.Add(1)
-	rec.Eventf(pod, v1.EventTypeWarning, "Failed", "Failed to pull image %q: %s", c.image, c.waitMessage)
+	rec.Eventf(pod, v1.EventTypeWarning, "Failed", "Failed to pull image %q: rpc error: code = %s desc = %s", c.image, code, detail)
 	rec.Eventf(pod, v1.EventTypeWarning, "Failed", "Error: ErrImagePull")
 }
 

@@ -8,10 +8,11 @@ import { randomBytes } from "node:crypto";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
 import { sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
-import { exampleStack, removeStack } from "../support/engine";
+import { exampleStack, jupyterhubValues, removeStack } from "../support/engine";
 import { addUserNode, nodeImages, waitFor } from "../support/scenario";
 
 const userImages = ["quay.io/jupyter/pyspark-notebook:2025-03-14", "quay.io/jupyter/tensorflow-notebook:2025-03-14"];
+const hubImage = "quay.io/jupyterhub/k8s-hub:4.4.0";
 
 const fastPulls = { [SIM.pullSeconds]: "1", ...FAST_STATUS };
 
@@ -34,7 +35,8 @@ describe("continuous mode through the real Pulumi engine", function () {
         stack = await exampleStack(`continuous-${randomBytes(3).toString("hex")}`, {
             kubeconfig: { value: cluster.kubeconfig, secret: true },
             namespace: { value: namespace },
-            images: { value: JSON.stringify(userImages) },
+            hubImage: { value: hubImage },
+            jupyterhubValues: { value: JSON.stringify(jupyterhubValues(userImages, hubImage)) },
             continuous: { value: "true" },
         });
     });
@@ -50,10 +52,10 @@ describe("continuous mode through the real Pulumi engine", function () {
         }
     });
 
-    it("up leaves only the continuous DaemonSet, which gives a node that joins later the images", async () => {
+    it("up leaves only the continuous DaemonSet (a kubernetes resource), which gives a node that joins later the images", async () => {
         const result = await stack.up();
         const continuous = result.outputs.continuousDaemonSet!.value as string;
-        assert.match(continuous, new RegExp(`^${namespace}/prepull-user-images-[0-9a-f]{10}-continuous$`));
+        assert.match(continuous, new RegExp(`^${namespace}/continuous-user-images-[0-9a-f]{10}$`));
         assert.deepEqual(await ourDaemonSets(cluster, namespace), [continuous.split("/")[1]]);
 
         const late = `${namespace}-user-late`;

@@ -10,8 +10,8 @@ import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "i
 import type { Stack } from "@pulumi/pulumi/automation";
 import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
 import { repoRoot, sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
-import { exampleStack, removeStack, sharedEngine } from "../support/engine";
-import { addUserNode, leftovers, recordEvents } from "../support/scenario";
+import { exampleStack, jupyterhubValues, removeStack, sharedEngine } from "../support/engine";
+import { addUserNode, assertNothingLeft, recordEvents } from "../support/scenario";
 
 const unreachableKubeconfig = [
     "apiVersion: v1",
@@ -23,6 +23,7 @@ const unreachableKubeconfig = [
 ].join("\n");
 
 const userImages = ["quay.io/jupyter/scipy-notebook:2025-03-14", "quay.io/jupyter/r-notebook:2025-03-14"];
+const hubImage = "quay.io/jupyterhub/k8s-hub:4.4.0";
 
 /** `pulumi stack export` as a user runs it (the Automation API's exportStack shows secrets). */
 async function exportedState(stack: Stack): Promise<string> {
@@ -59,7 +60,7 @@ describe("the example stack through the real Pulumi engine", function () {
             this.timeout(60 * 60 * 1000);
             stack = await exampleStack(stackName("offline"), {
                 kubeconfig: { value: unreachableKubeconfig, secret: true },
-                images: { value: JSON.stringify(userImages) },
+                jupyterhubValues: { value: JSON.stringify(jupyterhubValues(userImages, hubImage)) },
             });
         });
         after(async () => removeStack(stack));
@@ -71,11 +72,13 @@ describe("the example stack through the real Pulumi engine", function () {
         });
 
         it("fails on bad input, naming the property", async () => {
-            await stack.setConfig("images", {
-                value: JSON.stringify(["quay.io/jupyter/scipy-notebook:2025-03-14", "Bad/Image"]),
+            await stack.setConfig("jupyterhubValues", {
+                value: JSON.stringify(
+                    jupyterhubValues(["quay.io/jupyter/scipy-notebook:2025-03-14", "Bad/Image"], hubImage),
+                ),
             });
             await assert.rejects(stack.preview(), (e: Error) => {
-                assert.match(e.message, /images\[1\]/);
+                assert.match(e.message, /singleuser\.profileList\[0\]\.kubespawner_override\.image/);
                 assert.match(e.message, /lowercase/);
                 return true;
             });
@@ -95,7 +98,8 @@ describe("the example stack through the real Pulumi engine", function () {
             stack = await exampleStack(stackName("e2e"), {
                 kubeconfig: { value: cluster.kubeconfig, secret: true },
                 namespace: { value: namespace },
-                images: { value: JSON.stringify(userImages) },
+                hubImage: { value: hubImage },
+                jupyterhubValues: { value: JSON.stringify(jupyterhubValues(userImages, hubImage)) },
             });
         });
         after(async function () {
@@ -125,7 +129,9 @@ describe("the example stack through the real Pulumi engine", function () {
                 const node = pod.spec?.nodeName;
                 const statuses = pod.status?.initContainerStatuses ?? [];
                 const pulls = statuses.filter((s) => s.name.startsWith("pull-"));
-                if (!node || pulls.length !== userImages.length || !pulls.every((s) => s.state?.terminated)) continue;
+                // One pull container per user image, and one for the hub image.
+                if (!node || pulls.length !== userImages.length + 1 || !pulls.every((s) => s.state?.terminated))
+                    continue;
                 const done = Math.max(...pulls.map((s) => new Date(String(s.state!.terminated!.finishedAt)).getTime()));
                 pullFinished.set(node, Math.max(pullFinished.get(node) ?? 0, done));
             }
@@ -147,17 +153,40 @@ describe("the example stack through the real Pulumi engine", function () {
             );
             assert.ok(hubAdded.at >= lastPullSeen, "the hub appeared before the last pre-pull pod event");
 
-            assert.deepEqual(await leftovers(cluster, namespace), []);
+            await assertNothingLeft(cluster, namespace);
             const outputs = result.outputs;
-            assert.deepEqual(outputs.images!.value, userImages);
+            assert.deepEqual(outputs.images!.value, [...userImages, hubImage]);
             assert.deepEqual(
                 [...(outputs.nodes!.value as string[])].filter((n) => nodes.includes(n)).sort(),
                 [...nodes].sort(),
             );
             assert.equal(outputs.skipped!.value, false);
             assert.ok((outputs.durationSeconds!.value as number) > 0);
-            assert.match(output, /image-prepuller: pulling 2 images/);
+            assert.match(output, /image-prepuller: pulling 3 images/);
             assert.match(output, /nodes ready/);
+        });
+
+        it("the hub pod started on a node that already held its image: no pull happened", async () => {
+            const pods = await cluster.core.listNamespacedPod({
+                namespace,
+                labelSelector: "app=jupyterhub,component=hub",
+            });
+            assert.equal(pods.items.length, 1, "one hub pod");
+            const pod = pods.items[0]!;
+            assert.equal(pod.status?.phase, "Running");
+            assert.ok(nodes.includes(pod.spec!.nodeName!), `the hub runs on ${pod.spec!.nodeName}, not a user node`);
+            const events = (await cluster.core.listNamespacedEvent({ namespace })).items.filter(
+                (e) => e.involvedObject.uid === pod.metadata!.uid,
+            );
+            const reasons = events.map((e) => `${e.reason}: ${e.message}`);
+            assert.ok(
+                reasons.some((r) => r.startsWith("Pulled: ") && r.includes(`"${hubImage}" already present on machine`)),
+                reasons.join("\n"),
+            );
+            assert.ok(
+                !reasons.some((r) => r.startsWith("Pulling:")),
+                `the hub pod pulled its image:\n${reasons.join("\n")}`,
+            );
         });
 
         it("a second up changes nothing and writes nothing to the cluster", async () => {
@@ -180,12 +209,12 @@ describe("the example stack through the real Pulumi engine", function () {
 
         it("changing the images re-pulls them", async () => {
             const changed = [...userImages, "quay.io/jupyter/julia-notebook:2025-03-14"];
-            await stack.setConfig("images", { value: JSON.stringify(changed) });
+            await stack.setConfig("jupyterhubValues", { value: JSON.stringify(jupyterhubValues(changed, hubImage)) });
             const result = await stack.up();
-            assert.deepEqual(result.outputs.images!.value, changed);
+            assert.deepEqual(result.outputs.images!.value, [...changed, hubImage]);
             assert.equal(result.outputs.skipped!.value, false);
             assert.equal(result.summary.resourceChanges?.update, 1, JSON.stringify(result.summary.resourceChanges));
-            assert.deepEqual(await leftovers(cluster, namespace), []);
+            await assertNothingLeft(cluster, namespace);
         });
 
         it("refresh shows a node that joined without the images, and the next up heals it", async () => {
@@ -215,7 +244,7 @@ describe("the example stack through the real Pulumi engine", function () {
 
         it("destroy leaves nothing of ours in the cluster", async () => {
             await stack.destroy();
-            assert.deepEqual(await leftovers(cluster, namespace), []);
+            await assertNothingLeft(cluster, namespace);
             await assert.rejects(cluster.apps.readNamespacedDeployment({ name: "hub", namespace }), /404|not found/i);
         });
     });

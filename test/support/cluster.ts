@@ -4,14 +4,19 @@
  * If it cannot be built or started, the tests that need it fail with the reason: never skip.
  */
 import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 
 const run = promisify(execFile);
-export const repoRoot = path.resolve(__dirname, "../..");
+/** The repository root: the nearest directory above with package.json (this file also runs compiled, from dist/). */
+export const repoRoot = (() => {
+    let dir = __dirname;
+    while (!existsSync(path.join(dir, "package.json")) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+    return dir;
+})();
 const clusterScript = path.join(repoRoot, "test/cluster/cluster.sh");
 
 /** The simulator's steering annotations (test/cluster/README.md); all but `evict` go on nodes. */
@@ -38,6 +43,15 @@ export const FAST_STATUS = { [SIM.imageListRefreshSeconds]: "0.5", [SIM.nodeStat
 /** FAST_STATUS and pulls of 0.3 s, for tests about anything but time. */
 export const FAST_PULL = { [SIM.pullSeconds]: "0.3", ...FAST_STATUS };
 
+/** registry.json of a cluster started with --real-nodes: the harness's own registry and its images. */
+export interface LocalRegistry {
+    address: string;
+    username: string;
+    password: string;
+    caFile: string;
+    images: { public: string; private: string; noShell: string; pause: string };
+}
+
 export interface TestCluster {
     dir: string;
     kubeconfigPath: string;
@@ -46,6 +60,8 @@ export interface TestCluster {
     kc: k8s.KubeConfig;
     core: k8s.CoreV1Api;
     apps: k8s.AppsV1Api;
+    /** With real nodes only. */
+    registry?: LocalRegistry;
 }
 
 let started: Promise<TestCluster> | undefined;
@@ -86,15 +102,20 @@ async function startCluster(): Promise<TestCluster> {
     return startClusterIn(dir);
 }
 
+/** The node run by a real kubelet and containerd in a cluster started with --real-nodes 1. */
+export const REAL_NODE = "real-node-1";
+/** The taint the real node registers with, so that no test's pods land there by accident. */
+export const REAL_NODE_TOLERATION = { key: "prepuller.test/real-node", operator: "Exists", effect: "NoSchedule" };
+
 /**
  * A cluster of its own, for a test that must not disturb the shared one (it restarts the control
  * plane, say). The caller stops it with `stopCluster`.
  */
-export async function privateCluster(): Promise<TestCluster> {
+export async function privateCluster(args: string[] = DEFAULT_ARGS): Promise<TestCluster> {
     const dir = mkdtempSync(path.join(tmpdir(), "prepuller-private-cluster-"));
     rmSync(dir, { recursive: true, force: true });
     stopOnSignals(dir);
-    return startClusterIn(dir);
+    return startClusterIn(dir, args);
 }
 
 export async function stopCluster(cluster: TestCluster): Promise<void> {
@@ -111,10 +132,17 @@ export async function restartControlPlane(cluster: TestCluster): Promise<void> {
     await run("bash", [clusterScript, "restart"], { env: { ...process.env, PREPULLER_CLUSTER_DIR: cluster.dir } });
 }
 
-async function startClusterIn(dir: string): Promise<TestCluster> {
+/** The shared test cluster: one simulated node to start with; each test adds its own. */
+const DEFAULT_ARGS = ["--nodes", "1", "--pull-seconds", "0.5"];
+
+/**
+ * Starts a cluster in `dir` with `cluster.sh up` flags (see test/cluster/README.md); the caller
+ * stops it with `stopCluster` (or the signal handlers do).
+ */
+export async function startClusterIn(dir: string, args: string[] = DEFAULT_ARGS): Promise<TestCluster> {
     let stdout: string;
     try {
-        ({ stdout } = await run("bash", [clusterScript, "up", "--nodes", "1", "--pull-seconds", "0.5"], {
+        ({ stdout } = await run("bash", [clusterScript, "up", ...args], {
             env: { ...process.env, PREPULLER_CLUSTER_DIR: dir },
             maxBuffer: 64 * 1024 * 1024,
         }));
@@ -124,6 +152,10 @@ async function startClusterIn(dir: string): Promise<TestCluster> {
     }
     const kubeconfigPath = stdout.trim().split("\n").pop()!.trim();
     const kubeconfig = readFileSync(kubeconfigPath, "utf8");
+    const registryFile = path.join(dir, "registry.json");
+    const registry = existsSync(registryFile)
+        ? (JSON.parse(readFileSync(registryFile, "utf8")) as LocalRegistry)
+        : undefined;
     const lib = require("@kubernetes/client-node") as typeof k8s;
     const kc = new lib.KubeConfig();
     kc.loadFromString(kubeconfig);
@@ -135,6 +167,7 @@ async function startClusterIn(dir: string): Promise<TestCluster> {
         kc,
         core: kc.makeApiClient(lib.CoreV1Api),
         apps: kc.makeApiClient(lib.AppsV1Api),
+        registry,
     };
 }
 

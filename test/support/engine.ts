@@ -40,6 +40,19 @@ async function startEngine(): Promise<Engine> {
     }
     const stateDir = mkdtempSync(path.join(tmpdir(), "prepuller-e2e-state-"));
     const pulumiHome = mkdtempSync(path.join(tmpdir(), "prepuller-e2e-home-"));
+    // The @pulumi/kubernetes plugin, built from Go modules and linked into this PULUMI_HOME's plugin cache.
+    try {
+        await run(
+            "bash",
+            [path.join(repoRoot, "test/toolchain/kubernetes-plugin/ensure.sh"), "--install", pulumiHome],
+            {
+                maxBuffer: 64 * 1024 * 1024,
+            },
+        );
+    } catch (e) {
+        const err = e as { stderr?: string; message: string };
+        throw new Error(`the kubernetes plugin is not available: ${err.message}\n${(err.stderr ?? "").slice(-4000)}`);
+    }
     const envVars: Record<string, string> = {
         PATH: [
             bin,
@@ -87,4 +100,27 @@ export async function exampleStack(
 export async function removeStack(stack: Stack): Promise<void> {
     await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
     rmSync(path.join(repoRoot, `Pulumi.${stack.name}.yaml`), { force: true });
+}
+
+/**
+ * Zero to JupyterHub values for the example stack: the first image is the singleuser image, the
+ * others profiles, and the hub image an extra pre-pulled image (the example's hub runs on the
+ * user nodes). The network-tools image is left out (no cloud metadata blocking), so the
+ * pre-pulled images are exactly `userImages` then `hubImage`.
+ */
+export function jupyterhubValues(userImages: string[], hubImage: string): Record<string, unknown> {
+    const split = (image: string) => {
+        const at = image.lastIndexOf(":");
+        return { name: image.slice(0, at), tag: image.slice(at + 1) };
+    };
+    const [first, ...rest] = userImages;
+    return {
+        singleuser: {
+            image: split(first!),
+            cloudMetadata: { blockWithIptables: false },
+            profileList: rest.map((image, i) => ({ display_name: `profile ${i}`, kubespawner_override: { image } })),
+        },
+        scheduling: { userPods: { nodeAffinity: { matchNodePurpose: "require" } } },
+        prePuller: { hook: { enabled: false }, extraImages: { hub: split(hubImage) } },
+    };
 }

@@ -31,6 +31,8 @@ export PULUMI_TOOLCHAIN_BIN="$(cd "$_tc_bin" && pwd)"
 export PATH="$PULUMI_TOOLCHAIN_BIN:$_tc_repo/node_modules/.bin:$PATH:$_tc_here/plugin"
 export PULUMI_HOME="${PREPULLER_PULUMI_HOME:-$_tc_here/.pulumi-home}"
 mkdir -p "$PULUMI_HOME"
+# The @pulumi/kubernetes plugin (built from Go modules on first use), in this PULUMI_HOME's plugin cache.
+bash "$_tc_here/kubernetes-plugin/ensure.sh" --install "$PULUMI_HOME" >/dev/null || { echo "env.sh: the kubernetes plugin could not be built" >&2; return 1 2>/dev/null || exit 1; }
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 if [[ -z "${PULUMI_CONFIG_PASSPHRASE+x}" && -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]]; then
