@@ -58,6 +58,7 @@ const (
 	annPreloaded        = annPrefix + "preloaded-images"
 	annHeartbeat        = annPrefix + "heartbeat"
 	annEvict            = annPrefix + "evict"
+	annMaxPods          = annPrefix + "max-pods"
 	nodeIndex           = "byNode"
 	leaseNamespace      = "kube-node-lease"
 	errShowDuration     = 2 * time.Second // how long ErrImagePull / StartError is shown before the back-off state
@@ -390,8 +391,9 @@ func (ns *nodeState) holds(c imageContent) *heldImage {
 	return nil
 }
 
-// applyPreloaded puts the images a node annotation names into its store (once each). An entry
-// is a reference, or reference=sizeBytes to give the image a size of the test's choosing.
+// applyPreloaded puts the images a node annotation names into its store (once each). An entry is
+// a reference, optionally `=sizeBytes` for a size of the test's choosing; `ref1|ref2|...` is one
+// image known under several names (as after `ctr images tag`), with ref1's content.
 func (s *simulator) applyPreloaded(ns *nodeState, node *v1.Node) {
 	for _, entry := range splitList(node.Annotations[annPreloaded]) {
 		s.mu.Lock()
@@ -401,23 +403,32 @@ func (s *simulator) applyPreloaded(ns *nodeState, node *v1.Node) {
 		if done {
 			continue
 		}
-		ref, size := entry, int64(0)
+		refs, size := entry, int64(0)
 		if i := strings.LastIndex(entry, "="); i > 0 {
 			if n, err := strconv.ParseFloat(entry[i+1:], 64); err == nil && n > 0 {
-				ref, size = entry[:i], int64(n)
+				refs, size = entry[:i], int64(n)
 			}
 		}
-		c, err := s.content.resolve(ref)
-		if err != nil {
-			klog.InfoS("simulator: ignoring an invalid preloaded image", "node", node.Name, "ref", ref, "err", err)
-			continue
+		var first imageContent
+		for i, ref := range strings.Split(refs, "|") {
+			c, err := s.content.resolve(ref)
+			if err != nil {
+				klog.InfoS("simulator: ignoring an invalid preloaded image", "node", node.Name, "ref", ref, "err", err)
+				break
+			}
+			if i == 0 {
+				if size > 0 {
+					c.size = size
+				}
+				first = c
+			} else {
+				// Another name of the same image: same content, its own repository and tag.
+				c.manifestDigest, c.configDigest, c.size = first.manifestDigest, first.configDigest, first.size
+			}
+			s.mu.Lock()
+			ns.addToStore(c).preloaded = true
+			s.mu.Unlock()
 		}
-		if size > 0 {
-			c.size = size
-		}
-		s.mu.Lock()
-		ns.addToStore(c).preloaded = true
-		s.mu.Unlock()
 	}
 }
 
@@ -547,7 +558,9 @@ func (s *simulator) renewLease(ctx context.Context, node *v1.Node, ns *nodeState
 
 func (s *simulator) postNodeStatus(ctx context.Context, node *v1.Node, ns *nodeState, now time.Time) error {
 	status := node.Status.DeepCopy()
-	cpu, mem, pods := resource.MustParse("8"), resource.MustParse("32Gi"), resource.MustParse("110")
+	// The kubelet's default maxPods is 110; the annotation sets another (a full node: "0").
+	maxPods := int64(annFloat(node, annMaxPods, 110))
+	cpu, mem, pods := resource.MustParse("8"), resource.MustParse("32Gi"), *resource.NewQuantity(maxPods, resource.DecimalSI)
 	res := v1.ResourceList{v1.ResourceCPU: cpu, v1.ResourceMemory: mem, v1.ResourcePods: pods,
 		v1.ResourceEphemeralStorage: resource.MustParse("100Gi")}
 	status.Capacity = res

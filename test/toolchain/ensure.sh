@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Provides the real Pulumi engine offline: the `pulumi` CLI, the Node.js
-# language host and the dynamic-provider plugin, in one bin directory.
+# Provides the real Pulumi engine offline: the `pulumi` CLI, the Node.js and
+# Python language hosts and the dynamic-provider plugin, in one bin directory.
 #
 #   ensure.sh            use an ambient pulumi (with pulumi-language-nodejs beside
 #                        it or on PATH) or build/reuse the cached toolchain;
@@ -43,7 +43,7 @@ fi
 
 # 2. The pinned build, keyed by what determines its content.
 #    Bump RECIPE when the build commands below change.
-RECIPE=1
+RECIPE=2
 modver() { awk -v m="$2" '($1 == m || ($1 == "require" && $2 == m)) {print ($1 == m ? $2 : $3); exit}' "$1"; }
 cli_version="$(modver "$here/cli/go.mod" github.com/pulumi/pulumi/pkg/v3)"
 host_version="$(modver "$here/nodejs-host/go.mod" github.com/pulumi/pulumi/sdk/v3)"
@@ -53,7 +53,10 @@ cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-image-prepuller/toolchain"
 entry="$cache_root/pulumi-${cli_version}-${key}"
 bin="$entry/bin"
 
-complete() { [[ -x "$1/pulumi" && -x "$1/pulumi-language-nodejs" && -x "$1/pulumi-resource-pulumi-nodejs" ]]; }
+complete() {
+  [[ -x "$1/pulumi" && -x "$1/pulumi-language-nodejs" && -x "$1/pulumi-resource-pulumi-nodejs" &&
+    -x "$1/pulumi-language-python" && -f "$1/pulumi-language-python-exec" ]]
+}
 
 if complete "$bin"; then
   log "cached: $bin"
@@ -100,6 +103,15 @@ log "building pulumi-language-nodejs ${host_version} (github.com/pulumi/pulumi/s
   -o "$tmp/bin/pulumi-language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs)
 t2=$(date +%s)
 log "built pulumi-language-nodejs in $((t2 - t1))s"
+# The Python host of the same sdk/v3 module (the last version that holds it, too); it runs its
+# executor script, which must sit beside it, with the python3 first on PATH (or PULUMI_PYTHON_CMD).
+log "building pulumi-language-python ${host_version} (github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python)"
+(cd "$here/nodejs-host" && go build -trimpath -ldflags "-s -w -X ${vpkg}=${host_version}" \
+  -o "$tmp/bin/pulumi-language-python" github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python)
+sdk_dir="$(cd "$here/nodejs-host" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
+install -m 0755 "$sdk_dir/python/cmd/pulumi-language-python-exec" "$tmp/bin/pulumi-language-python-exec"
+t3=$(date +%s)
+log "built pulumi-language-python in $((t3 - t2))s"
 install -m 0755 "$here/plugin/pulumi-resource-pulumi-nodejs" "$tmp/bin/pulumi-resource-pulumi-nodejs"
 
 got="$(PULUMI_SKIP_UPDATE_CHECK=true PULUMI_HOME="$tmp/home" "$tmp/bin/pulumi" version)"
@@ -108,8 +120,9 @@ rm -rf "$tmp/home"
 {
   echo "pulumi=${cli_version}"
   echo "pulumi-language-nodejs=${host_version}"
+  echo "pulumi-language-python=${host_version}"
   echo "go=$(go env GOVERSION)"
-  echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ) seconds=$((t2 - t0))"
+  echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ) seconds=$((t3 - t0))"
 } >"$tmp/BUILDINFO"
 
 rm -rf "$entry.old"
@@ -117,5 +130,5 @@ rm -rf "$entry.old"
 mv -T "$tmp" "$entry"
 trap - EXIT
 rm -rf "$entry.old"
-log "toolchain ready in $((t2 - t0))s: $bin"
+log "toolchain ready in $((t3 - t0))s: $bin"
 echo "$bin"

@@ -76,7 +76,7 @@ describe("ImagePrePuller component (under pulumi mocks)", () => {
         assert.equal(prePullProps("none", { images: ["python"] }).kubeconfig, undefined);
     });
 
-    it("creates the continuous puller as a child only when continuous is true", async () => {
+    it("creates the continuous puller, a kubernetes DaemonSet child, only when continuous is true", async () => {
         const without = new componentModule.ImagePrePuller("plain", { images: ["python:3.12"] });
         assert.equal(await outputValue(without.continuousDaemonSet), undefined);
         const puller = new componentModule.ImagePrePuller("always", {
@@ -87,12 +87,50 @@ describe("ImagePrePuller component (under pulumi mocks)", () => {
         await outputValue(puller.urn);
         await outputValue(puller.nodes);
         await new Promise((r) => setTimeout(r, 100));
-        const continuous = registered.filter((r) => /ContinuousPuller/.test(r.type));
+        const continuous = registered.filter((r) => r.type === "kubernetes:apps/v1:DaemonSet");
         assert.deepEqual(
             continuous.map((r) => r.name),
             ["always-continuous"],
         );
-        assert.equal(continuous[0]!.inputs.continuous, true);
-        assert.match(String(continuous[0]!.inputs.ownerId), /^prepull-always-[0-9a-f]{10}$/);
+        const manifest = continuous[0]!.inputs as {
+            metadata: { name: string; namespace: string };
+            spec: { template: { spec: { initContainers: { image: string }[] } } };
+        };
+        assert.match(manifest.metadata.name, /^continuous-always-[0-9a-f]{10}$/);
+        assert.equal(manifest.metadata.namespace, "jhub");
+        assert.deepEqual(manifest.spec.template.spec.initContainers.map((c) => c.image).slice(1), [
+            "docker.io/library/python:3.12",
+        ]);
+        assert.match(
+            await outputValue(puller.continuousDaemonSet as pulumi.Output<string>),
+            /^jhub\/continuous-always-/,
+        );
+    });
+
+    it("given a kubernetes provider but no kubeconfig, fails before creating any child, saying what to pass", async () => {
+        const k8s = require("@pulumi/kubernetes") as typeof import("@pulumi/kubernetes");
+        const provider = new k8s.Provider("elsewhere", { kubeconfig: "apiVersion: v1\nkind: Config\n" });
+        const before = registered.length;
+        assert.throws(
+            () =>
+                new componentModule.ImagePrePuller(
+                    "wrong-cluster",
+                    { images: ["python:3.12"] },
+                    { providers: [provider] },
+                ),
+            /kubernetes provider is set .* but kubeconfig is not: .*Pass the kubeconfig/,
+        );
+        await new Promise((r) => setTimeout(r, 100));
+        const children = registered
+            .slice(before)
+            .filter((r) => r.name.startsWith("wrong-cluster") && r.type !== componentModule.COMPONENT_TYPE);
+        assert.deepEqual(children, []);
+        // With the kubeconfig the provider was made from, the pre-pull goes ahead on that cluster.
+        const right = new componentModule.ImagePrePuller(
+            "right-cluster",
+            { images: ["python:3.12"], kubeconfig: "apiVersion: v1\nkind: Config\n" },
+            { providers: [provider] },
+        );
+        await outputValue(right.nodes);
     });
 });

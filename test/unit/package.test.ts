@@ -49,15 +49,21 @@ describe("the published package", () => {
         assert.deepEqual(offenders, []);
     });
 
-    it("ships compiled JavaScript and declarations only", function () {
+    it("ships compiled JavaScript and declarations, and the provider plugin's executable and schema", function () {
         this.timeout(60_000);
         const output = execFileSync("npm", ["pack", "--dry-run", "--json"], { cwd: root, encoding: "utf8" });
         const files = (JSON.parse(output) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
         assert.ok(files.includes("dist/components/index.js"), "dist/components/index.js missing: run npm run build");
         assert.ok(files.includes("dist/components/index.d.ts"));
+        const plugin = ["bin/pulumi-resource-image-prepuller", "schema.json", "dist/components/plugin/main.js"];
+        assert.deepEqual(
+            plugin.filter((f) => !files.includes(f)),
+            [],
+        );
         const unexpected = files.filter(
             (f) =>
-                !/^dist\/components\/.*\.(js|d\.ts)$/.test(f) && !["package.json", "README.md", "LICENSE"].includes(f),
+                !/^dist\/components\/.*\.(js|d\.ts)$/.test(f) &&
+                !["package.json", "README.md", "LICENSE", ...plugin].includes(f),
         );
         assert.deepEqual(unexpected, []);
     });

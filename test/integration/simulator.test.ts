@@ -1,0 +1,256 @@
+/**
+ * The local cluster behaves like a stock one: upstream's controller set at its default client
+ * rate, and simulated kubelets that report and fail the way a v1.37 kubelet does (field by field
+ * where test/integration/real-node.test.ts can compare them with a real kubelet; by the kubelet's
+ * source where it cannot, said in each test).
+ */
+import * as assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import { FAST_STATUS, sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { addNode, newScenario, seedImages, waitFor } from "../support/scenario";
+
+function mergePatch(cluster: TestCluster) {
+    return cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch);
+}
+
+async function podStatus(cluster: TestCluster, namespace: string, name: string): Promise<k8s.V1Pod> {
+    return cluster.core.readNamespacedPod({ name, namespace });
+}
+
+describe("the local cluster is as strict as a stock one", function () {
+    this.timeout(300_000);
+    let cluster: TestCluster;
+    before(async function () {
+        this.timeout(60 * 60 * 1000);
+        cluster = await sharedCluster();
+    });
+
+    it("runs kube-controller-manager with upstream's default controllers and client rate (nothing raised)", () => {
+        const info = JSON.parse(readFileSync(path.join(cluster.dir, "simulator.json"), "utf8")) as {
+            controllers: string;
+            controllerManagerArgs: string[] | null;
+        };
+        assert.equal(info.controllers, "*");
+        assert.deepEqual(info.controllerManagerArgs ?? [], []);
+    });
+
+    it("a Deployment gets Ready pods (deployment and replicaset controllers run)", async () => {
+        const s = await newScenario(cluster, "deployment");
+        await addNode(cluster, s, "a", { annotations: { [SIM.pullSeconds]: "0.2", ...FAST_STATUS } });
+        const labels = { app: "web" };
+        await cluster.apps.createNamespacedDeployment({
+            namespace: s.namespace,
+            body: {
+                metadata: { name: "web" },
+                spec: {
+                    replicas: 2,
+                    selector: { matchLabels: labels },
+                    template: {
+                        metadata: { labels },
+                        spec: {
+                            nodeSelector: s.nodeSelector,
+                            containers: [{ name: "web", image: "registry.example.com/web:1" }],
+                        },
+                    },
+                },
+            },
+        });
+        await waitFor(
+            async () =>
+                (await cluster.apps.readNamespacedDeployment({ name: "web", namespace: s.namespace })).status
+                    ?.readyReplicas === 2,
+            "2 ready replicas",
+            90_000,
+        );
+    });
+
+    it("status.images: RepoDigests then RepoTags (sorted), at most 5 names per image", async () => {
+        const s = await newScenario(cluster, "five-names");
+        const node = await addNode(cluster, s, "a", { annotations: FAST_STATUS });
+        // One image known under seven tags (ctr images tag), as the kubelet lists it.
+        const tags = [1, 2, 3, 4, 5, 6, 7].map((t) => `registry.example.com/team/app:${t}`);
+        await cluster.core.patchNode(
+            { name: node, body: { metadata: { annotations: { [SIM.preloadedImages]: tags.join("|") } } } },
+            mergePatch(cluster),
+        );
+        let entry: k8s.V1ContainerImage | undefined;
+        await waitFor(
+            async () => {
+                const images = (await cluster.core.readNode({ name: node })).status?.images ?? [];
+                entry = images.find((i) => (i.names ?? []).some((n) => n.startsWith("registry.example.com/team/app")));
+                return entry !== undefined;
+            },
+            "the image in status.images",
+            30_000,
+        );
+        assert.equal(entry!.names!.length, 5);
+        assert.match(entry!.names![0]!, /^registry\.example\.com\/team\/app@sha256:[0-9a-f]{64}$/);
+        assert.deepEqual(entry!.names!.slice(1), tags.slice(0, 4));
+    });
+
+    it("status.images: the 50 largest images, re-cut on every status sync", async () => {
+        const s = await newScenario(cluster, "fifty-cap");
+        const node = await addNode(cluster, s, "a", { annotations: FAST_STATUS });
+        const sixty = Array.from({ length: 60 }, (_, i) => ({
+            names: [`registry.example.com/big/image-${i}:1`],
+            sizeBytes: 1e9 + i * 1e6,
+        }));
+        await seedImages(cluster, node, sixty);
+        const listed = (await cluster.core.readNode({ name: node })).status!.images!;
+        assert.equal(listed.length, 50);
+        const sizes = listed.map((i) => i.sizeBytes!);
+        assert.deepEqual(
+            sizes,
+            [...sizes].sort((a, b) => b - a),
+            "largest first",
+        );
+        assert.ok(!listed.some((i) => i.names!.includes("registry.example.com/big/image-0:1")), "the smallest is cut");
+        // A larger image pulled later pushes another one out at the next sync.
+        await seedImages(cluster, node, [{ names: ["registry.example.com/big/huge:1"], sizeBytes: 5e9 }]);
+        const after = (await cluster.core.readNode({ name: node })).status!.images!;
+        assert.equal(after.length, 50);
+        assert.ok(after[0]!.names!.includes("registry.example.com/big/huge:1"));
+        assert.ok(!after.some((i) => i.names!.includes("registry.example.com/big/image-10:1")));
+    });
+
+    it("at the kubelet's default timings, a pulled image is reported within the 30 s image-list refresh plus the 10 s status sync, and the Lease is renewed every 10 s", async () => {
+        const s = await newScenario(cluster, "default-timing");
+        const node = await addNode(cluster, s, "a", { annotations: { [SIM.pullSeconds]: "0.2" } });
+        const image = "registry.example.com/timing/app:1";
+        await cluster.core.createNamespacedPod({
+            namespace: s.namespace,
+            body: {
+                metadata: { name: "pull" },
+                spec: { nodeName: node, containers: [{ name: "app", image }] },
+            },
+        });
+        let startedAt = 0;
+        await waitFor(
+            async () => {
+                const pod = await podStatus(cluster, s.namespace, "pull");
+                const running = pod.status?.containerStatuses?.[0]?.state?.running;
+                if (running?.startedAt) startedAt = new Date(running.startedAt).getTime();
+                return startedAt > 0;
+            },
+            "the container to run",
+            30_000,
+        );
+        let reportedAt = 0;
+        await waitFor(
+            async () => {
+                const names = (await cluster.core.readNode({ name: node })).status?.images?.flatMap(
+                    (i) => i.names ?? [],
+                );
+                if (names?.includes(image)) reportedAt = Date.now();
+                return reportedAt > 0;
+            },
+            "the image to be reported",
+            60_000,
+        );
+        const delay = (reportedAt - startedAt) / 1000;
+        // API timestamps have whole seconds: allow one on either side.
+        assert.ok(delay >= -1 && delay <= 41, `reported ${delay}s after the container started`);
+
+        const renewals: number[] = [];
+        const coordination = cluster.kc.makeApiClient(cluster.lib.CoordinationV1Api);
+        await waitFor(
+            async () => {
+                const lease = await coordination.readNamespacedLease({ name: node, namespace: "kube-node-lease" });
+                const renewed = new Date(lease.spec!.renewTime!).getTime();
+                if (renewals.at(-1) !== renewed) renewals.push(renewed);
+                return renewals.length >= 3;
+            },
+            "two Lease renewals",
+            40_000,
+        );
+        const gap = (renewals[2]! - renewals[1]!) / 1000;
+        assert.ok(gap >= 9 && gap <= 11, `Lease renewed ${gap}s apart`);
+    });
+
+    it("a pod evicted mid-pull: phase Failed, reason Evicted, and the kubelet's TerminatePod marks (kubelet source: pkg/kubelet/status TerminatePod)", async () => {
+        // Not compared with the real node: a kubelet evicts only under node pressure. The
+        // simulator's eviction annotation stands in; the statuses follow the kubelet's code:
+        // init containers up to the last one with evidence of a start (at least the first) that
+        // are not terminated become ContainerStatusUnknown, exit 137; later ones stay waiting.
+        const s = await newScenario(cluster, "evict");
+        const node = await addNode(cluster, s, "a", { annotations: { [SIM.pullSeconds]: "30", ...FAST_STATUS } });
+        await cluster.core.createNamespacedPod({
+            namespace: s.namespace,
+            body: {
+                metadata: { name: "evicted" },
+                spec: {
+                    nodeName: node,
+                    initContainers: [
+                        { name: "first", image: "registry.example.com/evict/first:1" },
+                        { name: "second", image: "registry.example.com/evict/second:1" },
+                    ],
+                    containers: [{ name: "main", image: "registry.example.com/evict/main:1" }],
+                },
+            },
+        });
+        await waitFor(
+            async () =>
+                (await podStatus(cluster, s.namespace, "evicted")).status?.initContainerStatuses?.[0]?.state
+                    ?.waiting !== undefined,
+            "the first init container pulling",
+            30_000,
+        );
+        await cluster.core.patchNamespacedPod(
+            {
+                name: "evicted",
+                namespace: s.namespace,
+                body: {
+                    metadata: { annotations: { [SIM.evict]: "The node was low on resource: ephemeral-storage." } },
+                },
+            },
+            mergePatch(cluster),
+        );
+        let pod: k8s.V1Pod | undefined;
+        await waitFor(
+            async () => {
+                pod = await podStatus(cluster, s.namespace, "evicted");
+                return pod.status?.phase === "Failed";
+            },
+            "the pod Failed",
+            30_000,
+        );
+        assert.equal(pod!.status!.reason, "Evicted");
+        const [first, second] = pod!.status!.initContainerStatuses!;
+        assert.deepEqual(
+            { reason: first!.state?.terminated?.reason, exitCode: first!.state?.terminated?.exitCode },
+            { reason: "ContainerStatusUnknown", exitCode: 137 },
+        );
+        assert.ok(!first!.state?.terminated?.startedAt, "it never started");
+        assert.ok(second!.state?.waiting, `the second stays waiting: ${JSON.stringify(second!.state)}`);
+        assert.ok(pod!.status!.conditions!.some((c) => c.type === "DisruptionTarget" && c.status === "True"));
+    });
+
+    it("a node whose heartbeats stop turns Ready=Unknown through the node-lifecycle controller (grace period 50 s)", async function () {
+        this.timeout(180_000);
+        const s = await newScenario(cluster, "heartbeat");
+        const node = await addNode(cluster, s, "a", { annotations: FAST_STATUS });
+        await cluster.core.patchNode(
+            { name: node, body: { metadata: { annotations: { [SIM.heartbeat]: "stopped" } } } },
+            mergePatch(cluster),
+        );
+        const stoppedAt = Date.now();
+        let ready: k8s.V1NodeCondition | undefined;
+        await waitFor(
+            async () => {
+                const n = await cluster.core.readNode({ name: node });
+                ready = n.status?.conditions?.find((c) => c.type === "Ready");
+                return ready?.status === "Unknown";
+            },
+            "Ready=Unknown",
+            120_000,
+        );
+        const after = (Date.now() - stoppedAt) / 1000;
+        assert.ok(after >= 40, `Unknown after only ${after}s: the grace period is 50 s after the last heartbeat`);
+        assert.equal(ready!.reason, "NodeStatusUnknown");
+        const taints = (await cluster.core.readNode({ name: node })).spec?.taints ?? [];
+        assert.ok(taints.some((t) => t.key === "node.kubernetes.io/unreachable"));
+        await cluster.core.deleteNode({ name: node });
+    });
+});
