@@ -3,7 +3,17 @@ import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
 
 export default tseslint.config(
-    { ignores: ["dist/**", "node_modules/**", ".scratch/**", "sdk/**", "test/cluster/**", "test/toolchain/**", "bench/results/**"] },
+    {
+        ignores: [
+            "dist/**",
+            "node_modules/**",
+            ".scratch/**",
+            "sdk/**",
+            "test/cluster/**",
+            "test/toolchain/**",
+            "bench/results/**",
+        ],
+    },
     js.configs.recommended,
     ...tseslint.configs.recommended,
     {
