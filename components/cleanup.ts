@@ -45,7 +45,7 @@ export async function deleteCreatedDaemonSet(
             () =>
                 cluster.apps.deleteNamespacedDaemonSet(
                     { name, namespace, propagationPolicy: "Background", body: { preconditions: { uid } } },
-                    requestOptions(cluster.lib),
+                    requestOptions(cluster.lib, { deadline: retry.deadline }),
                 ),
             retry,
         );
@@ -77,7 +77,7 @@ export async function deleteOwnedDaemonSets(
                 () =>
                     cluster.apps.listNamespacedDaemonSet(
                         { namespace, labelSelector: ownerSelector(owned.ownerId) },
-                        requestOptions(cluster.lib),
+                        requestOptions(cluster.lib, { deadline: retry.deadline }),
                     ),
                 retry,
             )

@@ -69,7 +69,7 @@ export async function watchObjects<T extends { metadata?: { name?: string } }>(
     cluster: Cluster,
     spec: WatchSpec<T>,
 ): Promise<Watched<T>> {
-    const options = requestOptions(cluster.lib);
+    const options = requestOptions(cluster.lib, { deadline: spec.deadline });
     const listProjected = async (): Promise<ListPage<T>> => {
         const items: T[] = [];
         let resourceVersion: string | undefined;
@@ -87,26 +87,42 @@ export async function watchObjects<T extends { metadata?: { name?: string } }>(
         return { items, metadata: { resourceVersion } };
     };
     // The watch hands each event's object to the cache; projecting it first keeps the cache small.
-    // client-node's Watch aborts a watch that has been silent for 30 s (WATCH_SILENCE_SECONDS).
+    // client-node's Watch aborts a watch that has been silent for 30 s (WATCH_SILENCE_SECONDS) and
+    // ListWatch then watches again from the same resourceVersion, without a list. A watch that
+    // delivers nothing at all (a stalled connection) would leave the cache stale for good, so a
+    // reconnect after a silent watch answers "410 Gone" instead, which makes ListWatch re-list.
     const watch = new cluster.lib.Watch(cluster.kc);
+    let watches = 0;
+    let eventsThisWatch = 0;
+    let trouble: string | undefined;
     const projectingWatch = {
-        watch: (
+        watch: async (
             watchPath: string,
             query: Record<string, string | number | boolean | undefined>,
             callback: WatchCallback,
             done: (err: unknown) => void,
-        ) =>
-            watch.watch(
+        ) => {
+            if (watches++ > 0 && eventsThisWatch === 0) {
+                eventsThisWatch = -1; // the next watch, after this re-list, starts afresh
+                trouble = `watch ${spec.call.resource} delivered nothing for ${WATCH_SILENCE_SECONDS}s; re-listing`;
+                setImmediate(() => done({ statusCode: 410 }));
+                return new AbortController();
+            }
+            eventsThisWatch = 0;
+            return watch.watch(
                 watchPath,
                 query,
-                (phase: string, obj: unknown, raw: unknown) =>
+                (phase: string, obj: unknown, raw: unknown) => {
+                    eventsThisWatch++;
                     callback(
                         phase,
                         phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? spec.project(obj as T) : obj,
                         raw,
-                    ),
+                    );
+                },
                 done,
-            ),
+            );
+        },
     };
     const informer = new cluster.lib.ListWatch(
         spec.path,
@@ -120,7 +136,6 @@ export async function watchObjects<T extends { metadata?: { name?: string } }>(
     let firstError: unknown;
     let synced = false;
     let fatal: Error | undefined;
-    let trouble: string | undefined;
     const verbCall = (err: unknown): ApiCall => ({ ...spec.call, verb: failedVerb(err) });
     const changed = () => {
         trouble = undefined;

@@ -63,10 +63,12 @@ export function loadKubeConfig(
 
 /** HTTP status of a client-node error, if it is one. */
 export function statusCode(error: unknown): number | undefined {
-    // API calls put the status in `code`, watches in `statusCode`.
-    const e = error as { code?: unknown; statusCode?: unknown } | undefined;
+    // API calls put the status in `code`, watches in `statusCode`; a DOMException (an aborted
+    // request) has a legacy numeric `code` of its own, which is no HTTP status.
+    const e = error as { code?: unknown; statusCode?: unknown; name?: unknown } | undefined;
+    if (e?.name === "TimeoutError" || e?.name === "AbortError") return undefined;
     const code = e?.code ?? e?.statusCode;
-    return typeof code === "number" ? code : undefined;
+    return typeof code === "number" && code >= 100 && code <= 599 ? code : undefined;
 }
 
 /** A short, credential-free description of an API error. */
@@ -114,14 +116,18 @@ export function isRetryable(error: unknown): boolean {
 
 /**
  * Per-request options for @kubernetes/client-node: a timeout on every request (an AbortSignal set
- * by a middleware), and a Content-Type for patches.
+ * by a middleware when the request starts: REQUEST_TIMEOUT_SECONDS, or less when `deadline`, in
+ * ms since the epoch, comes sooner), and a Content-Type for patches.
  */
-export function requestOptions(lib: ClientLibrary, timeoutSeconds = REQUEST_TIMEOUT_SECONDS, contentType?: string) {
-    const options = {
+export function requestOptions(lib: ClientLibrary, options: { deadline?: number; contentType?: string } = {}) {
+    const configuration = {
         middleware: [
             {
                 pre: (context: k8s.RequestContext) => {
-                    context.setSignal(AbortSignal.timeout(timeoutSeconds * 1000));
+                    const left = options.deadline === undefined ? Infinity : options.deadline - Date.now();
+                    context.setSignal(
+                        AbortSignal.timeout(Math.max(1000, Math.min(REQUEST_TIMEOUT_SECONDS * 1000, left))),
+                    );
                     return new lib.Observable(Promise.resolve(context));
                 },
                 post: (response: k8s.ResponseContext) => new lib.Observable(Promise.resolve(response)),
@@ -129,7 +135,9 @@ export function requestOptions(lib: ClientLibrary, timeoutSeconds = REQUEST_TIME
         ],
         middlewareMergeStrategy: "append" as const,
     };
-    return contentType ? lib.setHeaderOptions("Content-Type", contentType, options) : options;
+    return options.contentType
+        ? lib.setHeaderOptions("Content-Type", options.contentType, configuration)
+        : configuration;
 }
 
 /** One API call, named for error messages: `list nodes`, `create daemonsets in namespace "jhub"`. */
@@ -175,7 +183,7 @@ export function describeCallError(error: unknown, call: ApiCall, attempts = 1): 
     if (code === 403) {
         message = `image-prepuller: the credentials may not ${call.verb} ${call.resource}${where}; grant RBAC verb "${call.verb}" on "${call.resource}" (see README, RBAC). ${describeApiError(error)}`;
     } else if (isTimeout(error)) {
-        message = `image-prepuller: ${call.verb} ${call.resource}${where} did not answer within ${REQUEST_TIMEOUT_SECONDS}s (${attempts} attempt${attempts === 1 ? "" : "s"}); check that the API server is reachable and responding`;
+        message = `image-prepuller: ${call.verb} ${call.resource}${where} did not answer (${attempts} attempt${attempts === 1 ? "" : "s"}, each given up after at most ${REQUEST_TIMEOUT_SECONDS}s); check that the API server is reachable and responding`;
     } else {
         message = `image-prepuller: ${call.verb} ${call.resource}${where} failed${attempts > 1 ? ` after ${attempts} attempts` : ""}: ${describeApiError(error)}`;
     }

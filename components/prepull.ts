@@ -171,7 +171,7 @@ async function run(
             `image-prepuller: pulling ${images.length} images on ${Object.keys(initial.missing).length} of ${initial.eligibleNodes.length} eligible nodes (DaemonSet ${namespace}/${name})` +
                 (batch ? `; at most ${maxParallel} at once, starting with ${batch.join(", ")}` : ""),
         );
-        events = await watchWarnings(cluster, namespace, created.uid, onChange, deadline, log);
+        events = await watchWarnings(cluster, namespace, onChange, deadline, log);
 
         // With maxParallelNodes, nodes that finished leave the batch and waiting ones join it.
         const daemonSet = created;
@@ -243,11 +243,14 @@ async function createDaemonSet(
             try {
                 return await cluster.apps.createNamespacedDaemonSet(
                     { namespace, body: manifest as never },
-                    requestOptions(cluster.lib),
+                    requestOptions(cluster.lib, { deadline }),
                 );
             } catch (e) {
                 if (attempts > 1 && statusCode(e) === 409) {
-                    return cluster.apps.readNamespacedDaemonSet({ name, namespace }, requestOptions(cluster.lib));
+                    return cluster.apps.readNamespacedDaemonSet(
+                        { name, namespace },
+                        requestOptions(cluster.lib, { deadline }),
+                    );
                 }
                 throw e;
             }
@@ -259,16 +262,18 @@ async function createDaemonSet(
     return { namespace, name, uid };
 }
 
-/** Warning events about our DaemonSet (FailedCreate). Optional: without `list events`, only the timeout tells. */
+/**
+ * Warning events in the namespace: the DaemonSet's FailedCreate and our pods' FailedCreatePodSandBox
+ * and the like (picked by UID). Optional: without `list events`, only the timeout tells.
+ */
 async function watchWarnings(
     cluster: Cluster,
     namespace: string,
-    uid: string,
     onChange: () => void,
     deadline: number,
     log: Logger,
 ): Promise<Watched<Event> | undefined> {
-    const fieldSelector = `involvedObject.uid=${uid},type=Warning`;
+    const fieldSelector = "type=Warning";
     try {
         return await watchObjects<Event>(cluster, {
             path: `/api/v1/namespaces/${namespace}/events`,
@@ -311,7 +316,7 @@ async function patchAffinity(
         () =>
             cluster.apps.patchNamespacedDaemonSet(
                 { name: daemonSet.name, namespace: daemonSet.namespace, body },
-                requestOptions(cluster.lib, undefined, cluster.lib.PatchStrategy.MergePatch),
+                requestOptions(cluster.lib, { deadline, contentType: cluster.lib.PatchStrategy.MergePatch }),
             ),
         { deadline },
     );
@@ -325,7 +330,7 @@ async function checkPullSecretsExist(cluster: Cluster, inputs: PrePullInputs, de
                 () =>
                     cluster.core.readNamespacedSecret(
                         { name, namespace: inputs.namespace },
-                        requestOptions(cluster.lib),
+                        requestOptions(cluster.lib, { deadline }),
                     ),
                 { deadline },
             );

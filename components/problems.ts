@@ -13,6 +13,30 @@ export interface PodProblem {
     message: string;
 }
 
+/** Warning reasons the kubelet records on a pod that cannot start at all (no container status says so). */
+const POD_EVENT_REASONS: readonly string[] = ["FailedCreatePodSandBox", "FailedMount", "FailedAttachVolume"];
+
+/**
+ * Our pods the kubelet cannot start, from its Warning events: a sandbox it cannot create (the
+ * runtime or the network plugin fails), a volume it cannot mount. The newest message per pod.
+ */
+export function podEventProblems(events: readonly Event[], pods: readonly Pod[]): PodProblem[] {
+    const byUid: Record<string, Pod> = {};
+    for (const pod of pods) if (pod.metadata?.uid) byUid[pod.metadata.uid] = pod;
+    const newest: Record<string, Event> = {};
+    for (const event of events) {
+        const uid = event.involvedObject?.uid;
+        if (!uid || !byUid[uid] || event.type !== "Warning" || !POD_EVENT_REASONS.includes(event.reason ?? ""))
+            continue;
+        if (!newest[uid] || eventTime(event) >= eventTime(newest[uid]!)) newest[uid] = event;
+    }
+    return Object.entries(newest).map(([uid, event]) => ({
+        node: targetNode(byUid[uid]!),
+        reason: event.reason!,
+        message: event.message ?? "",
+    }));
+}
+
 /** The node a DaemonSet pod is pinned to: its required node affinity's `metadata.name` field. */
 export function targetNode(pod: Pod): string | undefined {
     if (pod.spec?.nodeName) return pod.spec.nodeName;

@@ -54,6 +54,7 @@ export function projectPod(pod: Pod): Pod {
             name: metadata.name,
             namespace: metadata.namespace,
             resourceVersion: metadata.resourceVersion,
+            uid: metadata.uid,
             deletionTimestamp: metadata.deletionTimestamp,
             ownerReferences: metadata.ownerReferences?.map((o) => ({ uid: o.uid })),
         },

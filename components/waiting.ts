@@ -9,7 +9,7 @@ import type { Watched } from "./informers";
 import type { PrePullInputs } from "./inputs";
 import type { Event, Node, Pod } from "./kubernetes-types";
 import { evaluatePresence, problemKey, type ContainerProblem, type PresenceReport } from "./presence";
-import { creationProblems, targetNode, unschedulablePods, type PodProblem } from "./problems";
+import { creationProblems, podEventProblems, targetNode, unschedulablePods, type PodProblem } from "./problems";
 import type { ImageReference } from "./references";
 
 /** How long a transient problem may persist before the pre-pull fails. */
@@ -25,7 +25,7 @@ export interface WaitContext {
     constraints: SchedulingConstraints;
     nodes: Watched<Node>;
     pods: Watched<Pod>;
-    /** Warning events about our DaemonSet; undefined when the credentials may not read events. */
+    /** Warning events in the namespace (ours are picked by UID); undefined when the credentials may not read events. */
     events?: Watched<Event>;
     daemonSetUid: string;
     daemonSetName: string;
@@ -56,9 +56,11 @@ function podProblem(p: PodProblem): TrackedProblem {
     return {
         key: `pod\u0000${p.node ?? ""}\u0000${p.reason}`,
         permanent: false,
-        describe: p.node
-            ? `node ${p.node}: the pre-pull pod cannot be scheduled: ${p.message}`
-            : `the DaemonSet cannot create pre-pull pods: ${p.reason}: ${p.message}`,
+        describe: !p.node
+            ? `the DaemonSet cannot create pre-pull pods: ${p.reason}: ${p.message}`
+            : p.reason === "Unschedulable"
+              ? `node ${p.node}: the pre-pull pod cannot be scheduled: ${p.message}`
+              : `node ${p.node}: the pre-pull pod cannot start: ${p.reason}: ${p.message}`,
     };
 }
 
@@ -145,8 +147,12 @@ export function podProblemsFor(
     const withPod = new Set(pods.map(targetNode).filter((n): n is string => n !== undefined));
     const someoneWithout = missingNodes.some((n) => !withPod.has(n));
     const creation = someoneWithout ? creationProblems(events, daemonSetUid) : [];
-    const scheduling = unschedulablePods(pods).filter((p) => p.node === undefined || missingNodes.includes(p.node));
-    return [...creation, ...scheduling];
+    const onMissing = (p: PodProblem) => p.node === undefined || missingNodes.includes(p.node);
+    return [
+        ...creation,
+        ...unschedulablePods(pods).filter(onMissing),
+        ...podEventProblems(events, pods).filter(onMissing),
+    ];
 }
 
 /** Records newly complete nodes in `done` and drops every done node from the report. */

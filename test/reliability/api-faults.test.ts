@@ -6,7 +6,8 @@
  * credentials, not through a proxy).
  */
 import * as assert from "node:assert/strict";
-import { ApiProxy } from "../support/api-proxy";
+import { CLEANUP_BUDGET_SECONDS } from "../../components/cleanup";
+import { ApiProxy, type RequestKind } from "../support/api-proxy";
 import {
     privateCluster,
     restartControlPlane,
@@ -15,7 +16,15 @@ import {
     stopCluster,
     type TestCluster,
 } from "../support/cluster";
-import { addNode, assertNothingLeft, checkedInputs, leftovers, newScenario, waitFor } from "../support/scenario";
+import {
+    addNode,
+    assertNothingLeft,
+    checkedInputs,
+    leftovers,
+    newScenario,
+    removeAllOurs,
+    waitFor,
+} from "../support/scenario";
 import { TcpProxy } from "../support/tcp-proxy";
 import { prePullProvider } from "../../components/provider";
 
@@ -28,7 +37,7 @@ describe("API faults", function () {
         cluster = await sharedCluster();
         proxy = await ApiProxy.start(cluster);
     });
-    afterEach(async () => proxy.setFaults({ errorEvery: 0 }));
+    afterEach(async () => proxy.setFaults({ errorEvery: 0, hang: [] }));
     after(async () => proxy?.stop());
 
     async function prepare(title: string, pullSeconds: string) {
@@ -62,6 +71,96 @@ describe("API faults", function () {
         await assert.rejects(prePullProvider.create(inputs), /image-prepuller: (list|watch) \w+ failed: HTTP 503/);
         await proxy.setFaults({ errorEvery: 0 });
         assert.deepEqual(await leftovers(cluster, s.namespace), []);
+    });
+});
+
+describe("an API that accepts requests and never answers", function () {
+    this.timeout(300_000);
+    let cluster: TestCluster;
+    let proxy: ApiProxy;
+    before(async function () {
+        this.timeout(60 * 60 * 1000);
+        cluster = await sharedCluster();
+        proxy = await ApiProxy.start(cluster);
+    });
+    afterEach(async () => proxy.setFaults({ errorEvery: 0, hang: [] }));
+    after(async () => proxy?.stop());
+
+    async function prepare(title: string, pullSeconds: string, timeoutSeconds: number) {
+        const s = await newScenario(cluster, title);
+        for (const n of ["a", "b"]) await addNode(cluster, s, n, { annotations: { [SIM.pullSeconds]: pullSeconds } });
+        const inputs = await checkedInputs(cluster, {
+            images: [`registry.example.com/hang/${title}:1`],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            timeoutSeconds,
+        });
+        return { s, inputs: { ...inputs, kubeconfig: proxy.kubeconfig } };
+    }
+
+    /** Runs `body` with console.log captured (the provider's progress and warnings). */
+    async function capturingLog<T>(body: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
+        const lines: string[] = [];
+        const original = console.log;
+        console.log = (...args: unknown[]) => void lines.push(args.join(" "));
+        try {
+            return { result: await body(), lines };
+        } finally {
+            console.log = original;
+        }
+    }
+
+    const cases: [RequestKind, RegExp][] = [
+        ["get", /image-prepuller: list nodes did not answer/],
+        ["create", /image-prepuller: create daemonsets in namespace "[^"]+" did not answer/],
+    ];
+    for (const [kind, message] of cases) {
+        it(`a ${kind} that is never answered ends the create by its timeout, naming the call`, async () => {
+            const { s, inputs } = await prepare(`hang-${kind}`, "1", 20);
+            await proxy.setFaults({ hang: [kind] });
+            const started = Date.now();
+            await assert.rejects(prePullProvider.create(inputs), message);
+            const seconds = (Date.now() - started) / 1000;
+            // timeoutSeconds plus the cleanup budget (nothing to clean here), with a little slack.
+            assert.ok(seconds <= 20 + CLEANUP_BUDGET_SECONDS + 5, `took ${seconds}s`);
+            assert.ok(((await proxy.stats()).hung ?? 0) > 0, "no request was held");
+            await proxy.setFaults({ hang: [] });
+            await removeAllOurs(cluster, s.namespace);
+        });
+    }
+
+    it("a delete that is never answered does not turn a finished pre-pull into a failure; the next delete removes the DaemonSet", async () => {
+        const { s, inputs } = await prepare("hang-delete", "2", 120);
+        await proxy.setFaults({ hang: ["delete"] });
+        const { result, lines } = await capturingLog(() => prePullProvider.create(inputs));
+        assert.equal(result.outs.nodes.length, 2);
+        const decided = lines.findIndex((l) => /all 2 eligible nodes hold all 1 images/.test(l));
+        assert.ok(decided >= 0, lines.join("\n"));
+        assert.ok(
+            lines.some((l) =>
+                /warning: .*delete daemonsets in namespace .* did not answer.*removed by the next pulumi up or destroy/.test(
+                    l,
+                ),
+            ),
+            lines.join("\n"),
+        );
+        assert.deepEqual(
+            (await leftovers(cluster, s.namespace)).filter((o) => o.startsWith("daemonset/")),
+            [`daemonset/${inputs.ownerId}`],
+        );
+        await proxy.setFaults({ hang: [] });
+        await prePullProvider.delete!(`${s.namespace}/${inputs.ownerId}`, inputs);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("watches that deliver nothing are re-listed, and the create completes", async () => {
+        const { s, inputs } = await prepare("silent-watch", "2", 120);
+        await proxy.setFaults({ hang: ["watch"] });
+        const result = await prePullProvider.create(inputs);
+        assert.equal(result.outs.nodes.length, 2);
+        assert.ok(((await proxy.stats()).hung ?? 0) > 0, "no watch was held silent");
+        await proxy.setFaults({ hang: [] });
+        await assertNothingLeft(cluster, s.namespace);
     });
 });
 

@@ -19,16 +19,26 @@ import type { TestCluster } from "./cluster";
 
 export interface ProxyStats {
     requests: number;
+    /** Requests held open without an answer (`hang`). */
+    hung?: number;
     watchRequests: number;
     /** Request and response body bytes. */
     bytes: number;
     injectedErrors: number;
 }
 
+/** What a request is, for fault injection: GET (not a watch), POST, DELETE, PATCH, or a watch. */
+export type RequestKind = "get" | "create" | "delete" | "patch" | "watch";
+
 export interface Faults {
     /** Every n-th non-watch request is answered with `errorStatus` instead of being forwarded (0: none). */
     errorEvery: number;
     errorStatus: number;
+    /**
+     * Requests of these kinds are accepted and never answered (a watch gets its 200 and headers,
+     * then nothing, as from a watch that silently stopped delivering).
+     */
+    hang: RequestKind[];
 }
 
 function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
@@ -65,7 +75,9 @@ function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
 
 class ProxyServer {
     readonly stats: ProxyStats = { requests: 0, watchRequests: 0, bytes: 0, injectedErrors: 0 };
-    readonly faults: Faults = { errorEvery: 0, errorStatus: 503 };
+    readonly faults: Faults = { errorEvery: 0, errorStatus: 503, hang: [] };
+    /** Requests held open by `hang`, answered with nothing; counted for the test. */
+    hung = 0;
     private nonWatchRequests = 0;
     private readonly sockets = new Set<Socket>();
 
@@ -129,6 +141,23 @@ class ProxyServer {
 
     private handle(req: IncomingMessage, res: ServerResponse, upstream: URL, agent: https.Agent, token?: string): void {
         const isWatch = /[?&]watch=(true|1)/.test(req.url ?? "");
+        const kind: RequestKind = isWatch
+            ? "watch"
+            : req.method === "POST"
+              ? "create"
+              : req.method === "DELETE"
+                ? "delete"
+                : req.method === "PATCH"
+                  ? "patch"
+                  : "get";
+        if (this.faults.hang.includes(kind)) {
+            this.hung++;
+            if (kind === "watch") {
+                res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked" });
+                res.flushHeaders();
+            }
+            return; // never answered (or never sent a byte more); the client must give up on its own
+        }
         this.stats.requests++;
         if (isWatch) this.stats.watchRequests++;
         if (!isWatch) this.nonWatchRequests++;
@@ -233,7 +262,7 @@ if (require.main === module && process.env.API_PROXY_UPSTREAM) {
             let result: unknown;
             switch (command.cmd) {
                 case "stats":
-                    result = { ...server.stats };
+                    result = { ...server.stats, hung: server.hung };
                     break;
                 case "reset":
                     server.resetStats();

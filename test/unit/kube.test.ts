@@ -16,7 +16,7 @@ describe("API calls", () => {
                 },
                 { attempts: 3 },
             ),
-            /create daemonsets in namespace "jhub" did not answer within 15s \(3 attempts\)/,
+            /create daemonsets in namespace "jhub" did not answer \(3 attempts, each given up after at most 15s\)/,
         );
         assert.equal(attempts, 3);
     });
