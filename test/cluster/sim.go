@@ -59,6 +59,7 @@ const (
 	annHeartbeat        = annPrefix + "heartbeat"
 	annEvict            = annPrefix + "evict"
 	annMaxPods          = annPrefix + "max-pods"
+	annSandboxError     = annPrefix + "sandbox-error"
 	nodeIndex           = "byNode"
 	leaseNamespace      = "kube-node-lease"
 	errShowDuration     = 2 * time.Second // how long ErrImagePull / StartError is shown before the back-off state

@@ -376,6 +376,12 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 	now := time.Now()
 	ns := s.nodeStateFor(node.Name)
 	rec := ns.recorder
+	if msg := strings.TrimSpace(node.Annotations[annSandboxError]); msg != "" && st.cur == 0 && st.ctrs[0].step == stepNew {
+		// The runtime cannot create the pod's sandbox: the kubelet records a Warning and retries;
+		// no container ever gets a status beyond waiting (as the real node showed for a failing runc).
+		rec.Eventf(pod, v1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: rpc error: code = Unknown desc = %s", msg)
+		return 10 * time.Second, nil
+	}
 	for st.cur < len(st.ctrs) && !st.failed {
 		c := st.ctrs[st.cur]
 		if c.until.After(now) {

@@ -41,7 +41,8 @@ export interface Faults {
     hang: RequestKind[];
 }
 
-function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
+/** A throw-away certificate for 127.0.0.1 (openssl), for the test servers the apiserver or clients call. */
+export function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
     const dir = mkdtempSync(path.join(tmpdir(), "prepuller-proxy-cert-"));
     try {
         execFileSync(

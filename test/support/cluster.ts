@@ -30,6 +30,8 @@ export const SIM = {
     privateImages: "simulator.prepuller.test/private-images",
     preloadedImages: "simulator.prepuller.test/preloaded-images",
     heartbeat: "simulator.prepuller.test/heartbeat",
+    /** The runtime cannot create pod sandboxes on this node; the value is its error. */
+    sandboxError: "simulator.prepuller.test/sandbox-error",
     /** The node's pods capacity (the kubelet's maxPods, default 110); "0" makes a full node. */
     maxPods: "simulator.prepuller.test/max-pods",
     /** On a pod: the kubelet evicts it (phase Failed, reason Evicted) with this message. */

@@ -1,0 +1,200 @@
+/**
+ * Pods that cannot be created, scheduled or started fail the create early (within 60 s of the
+ * first sign, with a 300 s timeout), naming the cause the API gives, with progress lines showing
+ * it meanwhile; and nothing of ours is left. One test per cause.
+ */
+import * as assert from "node:assert/strict";
+import { prePullProvider } from "../../components/provider";
+import { FAST_PULL, sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { addNode, assertNothingLeft, checkedInputs, newScenario, type Scenario } from "../support/scenario";
+import { denyPodsIn, WEBHOOK_MESSAGE, WEBHOOK_NAME } from "../support/webhook";
+
+/** How soon after the first sign the create must fail: the problem tolerance (30 s) and slack. */
+const EARLY_SECONDS = 60;
+
+describe("pods that cannot be created or scheduled fail the create early, naming the cause", function () {
+    this.timeout(300_000);
+    let cluster: TestCluster;
+    before(async function () {
+        this.timeout(60 * 60 * 1000);
+        cluster = await sharedCluster();
+    });
+
+    async function scenario(title: string, annotations: Record<string, string> = FAST_PULL): Promise<Scenario> {
+        const s = await newScenario(cluster, title);
+        await addNode(cluster, s, "a", { annotations });
+        return s;
+    }
+
+    /** Runs a create expected to fail; returns its error, its progress lines and how long it took. */
+    async function failingCreate(s: Scenario, extra: Record<string, unknown>) {
+        const inputs = await checkedInputs(cluster, {
+            images: [`registry.example.com/failures/${s.id}:1`],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            timeoutSeconds: 300,
+            ...extra,
+        });
+        const lines: string[] = [];
+        const original = console.log;
+        console.log = (...args: unknown[]) => void lines.push(args.join(" "));
+        const started = Date.now();
+        try {
+            await prePullProvider.create(inputs);
+        } catch (e) {
+            return { error: e as Error, lines, seconds: (Date.now() - started) / 1000 };
+        } finally {
+            console.log = original;
+        }
+        throw new Error(`the create succeeded, but it should have failed:\n${lines.join("\n")}`);
+    }
+
+    function assertEarly(result: { seconds: number }) {
+        assert.ok(result.seconds < EARLY_SECONDS, `failed after ${result.seconds}s of a 300 s timeout`);
+    }
+
+    it("a PriorityClass that does not exist (the DaemonSet's FailedCreate)", async () => {
+        const s = await scenario("no-priority-class");
+        const result = await failingCreate(s, { priorityClassName: "does-not-exist" });
+        assertEarly(result);
+        assert.match(
+            result.error.message,
+            /cannot create pre-pull pods: FailedCreate: .*no PriorityClass with name does-not-exist was found/,
+        );
+        assert.match(result.error.message, /create that PriorityClass/);
+        assert.ok(
+            result.lines.some((l) => /problems: .*PriorityClass/.test(l)),
+            result.lines.join("\n"),
+        );
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("a ResourceQuota that allows no more pods", async () => {
+        const s = await scenario("quota");
+        await cluster.core.createNamespacedResourceQuota({
+            namespace: s.namespace,
+            body: { metadata: { name: "no-pods" }, spec: { hard: { pods: "0" } } },
+        });
+        const result = await failingCreate(s, {});
+        assertEarly(result);
+        assert.match(result.error.message, /FailedCreate: .*exceeded quota: no-pods.*ResourceQuota/);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("Pod Security rejecting the pods (a daemonSetPatch that runs them as root)", async () => {
+        const s = await scenario("pod-security");
+        await cluster.core.patchNamespace(
+            {
+                name: s.namespace,
+                body: { metadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted" } } },
+            },
+            cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
+        );
+        const result = await failingCreate(s, {
+            daemonSetPatch: {
+                spec: { template: { spec: { securityContext: { runAsNonRoot: false, runAsUser: 0 } } } },
+            },
+        });
+        assertEarly(result);
+        assert.match(result.error.message, /FailedCreate: .*violates PodSecurity "restricted/);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("an admission webhook denying the pods", async () => {
+        const s = await scenario("webhook");
+        const webhook = await denyPodsIn(cluster, s.namespace);
+        try {
+            const result = await failingCreate(s, {});
+            assertEarly(result);
+            assert.match(
+                result.error.message,
+                new RegExp(
+                    `FailedCreate: .*admission webhook "${WEBHOOK_NAME.replace(/\./g, "\\.")}" denied the request: ${WEBHOOK_MESSAGE.replace(/[()]/g, "\\$&")}`,
+                ),
+            );
+            assert.ok(webhook.reviews() > 0, "the webhook was never called");
+        } finally {
+            await webhook.stop();
+        }
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("a full node: the pod stays Pending, Too many pods (where the JupyterHub chart's pre-puller hangs)", async () => {
+        const s = await scenario("full-node", { ...FAST_PULL, [SIM.maxPods]: "0" });
+        const result = await failingCreate(s, {});
+        assertEarly(result);
+        assert.match(
+            result.error.message,
+            new RegExp(`node ${s.id}-a: the pre-pull pod cannot be scheduled: Too many pods`),
+        );
+        assert.match(result.error.message, /maxPods/);
+        assert.ok(
+            result.lines.some((l) => /problems: .*Too many pods/.test(l)),
+            result.lines.join("\n"),
+        );
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("a node without room for the pods' requests: Insufficient cpu", async () => {
+        const s = await scenario("insufficient-cpu");
+        const result = await failingCreate(s, {
+            daemonSetPatch: {
+                spec: {
+                    template: {
+                        spec: {
+                            containers: [
+                                {
+                                    name: "pause",
+                                    image: "registry.k8s.io/pause:3.10",
+                                    resources: { requests: { cpu: "64" } },
+                                },
+                            ],
+                        },
+                    },
+                },
+            },
+        });
+        assertEarly(result);
+        assert.match(
+            result.error.message,
+            new RegExp(`node ${s.id}-a: the pre-pull pod cannot be scheduled: Insufficient cpu`),
+        );
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("a runtime that cannot create the pod's sandbox (FailedCreatePodSandBox, as the real node showed for runc)", async () => {
+        const message =
+            "failed to create containerd task: OCI runtime create failed: runc create failed: unable to start container process";
+        const s = await scenario("sandbox", { ...FAST_PULL, [SIM.sandboxError]: message });
+        const result = await failingCreate(s, {});
+        assertEarly(result);
+        assert.match(
+            result.error.message,
+            new RegExp(
+                `node ${s.id}-a: the pre-pull pod cannot start: FailedCreatePodSandBox: .*unable to start container process`,
+            ),
+        );
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("a pull error that clears within the tolerance does not fail the create", async () => {
+        const image = "registry.example.com/failures/flaky:1";
+        const s = await newScenario(cluster, "transient");
+        const node = await addNode(cluster, s, "a", { annotations: { ...FAST_PULL, [SIM.unpullable]: image } });
+        const inputs = await checkedInputs(cluster, {
+            images: [image],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+        });
+        const creating = prePullProvider.create(inputs);
+        // The registry comes back before the 30 s tolerance runs out: the next back-off pull succeeds.
+        await new Promise((r) => setTimeout(r, 5000));
+        await cluster.core.patchNode(
+            { name: node, body: { metadata: { annotations: { [SIM.unpullable]: null } } } },
+            cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
+        );
+        const result = await creating;
+        assert.deepEqual(result.outs.nodes, [node]);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+});
