@@ -4,10 +4,19 @@
  */
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import * as net from "node:net";
 import * as path from "node:path";
 import { prePullProvider } from "../../components/provider";
 import { repoRoot, sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
-import { addNode, assertNothingLeft, checkedInputs, leftovers, newScenario, type Scenario } from "../support/scenario";
+import {
+    addNode,
+    assertNothingLeft,
+    checkedInputs,
+    leftovers,
+    newScenario,
+    waitFor,
+    type Scenario,
+} from "../support/scenario";
 
 /** A small seeded generator (mulberry32), so that kill points are random but reproducible. */
 function seededRandom(seed: number): () => number {
@@ -88,12 +97,80 @@ describe("killed mid-create", function () {
                 nodeSelector: s.nodeSelector,
             });
             const { output, killed } = await createAndKill(inputs, point);
-            assert.ok(killed || /CREATE-DONE/.test(output), `the child neither finished nor was killed:\n${output}`);
+            // The kill must have happened inside the run, as the title says.
+            assert.ok(killed, `the child was not killed (it ended first):\n${output}`);
+            assert.doesNotMatch(output, /CREATE-DONE|CREATE-FAILED/);
             // The next run of the same resource (same owner) cleans up and completes.
             const result = await prePullProvider.create(inputs);
             assert.equal(result.outs.nodes.length, 2);
             await assertNothingLeft(cluster, s.namespace);
         });
+    });
+
+    it("an orphaned run (its engine gone) stops, removes only what it created, and never the DaemonSet a newer run of the same resource created", async function () {
+        this.timeout(300_000);
+        const slow = await newScenario(cluster, "orphan");
+        for (const n of ["a", "b"])
+            await addNode(cluster, slow, n, { annotations: { [SIM.pullSeconds]: "20", ...FAST_STATUS } });
+        const inputs = await checkedInputs(cluster, {
+            images: ["registry.example.com/kill/orphan:1"],
+            namespace: slow.namespace,
+            nodeSelector: slow.nodeSelector,
+        });
+        // An engine the test controls: the orphan's watchdog looks for it every 2 s.
+        const engine = net.createServer((socket) => socket.end());
+        await new Promise<void>((r) => engine.listen(0, "127.0.0.1", r));
+        const address = `127.0.0.1:${(engine.address() as net.AddressInfo).port}`;
+        const orphan = spawn(
+            process.execPath,
+            [
+                "-r",
+                "ts-node/register/transpile-only",
+                path.join(repoRoot, "test/support/dynamic-provider-orphan.ts"),
+                address,
+            ],
+            {
+                cwd: repoRoot,
+                env: { ...process.env, PREPULL_INPUTS: JSON.stringify(inputs) },
+                stdio: ["ignore", "pipe", "pipe"],
+            },
+        );
+        let output = "";
+        orphan.stdout.on("data", (d: Buffer) => (output += d.toString()));
+        orphan.stderr.on("data", (d: Buffer) => (output += d.toString()));
+        const exited = new Promise<number | null>((r) => orphan.on("exit", (code) => r(code)));
+        await waitFor(async () => /image-prepuller: pulling/.test(output), "the orphan's DaemonSet", 60_000);
+        const orphanDaemonSet = await cluster.apps.readNamespacedDaemonSet({
+            name: inputs.ownerId,
+            namespace: slow.namespace,
+        });
+
+        // A newer run of the same resource starts: it removes the leftover and creates its own.
+        const newer = prePullProvider.create(inputs);
+        let newerUid = "";
+        await waitFor(
+            async () => {
+                const ds = await cluster.apps
+                    .readNamespacedDaemonSet({ name: inputs.ownerId, namespace: slow.namespace })
+                    .catch(() => undefined);
+                newerUid = ds?.metadata?.uid ?? "";
+                return newerUid !== "" && newerUid !== orphanDaemonSet.metadata!.uid;
+            },
+            "the newer run's DaemonSet",
+            60_000,
+        );
+        // Now the orphan's engine goes: it notices, stops, cleans up by UID, and exits.
+        await new Promise((r) => engine.close(() => r(undefined)));
+        const goneAt = Date.now();
+        const code = await exited;
+        assert.ok(Date.now() - goneAt < 20_000, `the orphan took ${(Date.now() - goneAt) / 1000}s to stop`);
+        assert.notEqual(code, 0);
+        assert.match(output, /the Pulumi engine that started this pre-pull .* is gone/);
+        const still = await cluster.apps.readNamespacedDaemonSet({ name: inputs.ownerId, namespace: slow.namespace });
+        assert.equal(still.metadata?.uid, newerUid, "the orphan's cleanup touched the newer run's DaemonSet");
+        const result = await newer;
+        assert.equal(result.outs.nodes.length, 2);
+        await assertNothingLeft(cluster, slow.namespace);
     });
 
     it("delete alone (as pulumi destroy would) removes what a killed run left", async () => {

@@ -1,10 +1,14 @@
-/** A `pulumi up` killed mid-pre-pull (the whole process group, as a CI runner cancels a job). */
+/**
+ * A `pulumi up` killed mid-pre-pull (the whole process group, as a CI runner cancels a job). The
+ * engine runs its plugins in process groups of their own, so the dynamic-provider host survives
+ * such a kill: it must notice that its engine is gone, delete what it created and exit.
+ */
 import * as assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
-import { exampleStack, removeStack, sharedEngine } from "../support/engine";
+import { exampleStack, jupyterhubValues, removeStack, sharedEngine } from "../support/engine";
 import { addUserNode, leftovers, waitFor } from "../support/scenario";
 
 describe("a killed pulumi up", function () {
@@ -15,18 +19,23 @@ describe("a killed pulumi up", function () {
         cluster = await sharedCluster();
     });
 
-    it("is cleaned up by the next pulumi destroy", async () => {
+    it("leaves no provider process behind: the provider notices its engine is gone, deletes its DaemonSet and exits; the next destroy works", async () => {
         const namespace = `killed-${randomBytes(3).toString("hex")}`;
         const node = `${namespace}-user`;
         await addUserNode(cluster, node, { [SIM.pullSeconds]: "600" });
+        const hubImage = "quay.io/jupyterhub/k8s-hub:4.4.0";
         const stack = await exampleStack(`killed-${randomBytes(3).toString("hex")}`, {
             kubeconfig: { value: cluster.kubeconfig, secret: true },
             namespace: { value: namespace },
-            images: { value: JSON.stringify(["quay.io/jupyter/never-finishes:1"]) },
+            hubImage: { value: hubImage },
+            jupyterhubValues: {
+                value: JSON.stringify(jupyterhubValues(["quay.io/jupyter/never-finishes:1"], hubImage)),
+            },
         });
         const { envVars } = await sharedEngine();
         const env = { ...process.env, ...envVars };
         try {
+            const before = providerProcesses();
             const up = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack.name], {
                 cwd: repoRoot,
                 env,
@@ -38,9 +47,23 @@ describe("a killed pulumi up", function () {
                 "pre-pull pods",
                 120_000,
             );
+            const ours = providerProcesses().filter((p) => !before.includes(p));
+            assert.ok(ours.length > 0, "no dynamic-provider process of this pulumi up was found");
             process.kill(-up.pid!, "SIGKILL");
-            await new Promise((r) => setTimeout(r, 1000));
-            assert.notDeepEqual(await leftovers(cluster, namespace), [], "the kill should have left the DaemonSet");
+            const killedAt = Date.now();
+            await waitFor(
+                async () => providerProcesses().filter((p) => ours.includes(p)).length === 0,
+                "the provider processes of the killed up to exit",
+                30_000,
+            );
+            const exitedAfter = (Date.now() - killedAt) / 1000;
+            assert.ok(exitedAfter < 20, `the provider took ${exitedAfter}s to notice`);
+            // It deleted its own DaemonSet before exiting (its pods follow through the garbage collector).
+            assert.deepEqual(
+                (await leftovers(cluster, namespace)).filter((o) => o.startsWith("daemonset/")),
+                [],
+                "the orphaned provider did not remove its DaemonSet",
+            );
 
             // The killed CLI leaves its lock on the file backend; removing it is the user's documented first step.
             await promisify(execFile)("pulumi", ["cancel", "--yes", "--stack", stack.name], { cwd: repoRoot, env });
@@ -64,3 +87,12 @@ describe("a killed pulumi up", function () {
         }
     });
 });
+
+/** PIDs of dynamic-provider host processes on the machine. */
+export function providerProcesses(): number[] {
+    const out = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
+    return out
+        .split("\n")
+        .filter((line) => /cmd\/dynamic-provider|pulumi-resource-image-prepuller/.test(line))
+        .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
