@@ -209,7 +209,10 @@ async function run(
         try {
             await cleanup();
         } catch (e) {
-            // Presence is decided: a DaemonSet that could not be deleted is left for the next run.
+            // A missing permission is for the user to fix, not to leave behind unnoticed.
+            if (statusCode(e) === 403) throw e;
+            // Presence is decided: a DaemonSet that could not be deleted (an API that did not
+            // answer) is left for the next run.
             log(
                 `image-prepuller: warning: ${(e as Error).message}; the DaemonSet ${namespace}/${name} is removed by the next pulumi up or destroy`,
             );

@@ -145,11 +145,12 @@ function podProblems(pod: Pod, node: string): ContainerProblem[] {
         const terminated = status.state?.terminated;
         const reason = waiting?.reason ?? (terminated && terminated.exitCode !== 0 ? terminated.reason : undefined);
         if (!reason || !(PULL_ERROR_REASONS.includes(reason) || START_ERROR_REASONS.includes(reason))) continue;
+        // A back-off says only that it waits; the runtime's own words are in the last termination.
+        const last = status.lastState?.terminated;
         const message =
-            waiting?.message ??
-            terminated?.message ??
-            status.lastState?.terminated?.message ??
-            "(no message from the kubelet)";
+            reason === "CrashLoopBackOff" && last?.message
+                ? `${last.reason ?? "terminated"}: ${last.message}`
+                : (waiting?.message ?? terminated?.message ?? last?.message ?? "(no message from the kubelet)");
         problems.push({
             node,
             image: specImage(pod, status),

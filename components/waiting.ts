@@ -48,7 +48,7 @@ function containerProblem(p: ContainerProblem): TrackedProblem {
     return {
         key: `container\u0000${problemKey(p)}`,
         permanent: p.permanent,
-        describe: `node ${p.node}: image ${p.image}: ${p.reason}: ${p.message}`,
+        describe: `node ${p.node}: container ${p.container} (image ${p.image}): ${p.reason}: ${p.message}`,
     };
 }
 

@@ -4,6 +4,7 @@
  * nodes (selected by a label) and namespace, and ends by asserting nothing of ours remains.
  */
 import * as assert from "node:assert/strict";
+import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { prePullProvider } from "../../components/provider";
 import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
 import {
@@ -14,6 +15,7 @@ import {
     leftovers,
     newScenario,
     nodeImages,
+    recordWhile,
     seedImages,
     waitFor,
     watchDaemonSets,
@@ -252,18 +254,86 @@ describe("pre-pull on a real control plane", function () {
         await waitFor(async () => (await leftovers(cluster, s.namespace)).length === 0, "cleanup", 30_000);
     });
 
-    it("pre-pulls an image that has no shell", async () => {
+    it("pre-pulls an image that has no shell: its pull container runs (no shell involved) and completes", async () => {
         const s = await scenario("no-shell");
         const distroless = "gcr.io/distroless/base-debian12:nonroot";
         await addNode(cluster, s, "a", { annotations: { ...FAST_PULL, [SIM.noShell]: distroless } });
-        const result = await create(cluster, {
-            images: [distroless],
-            namespace: s.namespace,
-            nodeSelector: s.nodeSelector,
-        });
+        const { result, events } = await recordWhile<k8s.V1Pod, Awaited<ReturnType<typeof create>>>(
+            cluster,
+            `/api/v1/namespaces/${s.namespace}/pods`,
+            () => create(cluster, { images: [distroless], namespace: s.namespace, nodeSelector: s.nodeSelector }),
+        );
         assert.equal(result.nodes.length, 1);
+        // The image's container really ran: a shell command would have ended in StartError.
+        const states = events
+            .flatMap((e) => e.obj.status?.initContainerStatuses ?? [])
+            .filter((c) => c.name === "pull-0");
+        assert.ok(
+            states.some((c) => c.state?.terminated?.reason === "Completed" && c.state.terminated.exitCode === 0),
+            JSON.stringify(states.map((c) => c.state)),
+        );
+        assert.ok(!states.some((c) => (c.state?.terminated ?? c.lastState?.terminated)?.reason === "StartError"));
         await assertNothingLeft(cluster, s.namespace);
     });
+
+    it("a helper image that cannot run its copy step fails naming the install-noop container and the runtime's message", async () => {
+        const s = await scenario("helper-no-cp");
+        const helper = "registry.example.com/tools/static-only:1";
+        await addNode(cluster, s, "a", { annotations: { ...FAST_PULL, [SIM.noShell]: helper } });
+        const started = Date.now();
+        await assert.rejects(
+            create(cluster, {
+                images: ["python:3.4-slim"],
+                helperImage: helper,
+                namespace: s.namespace,
+                nodeSelector: s.nodeSelector,
+                timeoutSeconds: 300,
+            }),
+            (e: Error) => {
+                assert.match(
+                    e.message,
+                    /container install-noop \(image registry\.example\.com\/tools\/static-only:1\)/,
+                );
+                assert.match(e.message, /StartError: .*exec: "cp": executable file not found in \$PATH/);
+                return true;
+            },
+        );
+        assert.ok(Date.now() - started < 90_000, `took ${(Date.now() - started) / 1000}s`);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    for (const [change, patch] of [
+        ["turns NotReady", { metadata: { annotations: { [SIM.ready]: "false" } } }],
+        ["is cordoned", { spec: { unschedulable: true } }],
+    ] as const) {
+        it(`a node that ${change} mid-pull leaves the eligible set, and the create completes without it`, async () => {
+            const s = await scenario(`mid-pull-${change.split(" ").pop()}`);
+            const fast = await addNode(cluster, s, "fast", { annotations: FAST_PULL });
+            const slow = await addNode(cluster, s, "slow", {
+                annotations: { ...FAST_STATUS, [SIM.pullSeconds]: "120" },
+            });
+            const creating = create(cluster, {
+                images: ["python:3.2-slim"],
+                namespace: s.namespace,
+                nodeSelector: s.nodeSelector,
+                timeoutSeconds: 300,
+            });
+            await waitFor(
+                async () => (await leftovers(cluster, s.namespace)).filter((o) => o.startsWith("pod/")).length === 2,
+                "both pre-pull pods",
+                30_000,
+            );
+            await cluster.core.patchNode(
+                { name: slow, body: patch },
+                cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
+            );
+            const started = Date.now();
+            const result = await creating;
+            assert.deepEqual(result.nodes, [fast]);
+            assert.ok(Date.now() - started < 60_000, "the create waited for the node that left");
+            await assertNothingLeft(cluster, s.namespace);
+        });
+    }
 
     it("fails clearly when a referenced pull secret does not exist", async () => {
         const s = await scenario("pull-secret");

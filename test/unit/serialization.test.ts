@@ -74,13 +74,18 @@ describe("the provider as Pulumi serializes it into state", () => {
             }
             assert.match(text, /require\("pulumi-image-prepuller\/dist\/components\/[a-z-]+(\.js)?"\)/);
             assert.doesNotMatch(text, /function \/\*evaluatePresence\*\//, "library code was inlined into state");
-            console.log(`      serialized provider: ${Buffer.byteLength(text)} bytes for a consumer`);
+            const consumerBytes = Buffer.byteLength(text);
+            console.log(`      serialized provider: ${consumerBytes} bytes for a consumer`);
+            // The target: at most 20 KB of state per resource (README, State size).
+            assert.ok(consumerBytes <= 20 * 1024, `a consumer's state holds ${consumerBytes} bytes of provider`);
         } finally {
             rmSync(consumer, { recursive: true, force: true });
         }
         const inRepo = await roundTrip(prePullProvider);
-        console.log(
-            `      serialized provider: ${Buffer.byteLength(inRepo.text)} bytes in this repository (code inlined)`,
-        );
+        const inRepoBytes = Buffer.byteLength(inRepo.text);
+        console.log(`      serialized provider: ${inRepoBytes} bytes in this repository (code inlined)`);
+        // Inlined, the library's code is the provider: bounded so that a dependency pulled in by
+        // accident (client-node inlined, say) shows up.
+        assert.ok(inRepoBytes <= 250 * 1024, `${inRepoBytes} bytes inlined into state in this repository`);
     });
 });
