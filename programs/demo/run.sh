@@ -5,10 +5,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
 
-if [[ ! -x node_modules/.bin/node ]]; then
-  echo "== installing npm packages (Node 24 comes as the 'node' package)"
-  npm ci --no-fund --no-audit
-fi
+bash test/support/ensure-installed.sh
 export PATH="$repo/node_modules/.bin:$PATH"
 
 echo "== Pulumi CLI and Node.js language host (built from Go modules on first use, then cached)"
