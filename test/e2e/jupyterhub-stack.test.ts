@@ -8,10 +8,9 @@ import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import type { Stack } from "@pulumi/pulumi/automation";
-import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
 import { repoRoot, sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
 import { exampleStack, jupyterhubValues, removeStack, sharedEngine } from "../support/engine";
-import { addUserNode, assertNothingLeft, recordEvents } from "../support/scenario";
+import { addUserNode, assertHubAfterPulls, assertNothingLeft, recordEvents } from "../support/scenario";
 
 const unreachableKubeconfig = [
     "apiVersion: v1",
@@ -116,42 +115,8 @@ describe("the example stack through the real Pulumi engine", function () {
             let output = "";
             const result = await stack.up({ onOutput: (line) => (output += line) });
             changes.stop();
-            const inNamespace = changes.events.filter((e) => e.obj.metadata?.namespace === namespace);
-
-            const hubAdded = inNamespace.find((e) => e.type === "ADDED" && e.obj.metadata?.name === "hub");
-            assert.ok(hubAdded, "the hub Deployment was never created");
-            const hubCreated = new Date(String(hubAdded.obj.metadata?.creationTimestamp)).getTime();
-            // When each user node finished pulling, by the (simulated) kubelet's own timestamps.
-            const pullFinished = new Map<string, number>();
-            for (const e of inNamespace) {
-                if (e.obj.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGER) continue;
-                const pod = e.obj as k8s.V1Pod;
-                const node = pod.spec?.nodeName;
-                const statuses = pod.status?.initContainerStatuses ?? [];
-                const pulls = statuses.filter((s) => s.name.startsWith("pull-"));
-                // One pull container per user image, and one for the hub image.
-                if (!node || pulls.length !== userImages.length + 1 || !pulls.every((s) => s.state?.terminated))
-                    continue;
-                const done = Math.max(...pulls.map((s) => new Date(String(s.state!.terminated!.finishedAt)).getTime()));
-                pullFinished.set(node, Math.max(pullFinished.get(node) ?? 0, done));
-            }
-            assert.deepEqual(
-                [...pullFinished.keys()].sort(),
-                [...nodes].sort(),
-                "not every user node finished pulling",
-            );
-            for (const [node, finished] of pullFinished) {
-                // Kubernetes timestamps have one-second resolution.
-                assert.ok(
-                    hubCreated >= Math.floor(finished / 1000) * 1000,
-                    `hub created before ${node} finished pulling`,
-                );
-            }
-            // And by the order in which the watch saw them.
-            const lastPullSeen = Math.max(
-                ...inNamespace.filter((e) => e.obj.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGER).map((e) => e.at),
-            );
-            assert.ok(hubAdded.at >= lastPullSeen, "the hub appeared before the last pre-pull pod event");
+            // One pull container per user image, and one for the hub image.
+            assertHubAfterPulls(changes.events, namespace, nodes, userImages.length + 1);
 
             await assertNothingLeft(cluster, namespace);
             const outputs = result.outputs;

@@ -10,10 +10,9 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
 import { repoRoot, sharedCluster, SIM, FAST_STATUS, type TestCluster } from "../support/cluster";
 import { sharedEngine } from "../support/engine";
-import { addUserNode, leftovers, recordEvents } from "../support/scenario";
+import { addUserNode, assertHubAfterPulls, assertNothingLeft, recordEvents } from "../support/scenario";
 
 const run = promisify(execFile);
 const programDir = path.join(repoRoot, "programs/jupyterhub-python");
@@ -137,39 +136,9 @@ describe("the example stack in Python, through the real engine and the provider 
             let output = "";
             const result = await stack!.up({ onOutput: (line) => (output += line) });
             changes.stop();
-            const inNamespace = changes.events.filter((e) => e.obj.metadata?.namespace === namespace);
+            assertHubAfterPulls(changes.events, namespace, nodes, images.length);
 
-            const hubAdded = inNamespace.find((e) => e.type === "ADDED" && e.obj.metadata?.name === "hub");
-            assert.ok(hubAdded, "the hub Deployment was never created");
-            const hubCreated = new Date(String(hubAdded.obj.metadata?.creationTimestamp)).getTime();
-            const pullFinished = new Map<string, number>();
-            for (const e of inNamespace) {
-                if (e.obj.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGER) continue;
-                const pod = e.obj as k8s.V1Pod;
-                const pulls = (pod.status?.initContainerStatuses ?? []).filter((s) => s.name.startsWith("pull-"));
-                const node = pod.spec?.nodeName;
-                if (!node || pulls.length !== images.length || !pulls.every((s) => s.state?.terminated)) continue;
-                const done = Math.max(...pulls.map((s) => new Date(String(s.state!.terminated!.finishedAt)).getTime()));
-                pullFinished.set(node, Math.max(pullFinished.get(node) ?? 0, done));
-            }
-            assert.deepEqual(
-                [...pullFinished.keys()].sort(),
-                [...nodes].sort(),
-                "not every user node finished pulling",
-            );
-            for (const [node, finished] of pullFinished) {
-                // Kubernetes timestamps have one-second resolution.
-                assert.ok(
-                    hubCreated >= Math.floor(finished / 1000) * 1000,
-                    `hub created before ${node} finished pulling`,
-                );
-            }
-            const lastPullSeen = Math.max(
-                ...inNamespace.filter((e) => e.obj.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGER).map((e) => e.at),
-            );
-            assert.ok(hubAdded.at >= lastPullSeen, "the hub appeared before the last pre-pull pod event");
-
-            assert.deepEqual(await leftovers(cluster, namespace), []);
+            await assertNothingLeft(cluster, namespace);
             assert.deepEqual(result.outputs.images!.value, images);
             assert.deepEqual(
                 (result.outputs.nodes!.value as string[]).filter((n) => nodes.includes(n)).sort(),
@@ -221,7 +190,7 @@ describe("the example stack in Python, through the real engine and the provider 
 
         it("destroy leaves nothing of ours in the cluster", async () => {
             await stack!.destroy();
-            assert.deepEqual(await leftovers(cluster, namespace), []);
+            await assertNothingLeft(cluster, namespace);
             await assert.rejects(cluster.apps.readNamespacedDeployment({ name: "hub", namespace }), /404|not found/i);
         });
     });

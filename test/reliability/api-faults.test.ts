@@ -28,6 +28,25 @@ import {
 import { TcpProxy } from "../support/tcp-proxy";
 import { prePullProvider } from "../../components/provider";
 
+/** A scenario of two nodes, and checked inputs whose kubeconfig goes through the proxy. */
+async function throughProxy(
+    cluster: TestCluster,
+    proxy: ApiProxy,
+    title: string,
+    pullSeconds: string,
+    timeoutSeconds?: number,
+) {
+    const s = await newScenario(cluster, title);
+    for (const n of ["a", "b"]) await addNode(cluster, s, n, { annotations: { [SIM.pullSeconds]: pullSeconds } });
+    const inputs = await checkedInputs(cluster, {
+        images: [`registry.example.com/faults/${title}:1`],
+        namespace: s.namespace,
+        nodeSelector: s.nodeSelector,
+        timeoutSeconds,
+    });
+    return { s, inputs: { ...inputs, kubeconfig: proxy.kubeconfig } };
+}
+
 describe("API faults", function () {
     this.timeout(300_000);
     let cluster: TestCluster;
@@ -40,16 +59,7 @@ describe("API faults", function () {
     afterEach(async () => proxy.setFaults({ errorEvery: 0, hang: [] }));
     after(async () => proxy?.stop());
 
-    async function prepare(title: string, pullSeconds: string) {
-        const s = await newScenario(cluster, title);
-        for (const n of ["a", "b"]) await addNode(cluster, s, n, { annotations: { [SIM.pullSeconds]: pullSeconds } });
-        const inputs = await checkedInputs(cluster, {
-            images: [`registry.example.com/faults/${title}:1`],
-            namespace: s.namespace,
-            nodeSelector: s.nodeSelector,
-        });
-        return { s, inputs: { ...inputs, kubeconfig: proxy.kubeconfig } };
-    }
+    const prepare = (title: string, pullSeconds: string) => throughProxy(cluster, proxy, title, pullSeconds);
 
     for (const status of [429, 500, 503]) {
         it(`completes with every third request answered ${status}`, async () => {
@@ -86,17 +96,8 @@ describe("an API that accepts requests and never answers", function () {
     afterEach(async () => proxy.setFaults({ errorEvery: 0, hang: [] }));
     after(async () => proxy?.stop());
 
-    async function prepare(title: string, pullSeconds: string, timeoutSeconds: number) {
-        const s = await newScenario(cluster, title);
-        for (const n of ["a", "b"]) await addNode(cluster, s, n, { annotations: { [SIM.pullSeconds]: pullSeconds } });
-        const inputs = await checkedInputs(cluster, {
-            images: [`registry.example.com/hang/${title}:1`],
-            namespace: s.namespace,
-            nodeSelector: s.nodeSelector,
-            timeoutSeconds,
-        });
-        return { s, inputs: { ...inputs, kubeconfig: proxy.kubeconfig } };
-    }
+    const prepare = (title: string, pullSeconds: string, timeoutSeconds: number) =>
+        throughProxy(cluster, proxy, title, pullSeconds, timeoutSeconds);
 
     /** Runs `body` with console.log captured (the provider's progress and warnings). */
     async function capturingLog<T>(body: () => Promise<T>): Promise<{ result: T; lines: string[] }> {

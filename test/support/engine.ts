@@ -4,7 +4,7 @@
  * temporary directory, a passphrase secrets provider and an isolated PULUMI_HOME.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -53,7 +53,23 @@ async function startEngine(): Promise<Engine> {
         const err = e as { stderr?: string; message: string };
         throw new Error(`the kubernetes plugin is not available: ${err.message}\n${(err.stderr ?? "").slice(-4000)}`);
     }
+    // An ambient kubeconfig that points nowhere: a stack that fell back to it instead of the
+    // kubeconfig it was given would fail, not quietly use another cluster.
+    const ambientKubeconfig = path.join(stateDir, "ambient-kubeconfig");
+    writeFileSync(
+        ambientKubeconfig,
+        [
+            "apiVersion: v1",
+            "kind: Config",
+            "clusters: [{name: elsewhere, cluster: {server: 'https://127.0.0.1:1'}}]",
+            "users: [{name: u, user: {token: not-a-real-token}}]",
+            "contexts: [{name: elsewhere, context: {cluster: elsewhere, user: u}}]",
+            "current-context: elsewhere",
+            "",
+        ].join("\n"),
+    );
     const envVars: Record<string, string> = {
+        KUBECONFIG: ambientKubeconfig,
         PATH: [
             bin,
             path.join(repoRoot, "node_modules/.bin"),

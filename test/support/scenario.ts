@@ -274,3 +274,36 @@ export async function watchDaemonSets<T>(
     );
     return { result, seen: events.filter((e) => e.type === "ADDED").map((e) => e.obj.metadata?.name ?? "?") };
 }
+
+/**
+ * Asserts, from the watch events of a `pulumi up`, that the hub Deployment was created only after
+ * every user node finished pulling every image: by the kubelet's own timestamps (one-second
+ * resolution) and by the order in which the watch saw the events.
+ */
+export function assertHubAfterPulls(
+    events: readonly WatchedEvent<k8s.KubernetesObject & { status?: unknown; spec?: unknown }>[],
+    namespace: string,
+    nodes: readonly string[],
+    imageCount: number,
+): void {
+    const inNamespace = events.filter((e) => e.obj.metadata?.namespace === namespace);
+    const hubAdded = inNamespace.find((e) => e.type === "ADDED" && e.obj.metadata?.name === "hub");
+    assert.ok(hubAdded, "the hub Deployment was never created");
+    const hubCreated = new Date(String(hubAdded.obj.metadata?.creationTimestamp)).getTime();
+    const ours = inNamespace.filter((e) => e.obj.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGER);
+    const pullFinished = new Map<string, number>();
+    for (const e of ours) {
+        const pod = e.obj as k8s.V1Pod;
+        const node = pod.spec?.nodeName;
+        const pulls = (pod.status?.initContainerStatuses ?? []).filter((c) => c.name.startsWith("pull-"));
+        if (!node || pulls.length !== imageCount || !pulls.every((c) => c.state?.terminated)) continue;
+        const done = Math.max(...pulls.map((c) => new Date(String(c.state!.terminated!.finishedAt)).getTime()));
+        pullFinished.set(node, Math.max(pullFinished.get(node) ?? 0, done));
+    }
+    assert.deepEqual([...pullFinished.keys()].sort(), [...nodes].sort(), "not every user node finished pulling");
+    for (const [node, finished] of pullFinished) {
+        assert.ok(hubCreated >= Math.floor(finished / 1000) * 1000, `hub created before ${node} finished pulling`);
+    }
+    const lastPullSeen = Math.max(...ours.map((e) => e.at));
+    assert.ok(hubAdded.at >= lastPullSeen, "the hub appeared before the last pre-pull pod event");
+}
