@@ -107,6 +107,10 @@ describe("the example stack through the real Pulumi engine", function () {
                 await stack.destroy().catch(() => undefined);
                 await removeStack(stack);
             }
+            // Other stacks on the shared cluster select user nodes too: leave none of ours behind.
+            for (const node of [...nodes, `${namespace}-user-late`]) {
+                await cluster?.core.deleteNode({ name: node }).catch(() => undefined);
+            }
         });
 
         it("up creates the hub only after every user node holds every image, and leaves no DaemonSet", async () => {

@@ -125,6 +125,8 @@ describe("the example stack in Python, through the real engine and the provider 
             this.timeout(300_000);
             await stack?.destroy().catch(() => undefined);
             await removeStack(stack);
+            // Other stacks on the shared cluster select user nodes too: leave none of ours behind.
+            for (const node of nodes) await cluster?.core.deleteNode({ name: node }).catch(() => undefined);
         });
 
         it("up creates the hub only after every user node holds every image, with progress shown", async () => {

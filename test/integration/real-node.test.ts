@@ -289,8 +289,15 @@ describe("a real kubelet and containerd node, and the simulator held against it"
             tolerations: [REAL_NODE_TOLERATION],
             timeoutSeconds: 240,
         });
-        // The conformance tests pulled these images: remove them from the node's runtime (as an
-        // image garbage collection would) and wait until the kubelet's report no longer lists them.
+        // The conformance tests pulled these images: delete their pods, remove the images from the
+        // node's runtime (as an image garbage collection would) and wait until the kubelet's
+        // report no longer lists them.
+        await cluster.core.deleteCollectionNamespacedPod({ namespace, gracePeriodSeconds: 0 });
+        await waitFor(
+            async () => (await cluster.core.listNamespacedPod({ namespace })).items.length === 0,
+            "the conformance pods gone",
+            60_000,
+        );
         removeImages(cluster, inputs.images);
         await waitFor(
             async () => {
