@@ -58,7 +58,7 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
     const deadline = started + inputs.timeoutSeconds * 1000;
     const engine = watchEngine();
     let abandoned = false;
-    const running = run(inputs, log, started, deadline, () => abandoned);
+    const running = runPrePull(inputs, log, started, deadline, () => abandoned);
     try {
         return await Promise.race([running, engine.gone]);
     } catch (e) {
@@ -80,7 +80,7 @@ function exitAbandonedProcess(): void {
     setTimeout(() => process.exit(1), 100);
 }
 
-async function run(
+async function runPrePull(
     inputs: PrePullInputs,
     log: Logger,
     started: number,

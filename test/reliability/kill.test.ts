@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
 import { prePullProvider } from "../../components/provider";
+import { ApiProxy } from "../support/api-proxy";
 import { repoRoot, sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
 import {
     addNode,
@@ -29,7 +30,7 @@ function seededRandom(seed: number): () => number {
     };
 }
 
-type KillPoint = { afterMs: number } | { onLine: RegExp };
+type KillPoint = { afterMs: number } | { onLine: RegExp; holdDeletes?: boolean };
 
 /** Runs a create in a child process and SIGKILLs it at the kill point; resolves with what it printed. */
 function createAndKill(inputs: object, point: KillPoint): Promise<{ output: string; killed: boolean }> {
@@ -82,7 +83,12 @@ describe("killed mid-create", function () {
     const random = seededRandom(20261123);
     const points: [string, KillPoint][] = [
         ["right after the DaemonSet is created", { onLine: /image-prepuller: pulling/ }],
-        ["during deletion of the DaemonSet", { onLine: /image-prepuller: deleted DaemonSet/ }],
+        // The child's DELETE goes through a proxy that holds it unanswered: the kill surely falls
+        // inside the deletion, which one request otherwise finishes in milliseconds.
+        [
+            "during deletion of the DaemonSet",
+            { onLine: /image-prepuller: all \d+ eligible nodes hold/, holdDeletes: true },
+        ],
         ["before the DaemonSet exists (at start-up)", { afterMs: 300 }],
     ];
     for (let i = points.length; i < 20; i++) {
@@ -96,7 +102,15 @@ describe("killed mid-create", function () {
                 namespace: s.namespace,
                 nodeSelector: s.nodeSelector,
             });
-            const { output, killed } = await createAndKill(inputs, point);
+            let proxy: ApiProxy | undefined;
+            if ("holdDeletes" in point && point.holdDeletes) {
+                proxy = await ApiProxy.start(cluster);
+                await proxy.setFaults({ hang: ["delete"] });
+            }
+            const { output, killed } = await createAndKill(
+                proxy ? { ...inputs, kubeconfig: proxy.kubeconfig } : inputs,
+                point,
+            ).finally(() => proxy?.stop());
             // The kill must have happened inside the run, as the title says.
             assert.ok(killed, `the child was not killed (it ended first):\n${output}`);
             assert.doesNotMatch(output, /CREATE-DONE|CREATE-FAILED/);
