@@ -23,7 +23,7 @@ log() { echo "kubernetes-plugin: $*" >&2; }
 
 MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
 PSEUDO_VERSION=v4.0.0-20260115033456-f47bc2d6f199
-# The npm @pulumi/kubernetes release the repository pins: test/unit/kubernetes-plugin.test.ts
+# The npm @pulumi/kubernetes release the repository pins: test/e2e/kubernetes-plugin.test.ts
 # checks that its resource types are the ones this schema serves.
 PLUGIN_VERSION=4.24.1
 RECIPE=1
