@@ -1,7 +1,8 @@
 /**
  * What the bench sees from outside the measured process: when the DaemonSet controller created
- * each pre-pull pod (its pod-creation floor), and the apiserver's own request metrics. Runs in
- * the parent process, so none of its traffic is counted as the provider's.
+ * each pre-pull pod (its pod-creation floor) and first wrote each DaemonSet's status, and the
+ * apiserver's own request metrics. Runs in the parent process, so none of its traffic is counted
+ * as a pre-pull's.
  */
 import * as https from "node:https";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
@@ -15,13 +16,26 @@ interface Added {
     at: number;
 }
 
-/** Watches DaemonSets and Pods in `namespace` and remembers when each was first seen. */
-export async function observeCreations(
-    lib: ClientLibrary,
-    kc: k8s.KubeConfig,
-    namespace: string,
-): Promise<{ podCreationFloorSeconds(daemonSet: string): number | undefined; stop(): void }> {
+/** When a watcher saw a DaemonSet created and its status change (ms since the epoch). */
+export interface DaemonSetTimes {
+    createdAt?: number;
+    /** The DaemonSet controller's first status write (until then, desired = ready = 0). */
+    firstStatusAt?: number;
+    /** The first status with every desired pod ready: when a status-reading awaiter could end. */
+    allReadyAt?: number;
+}
+
+export interface Observed {
+    podCreationFloorSeconds(daemonSet: string): number | undefined;
+    daemonSetTimes(daemonSet: string): DaemonSetTimes;
+    stop(): void;
+}
+
+/** Watches DaemonSets and Pods in `namespace` and remembers when each was first seen, and DaemonSet status. */
+export async function observeCreations(lib: ClientLibrary, kc: k8s.KubeConfig, namespace: string): Promise<Observed> {
     const added: Added[] = [];
+    const firstStatus = new Map<string, number>();
+    const allReady = new Map<string, number>();
     const remember = (kind: Added["kind"]) => (obj: k8s.KubernetesObject) =>
         added.push({
             kind,
@@ -29,6 +43,14 @@ export async function observeCreations(
             owner: obj.metadata?.ownerReferences?.[0]?.name,
             at: Date.now(),
         });
+    const statusChanged = (ds: k8s.V1DaemonSet) => {
+        const name = ds.metadata?.name ?? "";
+        const status = ds.status;
+        if (!status || !status.observedGeneration) return;
+        if (!firstStatus.has(name)) firstStatus.set(name, Date.now());
+        const desired = status.desiredNumberScheduled;
+        if (!allReady.has(name) && desired > 0 && status.numberReady === desired) allReady.set(name, Date.now());
+    };
     // Informers, not bare watches: they resume after the watch's idle timeout without a gap.
     const core = kc.makeApiClient(lib.CoreV1Api);
     const apps = kc.makeApiClient(lib.AppsV1Api);
@@ -39,15 +61,24 @@ export async function observeCreations(
         core.listNamespacedPod({ namespace }),
     );
     daemonSets.on("add", remember("DaemonSet"));
+    daemonSets.on("update", statusChanged);
     pods.on("add", remember("Pod"));
     await Promise.all([daemonSets.start(), pods.start()]);
+    const createdAt = (daemonSet: string) => added.find((a) => a.kind === "DaemonSet" && a.name === daemonSet)?.at;
+    const since = (daemonSet: string, at: number | undefined) => {
+        const created = createdAt(daemonSet);
+        return created === undefined || at === undefined ? undefined : (at - created) / 1000;
+    };
     return {
         podCreationFloorSeconds(daemonSet: string) {
-            const created = added.find((a) => a.kind === "DaemonSet" && a.name === daemonSet)?.at;
             const pods = added.filter((a) => a.kind === "Pod" && a.owner === daemonSet).map((a) => a.at);
-            if (created === undefined || pods.length === 0) return undefined;
-            return (Math.max(...pods) - created) / 1000;
+            return pods.length === 0 ? undefined : since(daemonSet, Math.max(...pods));
         },
+        daemonSetTimes: (daemonSet: string) => ({
+            createdAt: createdAt(daemonSet),
+            firstStatusAt: firstStatus.get(daemonSet),
+            allReadyAt: allReady.get(daemonSet),
+        }),
         stop: () => void Promise.all([daemonSets.stop(), pods.stop()]),
     };
 }
@@ -112,4 +143,20 @@ export function delta(before: Samples, after: Samples): Samples {
         if (change !== 0) result[key] = change;
     }
     return result;
+}
+
+/** The simulator's counters (test/cluster main.go, metricsURL in simulator.json). */
+export interface SimulatorMetrics {
+    /** When the last image pull ended on any node: the physical floor. */
+    lastPullCompletedUnixNano: number;
+    /** The last node-status write that changed a node's images. */
+    lastImageRecordedUnixNano: number;
+    pullsStarted: number;
+    pullsCompleted: number;
+}
+
+export async function simulatorMetrics(metricsUrl: string): Promise<SimulatorMetrics> {
+    const response = await fetch(metricsUrl);
+    if (!response.ok) throw new Error(`GET ${metricsUrl}: HTTP ${response.status}`);
+    return (await response.json()) as SimulatorMetrics;
 }

@@ -1,17 +1,17 @@
 /**
- * One measured pre-pull in its own process (so its peak RSS and API traffic are its own):
- * `ours` runs the provider's create; `baseline` runs the seed's algorithm as its README states
- * it (create the DaemonSet, list all nodes every 2 s until every schedulable node reports every
- * image in status.images, delete the DaemonSet). Prints one JSON line.
+ * One measured run in its own process, so that its peak RSS and API traffic are its own. Modes:
+ * `ours` (the provider's create), `seed`, `z2jh` and `pulumi-kubernetes` (the peers, ./peers),
+ * `idle` (loads what the provider loads and does nothing: the RSS floor of the modules) and
+ * `user-pods` (./user-pods). Reads BENCH_INPUTS, prints one JSON line.
  */
 import * as diagnostics from "node:diagnostics_channel";
 import type { Socket } from "node:net";
-import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import { renderDaemonSet } from "../components/daemonset";
 import { prePullProvider } from "../components/provider";
 import type { PrePullInputs } from "../components/inputs";
 import { loadClientLibrary } from "../components/kube";
-import { parseImageReference, referenceSatisfies, tryParseImageReference } from "../components/references";
+import type { PeerRun } from "./peers/peer";
+import type { EngineSettings } from "./peers/pulumi-kubernetes";
+import type { UserPodsInputs } from "./user-pods";
 
 const sockets: Socket[] = [];
 let requests = 0;
@@ -44,7 +44,8 @@ type TaggedRequest = { method: string; path: string; stream?: string };
 function streamOf(method: string, requestPath: string): string {
     const [pathname, query = ""] = requestPath.split("?");
     const resource =
-        ["nodes", "pods", "daemonsets", "secrets"].find((r) => pathname!.split("/").includes(r)) ?? "other";
+        ["nodes", "pods", "daemonsets", "jobs", "events", "secrets"].find((r) => pathname!.split("/").includes(r)) ??
+        "other";
     const verb = /(^|&)watch=true/.test(query) ? "watch" : method === "GET" ? "list/get" : method.toLowerCase();
     return `${verb} ${resource}`;
 }
@@ -95,77 +96,123 @@ setInterval(() => {
 
 /** The counts when presence was decided: what came after is cleanup. */
 let atDetection: Record<string, StreamUsage> = {};
+let detectedAt = 0;
 
-async function ours(inputs: PrePullInputs): Promise<number> {
-    let detectedAt = 0;
-    const log = console.log;
-    console.log = (line: string) => {
-        if (/eligible nodes hold all/.test(line)) {
+export type Mode = "ours" | "seed" | "z2jh" | "pulumi-kubernetes" | "idle" | "user-pods";
+
+export interface BenchInputs {
+    inputs?: PrePullInputs;
+    engine?: EngineSettings;
+    /** The apiserver's URL (the pulumi-kubernetes peer puts a counting proxy in front of it). */
+    server?: string;
+    userPods?: UserPodsInputs;
+}
+
+/** What a measured pre-pull reports (the last line of its output). */
+export interface Measured {
+    mode: Mode;
+    startedAt: number;
+    /** 0 when presence was never decided (see error). */
+    detectedAt: number;
+    returnedAt: number;
+    requests: number;
+    apiBytes: number;
+    /** Wire bytes until presence was decided. */
+    apiBytesWaiting: number;
+    streams: Record<string, StreamUsage>;
+    streamsAtDetection: Record<string, StreamUsage>;
+    /** The component's peak RSS: this process's, or the kubernetes plugin's for pulumi-kubernetes. */
+    peakRssMb: number;
+    peakMemoryMb: Record<string, number>;
+    extra: Record<string, number>;
+    error?: string;
+}
+
+function total(usage: Record<string, StreamUsage>): number {
+    return Object.values(usage).reduce((sum, u) => sum + u.bytes, 0);
+}
+
+async function measure(mode: Mode, bench: BenchInputs): Promise<Measured> {
+    let startedAt = Date.now();
+    measuring = true;
+    const run: PeerRun = {
+        detected() {
             detectedAt = Date.now();
             atDetection = streams();
+        },
+        extra: {},
+    };
+    let error: string | undefined;
+    let outside: { apiBytes: number; apiBytesWaiting: number; peakRssMb: number; requests: number } | undefined;
+    try {
+        if (mode === "idle") {
+            loadClientLibrary();
+        } else if (mode === "ours") {
+            await ours(bench.inputs!, run);
+        } else if (mode === "seed") {
+            const { seedPrePull } = require("./peers/seed") as typeof import("./peers/seed");
+            await seedPrePull(bench.inputs!, run);
+        } else if (mode === "z2jh") {
+            const { chartAwaiterPrePull } = require("./peers/z2jh") as typeof import("./peers/z2jh");
+            await chartAwaiterPrePull(bench.inputs!, run);
+        } else {
+            const { pulumiKubernetesDaemonSet } =
+                require("./peers/pulumi-kubernetes") as typeof import("./peers/pulumi-kubernetes");
+            const usage = await pulumiKubernetesDaemonSet(bench.inputs!, bench.engine!, bench.server!, run);
+            startedAt = usage.startedAt;
+            outside = { ...usage, requests: usage.connections };
         }
+    } catch (e) {
+        error = (e as Error).message;
+    }
+    // The DaemonSet stays in a user's stack: dependents start when its create step ends, not after the destroy.
+    const returnedAt = mode === "pulumi-kubernetes" && detectedAt ? detectedAt : Date.now();
+    measuring = false;
+    const all = streams();
+    return {
+        mode,
+        startedAt,
+        detectedAt,
+        returnedAt,
+        requests: outside?.requests ?? requests,
+        apiBytes: outside?.apiBytes ?? apiBytes(),
+        apiBytesWaiting: outside?.apiBytesWaiting ?? total(atDetection),
+        streams: outside
+            ? { "kubernetes provider (TCP)": { requests: 0, bytes: outside.apiBytes, encodings: [] } }
+            : all,
+        streamsAtDetection: outside
+            ? { "kubernetes provider (TCP)": { requests: 0, bytes: outside.apiBytesWaiting, encodings: [] } }
+            : atDetection,
+        peakRssMb: outside?.peakRssMb ?? Math.round(process.resourceUsage().maxRSS / 1024),
+        peakMemoryMb: outside
+            ? {}
+            : Object.fromEntries(Object.entries(peakMemory).map(([k, v]) => [k, Math.round(v / 2 ** 20)])),
+        extra: run.extra,
+        error,
+    };
+}
+
+async function ours(inputs: PrePullInputs, run: PeerRun): Promise<void> {
+    const log = console.log;
+    console.log = (line: string) => {
+        if (/eligible nodes hold all/.test(line)) run.detected();
     };
     try {
-        await prePullProvider.create(inputs);
+        await prePullProvider.create!(inputs);
     } finally {
         console.log = log;
     }
-    return detectedAt;
-}
-
-async function baseline(inputs: PrePullInputs): Promise<number> {
-    const lib = require("@kubernetes/client-node") as typeof k8s;
-    const kc = new lib.KubeConfig();
-    kc.loadFromString(inputs.kubeconfig!);
-    const core = kc.makeApiClient(lib.CoreV1Api);
-    const apps = kc.makeApiClient(lib.AppsV1Api);
-    const wanted = inputs.images.map((i) => parseImageReference(i));
-    const name = `${inputs.ownerId}-seed`;
-    const manifest = renderDaemonSet({ ...inputs, name });
-    await apps.createNamespacedDaemonSet({ namespace: inputs.namespace, body: manifest as never });
-    let detectedAt = 0;
-    for (;;) {
-        const nodes = (await core.listNode()).items.filter((n) => !n.spec?.unschedulable);
-        const done = nodes.every((n) => {
-            const names = (n.status?.images ?? []).flatMap((i) => i.names ?? []).map((x) => tryParseImageReference(x));
-            return wanted.every((w) => names.some((r) => r !== undefined && referenceSatisfies(r, w)));
-        });
-        if (done) {
-            detectedAt = Date.now();
-            atDetection = streams();
-            break;
-        }
-        await new Promise((r) => setTimeout(r, 2000));
-    }
-    await apps.deleteNamespacedDaemonSet({ name, namespace: inputs.namespace, propagationPolicy: "Foreground" });
-    return detectedAt;
 }
 
 async function main(): Promise<void> {
-    const mode = process.argv[2];
-    const inputs = JSON.parse(process.env.BENCH_INPUTS!) as PrePullInputs;
-    const startedAt = Date.now();
-    measuring = true;
-    // "idle" loads what the provider loads and does nothing: the RSS floor of the modules.
-    if (mode === "idle") loadClientLibrary();
-    const detectedAt = mode === "idle" ? startedAt : mode === "baseline" ? await baseline(inputs) : await ours(inputs);
-    const returnedAt = Date.now();
-    measuring = false;
-    const usage = process.resourceUsage();
-    console.log(
-        JSON.stringify({
-            mode,
-            startedAt,
-            detectedAt,
-            returnedAt,
-            requests,
-            apiBytes: apiBytes(),
-            streams: streams(),
-            streamsAtDetection: atDetection,
-            peakRssMb: Math.round(usage.maxRSS / 1024),
-            peakMemoryMb: Object.fromEntries(Object.entries(peakMemory).map(([k, v]) => [k, Math.round(v / 2 ** 20)])),
-        }),
-    );
+    const mode = process.argv[2] as Mode;
+    const bench = JSON.parse(process.env.BENCH_INPUTS ?? "{}") as BenchInputs;
+    if (mode === "user-pods") {
+        const { startUserPods } = require("./user-pods") as typeof import("./user-pods");
+        console.log(JSON.stringify(await startUserPods(bench.userPods!)));
+    } else {
+        console.log(JSON.stringify(await measure(mode, bench)));
+    }
     process.exit(0);
 }
 

@@ -1,461 +1,458 @@
 /**
- * `npm run bench [-- --nodes N --images K]`: pre-pull cost on the local cluster, ours beside the
- * seed's polling design, measured in the same run. Writes bench/results/latest.{json,md,svg}.
+ * `npm run bench [-- options]`: what a pre-pull costs and what it buys, on the local cluster, ours
+ * beside the pre-pulls a user would pick instead, all measured in the same run:
+ *
+ *   --profile realistic|quick   realistic (default): 100, 500, 2,000 nodes x 1, 5 images; nodes
+ *                               that already hold 30-50 images; pulls of 60-300 s; a stock
+ *                               controller-manager and kubelet timings. quick: the scenarios the
+ *                               bench ran until 2026-11-24 (3 s pulls, fast controllers).
+ *   --time-scale F              multiplies every pull time (recorded), so a run fits the machine
+ *   --nodes 100,500 --images 1  a subset of the profile's sizes
+ *   --peers ours,seed           a subset of ours, seed, z2jh, pulumiKubernetes
+ *   --max-parallel N            ours with maxParallelNodes
+ *   --append                    adds this run's scenarios to latest.json instead of replacing them
+ *   --render-only               rewrites latest.md and latest.svg from latest.json
+ *
+ * Writes bench/results/latest.{json,md,svg}.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
-import { parseArgs } from "node:util";
-import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import { daemonSetName } from "../components/daemonset";
+import { parseArgs, promisify } from "node:util";
+import { daemonSetName, ownerSelector } from "../components/daemonset";
 import { prePullProvider } from "../components/provider";
-import { apiserverMetrics, delta, observeCreations, type Samples } from "./observer";
-import type { StreamUsage } from "./run-one";
-import { machineDescription } from "./machine";
+import { DEFAULT_PAUSE_IMAGE, type PrePullInputs } from "../components/inputs";
+import { privateCluster, repoRoot, SIM, stopCluster, type TestCluster } from "../test/support/cluster";
+import { sharedEngine, stopSharedEngine } from "../test/support/engine";
+import { waitFor } from "../test/support/scenario";
+import { benchImages } from "./images";
+import {
+    apiserverMetrics,
+    delta,
+    observeCreations,
+    simulatorMetrics,
+    type DaemonSetTimes,
+    type Observed,
+} from "./observer";
+import type { EngineSettings } from "./peers/pulumi-kubernetes";
+import { clusterArguments, PRELOADED_IMAGES, PROFILES, type Profile, type ProfileName } from "./profiles";
+import { save } from "./report";
+import { watchPodTableRows } from "./table-watch";
+import { PEERS, type BenchRecord, type BenchResults, type Peer, type PeerResult, type RunInfo } from "./results-model";
+import type { BenchInputs, Measured, Mode } from "./run-one";
+import type { UserPodStart, UserPodsInputs } from "./user-pods";
 
 const run = promisify(execFile);
-// Runs compiled, from dist/bench (npm run bench compiles first).
-const root = path.resolve(__dirname, "../..");
-const results = path.join(root, "bench", "results");
+const resultsDir = path.join(repoRoot, "bench", "results");
+const NAMESPACE = "default";
+const MODES: Record<Peer, Mode> = { ours: "ours", seed: "seed", z2jh: "z2jh", pulumiKubernetes: "pulumi-kubernetes" };
 
-interface Measured {
-    startedAt: number;
-    detectedAt: number;
-    returnedAt: number;
-    requests: number;
-    apiBytes: number;
-    streams: Record<string, StreamUsage>;
-    streamsAtDetection: Record<string, StreamUsage>;
-    peakRssMb: number;
-    peakMemoryMb: Record<string, number>;
-}
-
-interface Record_ {
-    nodes: number;
-    images: number;
+interface Bench {
+    profile: Profile;
+    timeScale: number;
+    peers: Peer[];
     maxParallelNodes?: number;
-    /** NODE_OPTIONS of the measured processes (V8 heap flags change the peak RSS), if any. */
-    nodeOptions?: string;
-    /** 1-, 5- and 15-minute load averages when the scenario started (the machine is shared). */
-    loadAverage: number[];
-    createSeconds: number;
-    floorSeconds: number;
-    detectionLatencySeconds: number;
-    apiRequests: number;
-    apiBytes: number;
-    /** Wire bytes until presence was decided: what the target "bytes while waiting" compares. */
-    apiBytesWhileWaiting: number;
-    providerPeakRssMb: number;
-    /** Peaks of process.memoryUsage() fields (rss, heapTotal, heapUsed, external, arrayBuffers). */
-    providerPeakMemoryMb: Record<string, number>;
-    /** DaemonSet created (as a watcher saw it) to its last pod created: the DaemonSet controller's floor. */
-    podCreationFloorSeconds?: number;
-    /** Our wire bytes and requests by stream ("watch nodes", "list/get pods", ...). */
-    apiStreams: Record<string, StreamUsage>;
-    /** The same when presence was decided (the rest is cleanup). */
-    apiStreamsAtDetection: Record<string, StreamUsage>;
-    /** The apiserver's own metrics, after minus before our run (all clients, see bench/observer.ts). */
-    apiserverDelta: Samples;
-    baselineCreateSeconds: number;
-    baselineFloorSeconds: number;
-    baselineDetectionLatencySeconds: number;
-    baselineApiRequests: number;
-    baselineApiBytes: number;
-    baselineApiBytesWhileWaiting: number;
-    baselinePeakRssMb: number;
-    baselinePeakMemoryMb: Record<string, number>;
-    baselinePodCreationFloorSeconds?: number;
-    baselineApiStreams: Record<string, StreamUsage>;
-    baselineApiStreamsAtDetection: Record<string, StreamUsage>;
-    baselineApiserverDelta: Samples;
+    /** Makes this run's image tags and pod names unique. */
+    runId: string;
+    engine?: EngineSettings;
 }
 
-async function metrics(metricsUrl: string): Promise<{ lastImageRecordedUnixNano: number }> {
-    const response = await fetch(metricsUrl);
-    return (await response.json()) as { lastImageRecordedUnixNano: number };
+interface ClusterUnderTest {
+    cluster: TestCluster;
+    /** When the preloaded images will be in every node's status. */
+    preloadReportedAt: number;
+    metricsUrl: string;
+    nodeNames: string[];
+    creations: Observed;
 }
 
-async function measure(mode: "ours" | "baseline" | "idle", inputs: object): Promise<Measured> {
-    const { stdout } = await run(process.execPath, [path.join(root, "dist", "bench", "run-one.js"), mode], {
-        cwd: root,
+/** Runs bench/run-one.js in a process of its own and returns the JSON line it prints last. */
+async function runOne<T>(mode: Mode, inputs: BenchInputs): Promise<T> {
+    const { stdout } = await run(process.execPath, [path.join(__dirname, "run-one.js"), mode], {
+        cwd: repoRoot,
         env: { ...process.env, BENCH_INPUTS: JSON.stringify(inputs) },
         maxBuffer: 64 * 1024 * 1024,
     });
-    return JSON.parse(stdout.trim().split("\n").pop()!) as Measured;
+    return JSON.parse(stdout.trim().split("\n").pop()!) as T;
 }
 
-function totalBytes(streams: Record<string, StreamUsage>): number {
-    return Object.values(streams).reduce((sum, u) => sum + u.bytes, 0);
+/** The longest a pre-pull of `images` may take before it counts as failed: generous, it only bounds a hang. */
+function timeoutSeconds(bench: Bench, nodes: number, images: number): number {
+    const { profile } = bench;
+    const pulls = images * profile.pullSeconds * (1 + profile.pullJitter) * bench.timeScale;
+    const reports = profile.imageListRefreshSeconds + profile.nodeStatusSeconds;
+    // The stock DaemonSet controller creates about 20 pods a second.
+    return Math.ceil(3 * (pulls + reports + nodes / 20) + 300);
 }
 
-interface Observed {
-    kc: k8s.KubeConfig;
-    creations: Awaited<ReturnType<typeof observeCreations>>;
+function secondsAfter(start: number, times: DaemonSetTimes): PeerResult["daemonSet"] {
+    const after = (at: number | undefined) => (at === undefined ? undefined : (at - start) / 1000);
+    return {
+        createdSeconds: after(times.createdAt),
+        firstStatusSeconds: after(times.firstStatusAt),
+        allReadySeconds: after(times.allReadyAt),
+    };
+}
+
+function finite(value: number): number | null {
+    return Number.isFinite(value) ? value : null;
+}
+
+async function inBatches<T>(items: T[], parallel: number, work: (item: T) => Promise<unknown>): Promise<void> {
+    const queue = [...items];
+    await Promise.all(
+        Array.from({ length: parallel }, async () => {
+            for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+        }),
+    );
+}
+
+/**
+ * Gives every node the images all pre-pulls need besides the pre-pulled ones (profiles.ts says
+ * why); returns when the kubelets will have reported them (image list refresh, then status).
+ */
+async function preloadImages(under: ClusterUnderTest, profile: Profile): Promise<number> {
+    const { lib, core } = under.cluster;
+    const value = Object.entries(PRELOADED_IMAGES)
+        .map(([ref, bytes]) => `${ref}=${bytes}`)
+        .join(",");
+    await inBatches(under.nodeNames, 16, (name) =>
+        core.patchNode(
+            { name, body: { metadata: { annotations: { [SIM.preloadedImages]: value } } } },
+            lib.setHeaderOptions("Content-Type", lib.PatchStrategy.MergePatch),
+        ),
+    );
+    return Date.now() + (profile.imageListRefreshSeconds + profile.nodeStatusSeconds + 2) * 1000;
+}
+
+const benchStarted = Date.now();
+
+/** Progress on stderr, with the minutes since the start (where a long run's time goes). */
+function log(line: string): void {
+    const seconds = Math.round((Date.now() - benchStarted) / 1000);
+    console.error(`bench [${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}]: ${line}`);
+}
+
+function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Removes what the last pre-pull and its user pods left: DaemonSets, Jobs, then every pod at once. */
+async function clearNamespace(under: ClusterUnderTest): Promise<void> {
+    const { kc, lib, core, apps } = under.cluster;
+    const batch = kc.makeApiClient(lib.BatchV1Api);
+    await apps.deleteCollectionNamespacedDaemonSet({ namespace: NAMESPACE, propagationPolicy: "Background" });
+    await batch.deleteCollectionNamespacedJob({ namespace: NAMESPACE, propagationPolicy: "Background" });
+    await core.deleteCollectionNamespacedPod({ namespace: NAMESPACE, gracePeriodSeconds: 0 });
+}
+
+/**
+ * Waits until nothing of earlier runs is left in the namespace; with `settled`, also until every
+ * node has reported the images pulled so far (image list refresh plus status period after the last
+ * pull), so that no earlier run's node-status writes reach a node watch measured next.
+ */
+async function waitForQuiet(under: ClusterUnderTest, profile: Profile, settled: boolean): Promise<void> {
+    const { kc, lib, core, apps } = under.cluster;
+    const batch = kc.makeApiClient(lib.BatchV1Api);
+    await waitFor(
+        async () => {
+            const [pods, daemonSets, jobs] = await Promise.all([
+                core.listNamespacedPod({ namespace: NAMESPACE, limit: 1 }),
+                apps.listNamespacedDaemonSet({ namespace: NAMESPACE, limit: 1 }),
+                batch.listNamespacedJob({ namespace: NAMESPACE, limit: 1 }),
+            ]);
+            return pods.items.length + daemonSets.items.length + jobs.items.length === 0;
+        },
+        `namespace ${NAMESPACE} empty`,
+        15 * 60_000,
+    );
+    if (!settled) return;
+    const lastPull = (await simulatorMetrics(under.metricsUrl)).lastPullCompletedUnixNano / 1e6;
+    const reported = lastPull + (profile.imageListRefreshSeconds + profile.nodeStatusSeconds + 1) * 1000;
+    if (reported > Date.now()) await pause(reported - Date.now());
+}
+
+async function userPods(
+    under: ClusterUnderTest,
+    bench: Bench,
+    round: string,
+    images: string[],
+): Promise<{ start: UserPodStart; pulls: number }> {
+    const before = await simulatorMetrics(under.metricsUrl);
+    const inputs: UserPodsInputs = {
+        kubeconfig: under.cluster.kubeconfig,
+        namespace: NAMESPACE,
+        round,
+        nodes: under.nodeNames,
+        images,
+        timeoutSeconds: timeoutSeconds(bench, under.nodeNames.length, 1),
+    };
+    const start = await runOne<UserPodStart>("user-pods", { userPods: inputs });
+    const after = await simulatorMetrics(under.metricsUrl);
+    return { start, pulls: after.pullsStarted - before.pullsStarted };
+}
+
+/** The DaemonSet each pre-pull creates, by the name it gives it. */
+function daemonSetOf(peer: Peer, ownerId: string): string {
+    const suffix: Record<Peer, string> = { ours: "", seed: "-seed", z2jh: "-z2jh", pulumiKubernetes: "-pk8s" };
+    return peer === "ours" ? daemonSetName(ownerId) : `${ownerId}${suffix[peer]}`;
+}
+
+async function measurePeer(
+    under: ClusterUnderTest,
+    bench: Bench,
+    peer: Peer,
+    nodes: number,
+    images: number,
+): Promise<PeerResult> {
+    const label = `${peer.toLowerCase()}-${nodes}x${images}-${bench.runId}`;
+    const imageList = benchImages(label, images);
+    const { inputs } = (await prePullProvider.check!(
+        {},
+        {
+            images: imageList,
+            namespace: NAMESPACE,
+            kubeconfig: under.cluster.kubeconfig,
+            timeoutSeconds: timeoutSeconds(bench, nodes, images),
+            // The peers have no such limit: only ours is throttled.
+            ...(peer === "ours" && bench.maxParallelNodes ? { maxParallelNodes: bench.maxParallelNodes } : {}),
+        },
+    )) as { inputs: PrePullInputs };
+    const tableRows =
+        peer === "ours"
+            ? await watchPodTableRows(under.cluster.kc, NAMESPACE, ownerSelector(String(inputs.ownerId)))
+            : undefined;
+    const before = await apiserverMetrics(under.cluster.kc);
+    const measured = await runOne<Measured>(MODES[peer], {
+        inputs,
+        engine: bench.engine,
+        server: under.cluster.kc.getCurrentCluster()!.server,
+    });
+    const apiserver = delta(before, await apiserverMetrics(under.cluster.kc));
+    const daemonSet = daemonSetOf(peer, String(inputs.ownerId));
+    if (tableRows) {
+        tableRows.stop();
+        // Body bytes, to compare with the "watch pods" stream's body bytes.
+        measured.extra.podWatchBodyBytesWaiting = measured.streamsAtDetection["watch pods"]?.bytes ?? 0;
+        measured.extra.podTableRowsBodyBytesWaiting = tableRows.bytesBefore(measured.detectedAt);
+    }
+    // Read at once: a pre-pull that returned early has its pods deleted, and their pulls never end.
+    const lastPull = (await simulatorMetrics(under.metricsUrl)).lastPullCompletedUnixNano / 1e6;
+    const floorAt = lastPull > measured.startedAt ? lastPull : undefined;
+    if (measured.error) log(`${peer} failed: ${measured.error}`);
+    const users = await userPods(under, bench, label, imageList);
+    await clearNamespace(under);
+    return {
+        createSeconds: (measured.returnedAt - measured.startedAt) / 1000,
+        detectedSeconds: measured.detectedAt ? (measured.detectedAt - measured.startedAt) / 1000 : undefined,
+        floorSeconds: floorAt === undefined ? null : (floorAt - measured.startedAt) / 1000,
+        detectionLatencySeconds:
+            measured.detectedAt && floorAt !== undefined ? (measured.detectedAt - floorAt) / 1000 : undefined,
+        apiRequests: measured.requests,
+        apiBytes: measured.apiBytes,
+        apiBytesWaiting: measured.apiBytesWaiting,
+        peakRssMb: measured.peakRssMb,
+        peakMemoryMb: measured.peakMemoryMb,
+        podCreationFloorSeconds: under.creations.podCreationFloorSeconds(daemonSet),
+        daemonSet: secondsAfter(measured.startedAt, under.creations.daemonSetTimes(daemonSet)),
+        apiStreams: measured.streams,
+        apiStreamsAtDetection: measured.streamsAtDetection,
+        apiserverDelta: apiserver,
+        userPods: users.start,
+        pullsDuringUserPods: users.pulls,
+        userPodStartP50Seconds: finite(users.start.scheduledToRunning.p50),
+        userPodStartP99Seconds: finite(users.start.scheduledToRunning.p99),
+        extra: measured.extra,
+        error: measured.error,
+    };
+}
+
+interface Reference {
+    warm: UserPodStart;
+    cold: UserPodStart;
+}
+
+/**
+ * User pods without a pre-pull, once per cluster: with an image no node holds (cold), then, once
+ * the nodes have reported their preloaded images, with one every node holds (what pod start costs
+ * in this harness).
+ */
+async function referenceUserPods(under: ClusterUnderTest, bench: Bench, reportedAt: number): Promise<Reference> {
+    const size = under.nodeNames.length;
+    log(`${size} nodes: user pods with an image no node holds, then with one every node holds`);
+    const cold = await userPods(
+        under,
+        bench,
+        `cold-${size}-${bench.runId}`,
+        benchImages(`cold-${size}-${bench.runId}`, 1),
+    );
+    await clearNamespace(under);
+    await waitForQuiet(under, bench.profile, false);
+    if (reportedAt > Date.now()) await pause(reportedAt - Date.now());
+    const warm = await userPods(under, bench, `warm-${size}-${bench.runId}`, [DEFAULT_PAUSE_IMAGE]);
+    await clearNamespace(under);
+    return { warm: warm.start, cold: cold.start };
 }
 
 async function scenario(
-    kubeconfig: string,
-    observed: Observed,
-    metricsUrl: string,
+    under: ClusterUnderTest,
+    bench: Bench,
+    reference: Reference,
     nodes: number,
     images: number,
-    round: number,
-    maxParallelNodes: number | undefined,
-): Promise<Record_> {
-    const namespace = "default";
-    const imageList = (tag: string) =>
-        Array.from({ length: images }, (_, i) => `registry.example.com/bench/image-${i}:${tag}`);
-    const results: Partial<Record_> = {
+): Promise<BenchRecord> {
+    const loadAverage = os.loadavg();
+    const results: Partial<Record<Peer, PeerResult>> = {};
+    for (const peer of bench.peers) {
+        log(`${nodes} nodes x ${images} images: ${peer}`);
+        // Only ours watches nodes: it starts once earlier pulls are all reported.
+        await waitForQuiet(under, bench.profile, peer === "ours");
+        results[peer] = await measurePeer(under, bench, peer, nodes, images);
+        log(
+            `${peer}: create ${results[peer].createSeconds.toFixed(1)} s, floor ${results[peer].floorSeconds?.toFixed(1)} s, user pod start p99 ${results[peer].userPodStartP99Seconds}`,
+        );
+    }
+    const ours = results.ours!;
+    return {
+        profile: bench.profile.name,
+        timeScale: bench.timeScale,
         nodes,
         images,
-        maxParallelNodes,
+        maxParallelNodes: bench.maxParallelNodes,
         nodeOptions: process.env.NODE_OPTIONS || undefined,
-        loadAverage: os.loadavg(),
+        loadAverage,
+        order: bench.peers,
+        ...ours,
+        providerPeakRssMb: ours.peakRssMb,
+        cold: reference.cold,
+        coldUserPodStartP50Seconds: finite(reference.cold.scheduledToRunning.p50),
+        coldUserPodStartP99Seconds: finite(reference.cold.scheduledToRunning.p99),
+        warm: reference.warm,
+        warmUserPodStartP50Seconds: finite(reference.warm.scheduledToRunning.p50),
+        warmUserPodStartP99Seconds: finite(reference.warm.scheduledToRunning.p99),
+        baselines: { seed: results.seed, z2jh: results.z2jh, pulumiKubernetes: results.pulumiKubernetes },
     };
-    for (const mode of ["baseline", "ours"] as const) {
-        const { inputs } = await prePullProvider.check!(
-            {},
-            {
-                images: imageList(`${mode}-${nodes}-${round}`),
-                namespace,
-                kubeconfig,
-                timeoutSeconds: 3600,
-                // The seed has no such limit: only ours is throttled.
-                ...(mode === "ours" && maxParallelNodes ? { maxParallelNodes } : {}),
-            },
-        );
-        const before = await apiserverMetrics(observed.kc);
-        const measured = await measure(mode, inputs);
-        const apiserver = delta(before, await apiserverMetrics(observed.kc));
-        const ownerId = String(inputs.ownerId);
-        const podFloor = observed.creations.podCreationFloorSeconds(
-            mode === "ours" ? daemonSetName(ownerId) : `${ownerId}-seed`,
-        );
-        // The simulator's clock for when the last image landed on the last node: the physical floor.
-        const floorAt = (await metrics(metricsUrl)).lastImageRecordedUnixNano / 1e6;
-        const floor = (floorAt - measured.startedAt) / 1000;
-        const latency = (measured.detectedAt - floorAt) / 1000;
-        if (mode === "ours") {
-            Object.assign(results, {
-                createSeconds: (measured.returnedAt - measured.startedAt) / 1000,
-                floorSeconds: floor,
-                detectionLatencySeconds: latency,
-                apiRequests: measured.requests,
-                apiBytes: measured.apiBytes,
-                apiBytesWhileWaiting: totalBytes(measured.streamsAtDetection),
-                providerPeakRssMb: measured.peakRssMb,
-                providerPeakMemoryMb: measured.peakMemoryMb,
-                podCreationFloorSeconds: podFloor,
-                apiStreams: measured.streams,
-                apiStreamsAtDetection: measured.streamsAtDetection,
-                apiserverDelta: apiserver,
-            });
-        } else {
-            Object.assign(results, {
-                baselineCreateSeconds: (measured.returnedAt - measured.startedAt) / 1000,
-                baselineFloorSeconds: floor,
-                baselineDetectionLatencySeconds: latency,
-                baselineApiRequests: measured.requests,
-                baselineApiBytes: measured.apiBytes,
-                baselineApiBytesWhileWaiting: totalBytes(measured.streamsAtDetection),
-                baselinePeakRssMb: measured.peakRssMb,
-                baselinePeakMemoryMb: measured.peakMemoryMb,
-                baselinePodCreationFloorSeconds: podFloor,
-                baselineApiStreams: measured.streams,
-                baselineApiStreamsAtDetection: measured.streamsAtDetection,
-                baselineApiserverDelta: apiserver,
-            });
-        }
+}
+
+async function startCluster(bench: Bench, nodes: number, args: string[]): Promise<ClusterUnderTest> {
+    log(`starting a cluster with ${nodes} simulated nodes: ${args.join(" ")}`);
+    const cluster = await privateCluster(args);
+    try {
+        const simulator = JSON.parse(readFileSync(path.join(cluster.dir, "simulator.json"), "utf8")) as {
+            metricsURL: string;
+        };
+        const nodeNames = (await cluster.core.listNode()).items.map((n) => n.metadata!.name!);
+        const under: ClusterUnderTest = {
+            cluster,
+            metricsUrl: simulator.metricsURL,
+            nodeNames,
+            creations: await observeCreations(cluster.lib, cluster.kc, NAMESPACE),
+            preloadReportedAt: 0,
+        };
+        under.preloadReportedAt = await preloadImages(under, bench.profile);
+        return under;
+    } catch (e) {
+        await stopCluster(cluster);
+        throw e;
     }
-    return results as Record_;
 }
 
-function table(records: Record_[]): string {
-    const fmt = (n: number, d = 2) => n.toFixed(d);
-    const opt = (n: number | undefined) => (n === undefined ? "?" : fmt(n));
-    const lines = [
-        "| nodes | images | max parallel, NODE_OPTIONS | load (1 min) | create s (seed) | floor s (seed) | create/floor (seed) | detect latency s (seed) | pod-creation floor s (seed) | API requests (seed) | API KB (seed) | bytes ratio | API KB while waiting (seed) | waiting bytes ratio | RSS MB (seed) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ];
-    for (const r of records) {
-        lines.push(
-            `| ${r.nodes} | ${r.images} | ${r.maxParallelNodes ?? "all"}${r.nodeOptions ? `, ${r.nodeOptions}` : ""} | ${fmt(r.loadAverage[0]!)} | ${fmt(r.createSeconds)} (${fmt(r.baselineCreateSeconds)}) | ${fmt(r.floorSeconds)} (${fmt(r.baselineFloorSeconds)}) | ${fmt(r.createSeconds / r.floorSeconds)} (${fmt(r.baselineCreateSeconds / r.baselineFloorSeconds)}) | ${fmt(r.detectionLatencySeconds)} (${fmt(r.baselineDetectionLatencySeconds)}) | ${opt(r.podCreationFloorSeconds)} (${opt(r.baselinePodCreationFloorSeconds)}) | ${r.apiRequests} (${r.baselineApiRequests}) | ${fmt(r.apiBytes / 1024, 0)} (${fmt(r.baselineApiBytes / 1024, 0)}) | ${fmt(r.apiBytes / r.baselineApiBytes, 3)} | ${fmt(r.apiBytesWhileWaiting / 1024, 0)} (${fmt(r.baselineApiBytesWhileWaiting / 1024, 0)}) | ${fmt(r.apiBytesWhileWaiting / r.baselineApiBytesWhileWaiting, 3)} | ${r.providerPeakRssMb} (${r.baselinePeakRssMb}) |`,
-        );
-    }
-    return lines.join("\n");
-}
-
-/** A table with one row per scenario and run (ours, then the seed's). */
-function perRunTable<T>(
-    records: Record_[],
-    columns: string[],
-    ofRun: (r: Record_) => [T, T],
-    cells: (v: T) => string[],
-) {
-    const lines = [
-        `| nodes | images | run | ${columns.join(" | ")} |`,
-        `| ---: | ---: | --- | ${columns.map(() => "---:").join(" | ")} |`,
-    ];
-    for (const r of records) {
-        const [ours, seed] = ofRun(r);
-        const options = r.nodeOptions ? `, ${r.nodeOptions}` : "";
-        lines.push(`| ${r.nodes} | ${r.images} | ours${options} | ${cells(ours).join(" | ")} |`);
-        lines.push(`| ${r.nodes} | ${r.images} | seed${options} | ${cells(seed).join(" | ")} |`);
-    }
-    return lines.join("\n");
-}
-
-/** Where the wire bytes go, by stream, ours and the seed's; with each stream's response encoding. */
-function streamTable(records: Record_[]): string {
-    const names = [
-        ...new Set(records.flatMap((r) => [...Object.keys(r.apiStreams), ...Object.keys(r.baselineApiStreams)])),
-    ].sort();
-    const kb = (usage: StreamUsage | undefined) => ((usage?.bytes ?? 0) / 1024).toFixed(0);
-    const cell = (usage: StreamUsage | undefined, waiting: StreamUsage | undefined) =>
-        usage ? `${kb(usage)} (${kb(waiting)}) KB / ${usage.requests} req, ${usage.encodings.join(",") || "-"}` : "";
-    return perRunTable(
-        records,
-        names,
-        (r) => [
-            [r.apiStreams, r.apiStreamsAtDetection],
-            [r.baselineApiStreams, r.baselineApiStreamsAtDetection],
-        ],
-        ([streams, waiting]) => names.map((n) => cell(streams[n], waiting[n])),
-    );
-}
-
-/** Where the peak RSS goes: V8 heap (total reserved, used), external memory and array buffers. */
-function memoryTable(records: Record_[]): string {
-    const fields = ["rss", "heapTotal", "heapUsed", "external", "arrayBuffers"];
-    return perRunTable(
-        records,
-        [...fields.map((f) => `${f} MB`)],
-        (r) => [r.providerPeakMemoryMb, r.baselinePeakMemoryMb],
-        (peaks) => fields.map((f) => String(peaks[f] ?? "?")),
-    );
-}
-
-/** The apiserver's view of the same runs: request counts, response sizes as sent, watch events of all watchers. */
-function apiserverTable(records: Record_[]): string {
-    const keys = [
-        ["requests LIST nodes", "apiserver_request_total LIST nodes", 1],
-        ["LIST nodes KB", "apiserver_response_sizes_sum LIST nodes", 1024],
-        ["requests WATCH nodes", "apiserver_request_total WATCH nodes", 1],
-        ["requests LIST pods", "apiserver_request_total LIST pods", 1],
-        ["requests WATCH pods", "apiserver_request_total WATCH pods", 1],
-        ["Node watch events", "apiserver_watch_events_total nodes", 1],
-        ["Node watch event KB", "apiserver_watch_events_sizes_sum nodes", 1024],
-        ["Pod watch events", "apiserver_watch_events_total pods", 1],
-        ["Pod watch event KB", "apiserver_watch_events_sizes_sum pods", 1024],
-    ] as const;
-    // Older apiservers label watch metrics by kind (Node, Pod), newer ones by resource.
-    const value = (samples: Samples, key: string, unit: number) => {
-        const found =
-            samples[key] ?? samples[key.replace(/ (nodes|pods)$/, (m) => (m === " nodes" ? " Node" : " Pod"))];
-        return found === undefined ? "0" : (found / unit).toFixed(0);
-    };
-    return perRunTable(
-        records,
-        keys.map(([label]) => label),
-        (r) => [r.apiserverDelta, r.baselineApiserverDelta],
-        (samples) => keys.map(([, key, unit]) => value(samples, key, unit)),
-    );
-}
-
-/** A small SVG of create time and API bytes against nodes, ours and the seed's, hand-drawn: two series per panel. */
-function plot(records: Record_[]): string {
-    // The image count measured at the most cluster sizes (the larger one on a tie).
-    const counts = [...new Set(records.map((r) => r.images))];
-    const sizes = (k: number) => records.filter((r) => r.images === k).length;
-    const images = counts.sort((a, b) => sizes(b) - sizes(a) || b - a)[0]!;
-    const rows = records.filter((r) => r.images === images && !r.nodeOptions).sort((a, b) => a.nodes - b.nodes);
-    const panel = (x0: number, title: string, ours: number[], seed: number[], unit: string) => {
-        const w = 360,
-            h = 220,
-            max = Math.max(...ours, ...seed) * 1.1 || 1;
-        const px = (i: number) => x0 + 50 + (i * (w - 70)) / Math.max(1, rows.length - 1);
-        const py = (v: number) => 30 + h - (v / max) * h;
-        const line = (vals: number[], color: string) =>
-            `<polyline fill="none" stroke="${color}" stroke-width="2" points="${vals.map((v, i) => `${px(i)},${py(v)}`).join(" ")}"/>` +
-            vals.map((v, i) => `<circle cx="${px(i)}" cy="${py(v)}" r="3" fill="${color}"/>`).join("");
-        const labels = rows
-            .map((r, i) => `<text x="${px(i)}" y="${h + 48}" font-size="11" text-anchor="middle">${r.nodes}</text>`)
-            .join("");
-        return (
-            `<text x="${x0 + 50}" y="18" font-size="13">${title} (${unit}), ${images} image(s), by nodes</text>` +
-            `<line x1="${x0 + 50}" y1="${h + 30}" x2="${x0 + w - 20}" y2="${h + 30}" stroke="#888"/>` +
-            `<text x="${x0 + 5}" y="40" font-size="11">${max.toFixed(1)}</text>` +
-            labels +
-            line(seed, "#d62728") +
-            line(ours, "#1f77b4")
-        );
-    };
-    return (
-        `<svg xmlns="http://www.w3.org/2000/svg" width="780" height="300" font-family="sans-serif">` +
-        `<rect width="780" height="300" fill="white"/>` +
-        panel(
-            0,
-            "create time",
-            rows.map((r) => r.createSeconds),
-            rows.map((r) => r.baselineCreateSeconds),
-            "s",
-        ) +
-        panel(
-            390,
-            "API traffic while waiting",
-            rows.map((r) => r.apiBytesWhileWaiting / 1024),
-            rows.map((r) => r.baselineApiBytesWhileWaiting / 1024),
-            "KB",
-        ) +
-        `<text x="60" y="295" font-size="12" fill="#1f77b4">ours</text><text x="110" y="295" font-size="12" fill="#d62728">seed (list nodes every 2 s)</text></svg>`
-    );
-}
-
-interface RunInfo {
-    date: string;
-    /** What `npm run bench` was asked for. */
-    arguments: string[];
-    nodeOptions?: string;
-    /** `uptime` before the run: the machine is shared, so its load is part of the result. */
-    uptimeBefore: string;
-    /** Peak RSS of a process that only loads the provider and @kubernetes/client-node. */
-    moduleFloorRssMb: number;
-}
-
-/** Written after every scenario, so a long run that is cut short still leaves its results. */
-function save(records: Record_[], runs: RunInfo[]): void {
-    mkdirSync(results, { recursive: true });
-    const machine = machineDescription();
-    writeFileSync(
-        path.join(results, "latest.json"),
-        JSON.stringify({ machine, date: runs.at(-1)?.date, runs, records }, null, 2) + "\n",
-    );
-    writeFileSync(
-        path.join(results, "latest.md"),
-        [
-            `Measured on ${machine}, in ${runs.length === 1 ? "one run" : `${runs.length} runs`}:`,
-            "",
-            ...runs.map(
-                (r) =>
-                    `- ${r.date} ${r.nodeOptions ? `\`NODE_OPTIONS=${r.nodeOptions}\` ` : ""}\`npm run bench -- ${r.arguments.join(" ")}\`; load before: \`${r.uptimeBefore}\`; a process that only loads the provider and @kubernetes/client-node peaks at ${r.moduleFloorRssMb} MB RSS.`,
-            ),
-            "",
-            table(records),
-            "",
-            "Wire bytes by stream: response bodies as received, total (until presence was decided; the rest is cleanup), requests, response encoding. headers+framing+tls is what the sockets carried beyond the bodies:",
-            "",
-            streamTable(records),
-            "",
-            "Peak memory by kind (sampled every 100 ms; the RSS column above is the kernel's exact peak):",
-            "",
-            memoryTable(records),
-            "",
-            "The apiserver's metrics over the same runs (deltas around each run; request counts and LIST sizes match ours, watch events are summed over every watcher, including the controllers, the scheduler and the simulator, so they cannot be attributed to one client):",
-            "",
-            apiserverTable(records),
-            "",
-        ].join("\n"),
-    );
-    writeFileSync(path.join(results, "latest.svg"), plot(records));
+function readResults(): BenchResults {
+    return JSON.parse(readFileSync(path.join(resultsDir, "latest.json"), "utf8")) as BenchResults;
 }
 
 async function main(): Promise<void> {
     const { values } = parseArgs({
         options: {
+            profile: { type: "string", default: "realistic" },
+            "time-scale": { type: "string", default: "1" },
             nodes: { type: "string" },
             images: { type: "string" },
-            "pull-seconds": { type: "string", default: "3" },
+            peers: { type: "string" },
             "max-parallel": { type: "string" },
-            // Adds this run's scenarios to latest.json instead of replacing them (e.g. 2,000 nodes after the rest).
             append: { type: "boolean", default: false },
-            // Rewrites latest.md and latest.svg from latest.json without measuring.
             "render-only": { type: "boolean", default: false },
         },
     });
-    // Each takes one number or a comma-separated list: --nodes 10,100 --images 1,5.
-    const list = (text: string | undefined, fallback: number[]) => (text ? text.split(",").map(Number) : fallback);
-    const nodeCounts = list(values.nodes, [10, 100, 500, 2000]);
-    const imageCounts = list(values.images, [1, 5]);
     if (values["render-only"]) {
-        const saved = JSON.parse(readFileSync(path.join(results, "latest.json"), "utf8")) as {
-            runs: RunInfo[];
-            records: Record_[];
-        };
-        save(saved.records, saved.runs);
+        const saved = readResults();
+        save(resultsDir, saved.records, saved.runs);
         return;
     }
-    const previous = values.append
-        ? (JSON.parse(readFileSync(path.join(results, "latest.json"), "utf8")) as {
-              runs: RunInfo[];
-              records: Record_[];
-          })
-        : { runs: [], records: [] };
-    const records: Record_[] = [...previous.records];
-    const runs: RunInfo[] = [
-        ...previous.runs,
-        {
-            date: new Date().toISOString(),
-            arguments: process.argv.slice(2),
-            nodeOptions: process.env.NODE_OPTIONS || undefined,
-            uptimeBefore: (await run("uptime")).stdout.trim(),
-            moduleFloorRssMb: (await measure("idle", {})).peakRssMb,
+    const profile = PROFILES[values.profile as ProfileName];
+    if (!profile) throw new Error(`--profile must be one of ${Object.keys(PROFILES).join(", ")}`);
+    const timeScale = Number(values["time-scale"]);
+    if (!(timeScale > 0)) throw new Error(`--time-scale must be a positive number, got ${values["time-scale"]}`);
+    // Each takes one number or a comma-separated list: --nodes 10,100 --images 1,5.
+    const list = (text: string | undefined, fallback: number[]) => (text ? text.split(",").map(Number) : fallback);
+    const peers = values.peers ? (values.peers.split(",") as Peer[]) : PEERS;
+    const unknown = peers.filter((p) => !PEERS.includes(p));
+    if (unknown.length > 0) throw new Error(`--peers: unknown ${unknown.join(", ")}; known: ${PEERS.join(", ")}`);
+    if (!peers.includes("ours")) throw new Error("--peers must include ours");
+    const bench: Bench = {
+        profile,
+        timeScale,
+        // The order of PEERS: the seed first, so that it never meets nodes with more images than ours.
+        peers: PEERS.filter((p) => peers.includes(p)),
+        maxParallelNodes: values["max-parallel"] ? Number(values["max-parallel"]) : undefined,
+        runId: Date.now().toString(36),
+    };
+    const nodeCounts = list(values.nodes, profile.nodeCounts);
+    const imageCounts = list(values.images, profile.imageCounts);
+
+    const previous = values.append ? readResults() : { runs: [], records: [] };
+    const records: BenchRecord[] = [...previous.records];
+    const runInfo: RunInfo = {
+        date: new Date().toISOString(),
+        arguments: process.argv.slice(2),
+        profile: profile.name,
+        timeScale,
+        nodeOptions: process.env.NODE_OPTIONS || undefined,
+        commit: (await run("git", ["rev-parse", "HEAD"], { cwd: repoRoot })).stdout.trim(),
+        uncommittedProductFiles: (await run("git", ["status", "--short", "components"], { cwd: repoRoot })).stdout
+            .split("\n")
+            .filter(Boolean),
+        uptimeBefore: (await run("uptime")).stdout.trim(),
+        moduleFloorRssMb: (await runOne<Measured>("idle", {})).peakRssMb,
+        harness: {
+            clusterArguments: Object.fromEntries(
+                nodeCounts.map((n) => [String(n), clusterArguments(profile, n, timeScale)]),
+            ),
+            changedFromStock: profile.changedFromStock,
         },
-    ];
-    const lib = require("@kubernetes/client-node") as typeof k8s;
-    for (const nodes of nodeCounts) {
-        const dir = path.join(os.tmpdir(), `prepuller-bench-${nodes}-${process.pid}`);
-        const env = { ...process.env, PREPULLER_CLUSTER_DIR: dir };
-        const script = path.join(root, "test/cluster/cluster.sh");
-        console.error(`bench: starting a cluster with ${nodes} simulated nodes`);
-        const { stdout } = await run(
-            "bash",
-            [
-                script,
-                "up",
-                "--nodes",
-                String(nodes),
-                "--pull-seconds",
-                values["pull-seconds"]!,
-                "--pull-jitter",
-                "0.3",
-                "--status-delay-seconds",
-                "0",
-                "--timeout",
-                "900",
-            ],
-            { env, maxBuffer: 64 * 1024 * 1024 },
-        );
-        const kubeconfig = readFileSync(stdout.trim().split("\n").pop()!, "utf8");
-        const metricsUrl = (
-            JSON.parse(readFileSync(path.join(dir, "simulator.json"), "utf8")) as { metricsURL: string }
-        ).metricsURL;
-        const kc = new lib.KubeConfig();
-        kc.loadFromString(kubeconfig);
-        const observed: Observed = { kc, creations: await observeCreations(lib, kc, "default") };
-        try {
-            for (const images of imageCounts) {
-                console.error(`bench: ${nodes} nodes x ${images} images`);
-                const record = await scenario(
-                    kubeconfig,
-                    observed,
-                    metricsUrl,
-                    nodes,
-                    images,
-                    1,
-                    values["max-parallel"] ? Number(values["max-parallel"]) : undefined,
-                );
-                console.error(JSON.stringify(record));
-                records.push(record);
-                save(records, runs);
-            }
-        } finally {
-            observed.creations.stop();
-            await run("bash", [script, "down"], { env });
-        }
+    };
+    const runs: RunInfo[] = [...previous.runs, runInfo];
+    if (bench.peers.includes("pulumiKubernetes")) {
+        const engine = await sharedEngine();
+        // PulumiCommand.get wants the installation root, the directory above bin/pulumi.
+        bench.engine = { envVars: engine.envVars, cliRoot: path.dirname(path.dirname(engine.command.command)) };
     }
-    console.log(table(records));
+    try {
+        for (const nodes of nodeCounts) {
+            const args = clusterArguments(profile, nodes, timeScale);
+            const under = await startCluster(bench, nodes, args);
+            runInfo.harness.simulator ??= JSON.parse(
+                readFileSync(path.join(under.cluster.dir, "simulator.json"), "utf8"),
+            ) as Record<string, unknown>;
+            try {
+                const reference = await referenceUserPods(under, bench, under.preloadReportedAt);
+                for (const images of imageCounts) {
+                    const record = await scenario(under, bench, reference, nodes, images);
+                    records.push(record);
+                    save(resultsDir, records, runs);
+                }
+            } finally {
+                under.creations.stop();
+                await stopCluster(under.cluster);
+            }
+        }
+        runInfo.wallSeconds = (Date.now() - benchStarted) / 1000;
+        save(resultsDir, records, runs);
+    } finally {
+        await stopSharedEngine();
+    }
+    console.log(readFileSync(path.join(resultsDir, "latest.md"), "utf8"));
 }
 
 main().catch((e: Error) => {
