@@ -410,7 +410,7 @@ export function plot(records: BenchRecord[]): string {
     );
 }
 
-function readNoopUp(results: string): { ratio: number; date: string } | undefined {
+export function readNoopUp(results: string): { ratio: number; date: string } | undefined {
     const file = path.join(results, "noop-up.json");
     return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { ratio: number; date: string }) : undefined;
 }
@@ -464,11 +464,49 @@ export function markdown(results: BenchResults, noopUp?: { ratio: number; date: 
     ].join("\n");
 }
 
+/** The lines of README.md between which the bench writes its summary. */
+export const README_MARKERS = {
+    start: "<!-- bench results: written by npm run bench (bench/report.ts) from bench/results/latest.json -->",
+    end: "<!-- end of bench results -->",
+};
+
+/** The README's part of the results: where and how they were measured, the main table, the targets. */
+export function readmeSection(results: BenchResults, noopUp?: { ratio: number; date: string }): string {
+    return [
+        `Measured on ${results.machine}:`,
+        "",
+        ...results.runs.map(runLine),
+        "",
+        mainTable(results.records),
+        "",
+        "Targets:",
+        "",
+        verdictTable(verdicts(results.records, noopUp)),
+    ].join("\n");
+}
+
+/** Replaces what lies between the markers in `readme`; fails if they are missing, so nothing goes stale unnoticed. */
+export function replaceReadmeSection(readme: string, section: string): string {
+    const start = readme.indexOf(README_MARKERS.start);
+    const end = readme.indexOf(README_MARKERS.end);
+    if (start < 0 || end < start) {
+        throw new Error(`README.md lacks the bench markers "${README_MARKERS.start}" ... "${README_MARKERS.end}"`);
+    }
+    return `${readme.slice(0, start + README_MARKERS.start.length)}\n\n${section}\n\n${readme.slice(end)}`;
+}
+
 /** Written after every scenario, so that a long run cut short still leaves its results. */
-export function save(resultsDir: string, records: BenchRecord[], runs: RunInfo[]): void {
+export function save(resultsDir: string, records: BenchRecord[], runs: RunInfo[], readmePath?: string): void {
     mkdirSync(resultsDir, { recursive: true });
     const results: BenchResults = { machine: machineDescription(), date: runs.at(-1)?.date, runs, records };
+    const noopUp = readNoopUp(resultsDir);
     writeFileSync(path.join(resultsDir, "latest.json"), JSON.stringify(results, null, 2) + "\n");
-    writeFileSync(path.join(resultsDir, "latest.md"), markdown(results, readNoopUp(resultsDir)));
+    writeFileSync(path.join(resultsDir, "latest.md"), markdown(results, noopUp));
     writeFileSync(path.join(resultsDir, "latest.svg"), plot(records));
+    if (readmePath) {
+        writeFileSync(
+            readmePath,
+            replaceReadmeSection(readFileSync(readmePath, "utf8"), readmeSection(results, noopUp)),
+        );
+    }
 }

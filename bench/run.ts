@@ -11,9 +11,9 @@
  *   --peers ours,seed           a subset of ours, seed, z2jh, pulumiKubernetes
  *   --max-parallel N            ours with maxParallelNodes
  *   --append                    adds this run's scenarios to latest.json instead of replacing them
- *   --render-only               rewrites latest.md and latest.svg from latest.json
+ *   --render-only               rewrites latest.md, latest.svg and the README's results from latest.json
  *
- * Writes bench/results/latest.{json,md,svg}.
+ * Writes bench/results/latest.{json,md,svg} and the results part of README.md's Benchmarks section.
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -45,6 +45,7 @@ import type { UserPodStart, UserPodsInputs } from "./user-pods";
 
 const run = promisify(execFile);
 const resultsDir = path.join(repoRoot, "bench", "results");
+const readmePath = path.join(repoRoot, "README.md");
 const NAMESPACE = "default";
 const MODES: Record<Peer, Mode> = { ours: "ours", seed: "seed", z2jh: "z2jh", pulumiKubernetes: "pulumi-kubernetes" };
 
@@ -377,7 +378,7 @@ async function main(): Promise<void> {
     });
     if (values["render-only"]) {
         const saved = readResults();
-        save(resultsDir, saved.records, saved.runs);
+        save(resultsDir, saved.records, saved.runs, readmePath);
         return;
     }
     const profile = PROFILES[values.profile as ProfileName];
@@ -440,7 +441,7 @@ async function main(): Promise<void> {
                 for (const images of imageCounts) {
                     const record = await scenario(under, bench, reference, nodes, images);
                     records.push(record);
-                    save(resultsDir, records, runs);
+                    save(resultsDir, records, runs, readmePath);
                 }
             } finally {
                 under.creations.stop();
@@ -448,7 +449,7 @@ async function main(): Promise<void> {
             }
         }
         runInfo.wallSeconds = (Date.now() - benchStarted) / 1000;
-        save(resultsDir, records, runs);
+        save(resultsDir, records, runs, readmePath);
     } finally {
         await stopSharedEngine();
     }
