@@ -17,6 +17,7 @@ if ! machine_ok; then
   boot="${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-image-prepuller/node-$version"
   if [[ ! -x "$boot/node_modules/.bin/node" ]]; then
     echo "== fetching Node $version for the install (this machine has Node $(node --version))" >&2
+    mkdir -p "$(dirname "$boot")"
     tmp="$(mktemp -d "${boot}.XXXXXX")"
     printf '{"private":true,"allowScripts":{"node":true}}\n' >"$tmp/package.json"
     (cd "$tmp" && npm install --no-save --no-package-lock --no-fund --no-audit --loglevel=error "node@$version" >&2)
