@@ -2,12 +2,12 @@ import { execFileSync } from "node:child_process";
 import { stopSharedCluster } from "./cluster";
 import { stopSharedEngine } from "./engine";
 
-/** PIDs and command lines of provider processes (dynamic-provider hosts, our plugin). */
+/** PIDs and command lines of provider processes (dynamic-provider hosts, our plugin, the @pulumi/kubernetes plugin). */
 function providerProcesses(): Map<number, string> {
     const out = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
     const found = new Map<number, string>();
     for (const line of out.split("\n")) {
-        if (!/cmd\/dynamic-provider|pulumi-resource-image-prepuller/.test(line)) continue;
+        if (!/cmd\/dynamic-provider|pulumi-resource-image-prepuller|pulumi-resource-kubernetes/.test(line)) continue;
         const [pid, ...args] = line.trim().split(/\s+/);
         found.set(Number(pid), args.join(" "));
     }
