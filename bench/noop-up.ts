@@ -13,17 +13,12 @@ import { FAST_STATUS, repoRoot, sharedCluster, SIM, stopSharedCluster } from "..
 import { exampleStack, removeStack } from "../test/support/engine";
 import { addUserNode } from "../test/support/scenario";
 import { machineDescription } from "./machine";
+import { median } from "./report";
 
 interface Variant {
     name: "with" | "without";
     stack: Stack;
     seconds: number[];
-}
-
-function median(values: number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** One `pulumi up`; fails unless it changed nothing, so a slow real update is never timed as a no-op. */

@@ -19,6 +19,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { setTimeout as pause } from "node:timers/promises";
 import { parseArgs, promisify } from "node:util";
 import { daemonSetName, ownerSelector } from "../components/daemonset";
 import { prePullProvider } from "../components/provider";
@@ -133,10 +134,6 @@ const benchStarted = Date.now();
 function log(line: string): void {
     const seconds = Math.round((Date.now() - benchStarted) / 1000);
     console.error(`bench [${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}]: ${line}`);
-}
-
-function pause(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Removes what the last pre-pull and its user pods left: DaemonSets, Jobs, then every pod at once. */

@@ -5,7 +5,3 @@ export interface PeerRun {
     /** Figures particular to this peer (seconds, megabytes, bytes), recorded beside the common ones. */
     extra: Record<string, number>;
 }
-
-export function pause(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-}

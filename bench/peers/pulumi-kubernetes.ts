@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { daemonSetSpecification, renderDaemonSet } from "../../components/daemonset";
 import type { PrePullInputs } from "../../components/inputs";
-import { CountingProxy } from "../counting-proxy";
+import { TcpProxy } from "../../test/support/tcp-proxy";
 import { sampleDescendantPeaks } from "../process-memory";
 import type { PeerRun } from "./peer";
 
@@ -40,7 +40,7 @@ export async function pulumiKubernetesDaemonSet(
     run: PeerRun,
 ): Promise<PulumiKubernetesUsage> {
     const auto = require("@pulumi/pulumi/automation") as typeof import("@pulumi/pulumi/automation");
-    const proxy = await CountingProxy.start(inputs.kubeconfig!, server);
+    const proxy = await TcpProxy.forKubeconfig(inputs.kubeconfig!, server);
     const name = `${inputs.ownerId}-pk8s`;
     // The same manifest the other pre-pulls create; the provider's input types describe the same shape.
     const manifest = renderDaemonSet({ ...daemonSetSpecification(inputs), name, ownerId: inputs.ownerId }) as {

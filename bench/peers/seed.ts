@@ -7,7 +7,8 @@ import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "i
 import { renderDaemonSet } from "../../components/daemonset";
 import type { PrePullInputs } from "../../components/inputs";
 import { parseImageReference, referenceSatisfies, tryParseImageReference } from "../../components/references";
-import { pause, type PeerRun } from "./peer";
+import { setTimeout as pause } from "node:timers/promises";
+import type { PeerRun } from "./peer";
 
 export async function seedPrePull(inputs: PrePullInputs, run: PeerRun): Promise<void> {
     const lib = require("@kubernetes/client-node") as typeof k8s;

@@ -13,7 +13,8 @@ import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "i
 import { renderDaemonSet } from "../../components/daemonset";
 import type { PrePullInputs } from "../../components/inputs";
 import { AWAITER_IMAGE } from "../profiles";
-import { pause, type PeerRun } from "./peer";
+import { setTimeout as pause } from "node:timers/promises";
+import type { PeerRun } from "./peer";
 
 /** The chart's prePuller.hook.podSchedulingWaitDuration default. */
 const POD_SCHEDULING_WAIT_READS = 10;

@@ -4,11 +4,12 @@
  * such a kill: it must notice that its engine is gone, delete what it created and exit.
  */
 import * as assert from "node:assert/strict";
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
 import { exampleStack, jupyterhubValues, removeStack, sharedEngine } from "../support/engine";
+import { KUBERNETES_PLUGIN_PROCESS, processesMatching, PROVIDER_PROCESS } from "../support/processes";
 import { addUserNode, leftovers, waitFor } from "../support/scenario";
 
 describe("a killed pulumi up", function () {
@@ -100,20 +101,12 @@ describe("a killed pulumi up", function () {
     });
 });
 
-/** PIDs of @pulumi/kubernetes plugin processes on the machine. */
-function kubernetesPluginProcesses(): number[] {
-    const out = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
-    return out
-        .split("\n")
-        .filter((line) => /pulumi-resource-kubernetes/.test(line))
-        .map((line) => Number(line.trim().split(/\s+/)[0]));
+/** PIDs of our provider processes on the machine. */
+function providerProcesses(): number[] {
+    return [...processesMatching(PROVIDER_PROCESS).keys()];
 }
 
-/** PIDs of dynamic-provider host processes on the machine. */
-export function providerProcesses(): number[] {
-    const out = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
-    return out
-        .split("\n")
-        .filter((line) => /cmd\/dynamic-provider|pulumi-resource-image-prepuller/.test(line))
-        .map((line) => Number(line.trim().split(/\s+/)[0]));
+/** PIDs of @pulumi/kubernetes plugin processes on the machine. */
+function kubernetesPluginProcesses(): number[] {
+    return [...processesMatching(KUBERNETES_PLUGIN_PROCESS).keys()];
 }

@@ -1,17 +1,10 @@
-import { execFileSync } from "node:child_process";
 import { stopSharedCluster } from "./cluster";
 import { stopSharedEngine } from "./engine";
+import { KUBERNETES_PLUGIN_PROCESS, PROVIDER_PROCESS, processesMatching } from "./processes";
 
-/** PIDs and command lines of provider processes (dynamic-provider hosts, our plugin, the @pulumi/kubernetes plugin). */
+/** Provider processes: ours, and the @pulumi/kubernetes plugin the stacks start. */
 function providerProcesses(): Map<number, string> {
-    const out = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
-    const found = new Map<number, string>();
-    for (const line of out.split("\n")) {
-        if (!/cmd\/dynamic-provider|pulumi-resource-image-prepuller|pulumi-resource-kubernetes/.test(line)) continue;
-        const [pid, ...args] = line.trim().split(/\s+/);
-        found.set(Number(pid), args.join(" "));
-    }
-    return found;
+    return processesMatching(new RegExp(`${PROVIDER_PROCESS.source}|${KUBERNETES_PLUGIN_PROCESS.source}`));
 }
 
 let before = new Map<number, string>();

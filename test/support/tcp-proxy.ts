@@ -2,7 +2,9 @@
  * A TCP forwarder in front of the local apiserver: TLS and HTTP/2 pass through untouched, so a
  * client behaves exactly as it does against the apiserver itself. A test cuts every connection
  * through it at once (a reset, as a failing load balancer or a network blip does), which breaks
- * the watches and any request in flight, while the apiserver keeps running.
+ * the watches and any request in flight, while the apiserver keeps running. It also counts the
+ * bytes it carries both ways (TLS included): the bench's measure of a client it cannot
+ * instrument, such as the kubernetes provider plugin.
  */
 import * as net from "node:net";
 import type { TestCluster } from "./cluster";
@@ -12,6 +14,8 @@ export class TcpProxy {
     connections = 0;
     /** Connections the proxy has cut. */
     cutConnections = 0;
+    /** Bytes carried, both ways, as on the wire. */
+    bytes = 0;
     private readonly open = new Set<{ client: net.Socket; upstream: net.Socket }>();
 
     private constructor(
@@ -19,16 +23,21 @@ export class TcpProxy {
         readonly kubeconfig: string,
     ) {}
 
-    static async start(cluster: TestCluster): Promise<TcpProxy> {
-        const target = new URL(cluster.kc.getCurrentCluster()!.server);
+    static start(cluster: TestCluster): Promise<TcpProxy> {
+        return TcpProxy.forKubeconfig(cluster.kubeconfig, cluster.kc.getCurrentCluster()!.server);
+    }
+
+    /** A proxy in front of `server`, and `kubeconfig` rewritten to reach it. */
+    static async forKubeconfig(original: string, server: string): Promise<TcpProxy> {
+        const target = new URL(server);
         const self: { proxy?: TcpProxy } = {};
-        const server = net.createServer((client) => self.proxy!.forward(client, target));
-        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-        const port = (server.address() as net.AddressInfo).port;
+        const listener = net.createServer((client) => self.proxy!.forward(client, target));
+        await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+        const port = (listener.address() as net.AddressInfo).port;
         // Same credentials and CA (the serving certificate names 127.0.0.1): only the port changes.
-        const kubeconfig = cluster.kubeconfig.split(target.origin).join(`https://127.0.0.1:${port}`);
-        if (kubeconfig === cluster.kubeconfig) throw new Error(`server ${target.origin} not found in the kubeconfig`);
-        self.proxy = new TcpProxy(server, kubeconfig);
+        const kubeconfig = original.split(target.origin).join(`https://127.0.0.1:${port}`);
+        if (kubeconfig === original) throw new Error(`server ${target.origin} not found in the kubeconfig`);
+        self.proxy = new TcpProxy(listener, kubeconfig);
         return self.proxy;
     }
 
@@ -65,6 +74,8 @@ export class TcpProxy {
             client.destroy();
             upstream.destroy();
         };
+        client.on("data", (chunk: Buffer) => (this.bytes += chunk.length));
+        upstream.on("data", (chunk: Buffer) => (this.bytes += chunk.length));
         client.on("error", close).on("close", close);
         upstream.on("error", close).on("close", close);
         client.pipe(upstream);
