@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { FAST_STATUS, repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
 import { sharedEngine } from "../support/engine";
-import { addUserNode, assertNothingLeft } from "../support/scenario";
+import { addUserNode, assertHubAfterPulls, assertNothingLeft, recordEvents } from "../support/scenario";
 
 const run = promisify(execFile);
 
@@ -184,11 +184,15 @@ describe("a consumer's install of the packed package", function () {
     });
 
     it("up pre-pulls before the Deployment, refresh finds no drift, and state holds the provider by reference", async () => {
-        const up = await stack.up();
+        // The namespace does not exist yet: watch cluster-wide and filter.
+        const changes = await recordEvents(cluster, ["/api/v1/pods", "/apis/apps/v1/deployments"], { fromNow: true });
+        const up = await stack.up().finally(() => changes.stop());
         assert.deepEqual(up.outputs.nodes!.value, [node]);
         assert.equal(up.outputs.app!.value, "app");
+        assertHubAfterPulls(changes.events, namespace, [node], 1, "app");
         const refreshed = await stack.refresh();
         assert.equal(refreshed.summary.result, "succeeded");
+        assert.deepEqual(Object.keys(refreshed.summary.resourceChanges ?? {}), ["same"], "refresh found drift");
         const exported = (await stack.exportStack()).deployment as {
             resources: { type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[];
         };

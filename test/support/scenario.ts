@@ -276,19 +276,20 @@ export async function watchDaemonSets<T>(
 }
 
 /**
- * Asserts, from the watch events of a `pulumi up`, that the hub Deployment was created only after
- * every user node finished pulling every image: by the kubelet's own timestamps (one-second
- * resolution) and by the order in which the watch saw the events.
+ * Asserts, from the watch events of a `pulumi up`, that the hub Deployment (or the dependent
+ * named `dependent`) was created only after every user node finished pulling every image: by the
+ * kubelet's own timestamps (one-second resolution) and by the order in which the watch saw the events.
  */
 export function assertHubAfterPulls(
     events: readonly WatchedEvent<k8s.KubernetesObject & { status?: unknown; spec?: unknown }>[],
     namespace: string,
     nodes: readonly string[],
     imageCount: number,
+    dependent = "hub",
 ): void {
     const inNamespace = events.filter((e) => e.obj.metadata?.namespace === namespace);
-    const hubAdded = inNamespace.find((e) => e.type === "ADDED" && e.obj.metadata?.name === "hub");
-    assert.ok(hubAdded, "the hub Deployment was never created");
+    const hubAdded = inNamespace.find((e) => e.type === "ADDED" && e.obj.metadata?.name === dependent);
+    assert.ok(hubAdded, `the ${dependent} Deployment was never created`);
     const hubCreated = new Date(String(hubAdded.obj.metadata?.creationTimestamp)).getTime();
     const ours = inNamespace.filter((e) => e.obj.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGER);
     const pullFinished = new Map<string, number>();
@@ -302,8 +303,11 @@ export function assertHubAfterPulls(
     }
     assert.deepEqual([...pullFinished.keys()].sort(), [...nodes].sort(), "not every user node finished pulling");
     for (const [node, finished] of pullFinished) {
-        assert.ok(hubCreated >= Math.floor(finished / 1000) * 1000, `hub created before ${node} finished pulling`);
+        assert.ok(
+            hubCreated >= Math.floor(finished / 1000) * 1000,
+            `${dependent} created before ${node} finished pulling`,
+        );
     }
     const lastPullSeen = Math.max(...ours.map((e) => e.at));
-    assert.ok(hubAdded.at >= lastPullSeen, "the hub appeared before the last pre-pull pod event");
+    assert.ok(hubAdded.at >= lastPullSeen, `${dependent} appeared before the last pre-pull pod event`);
 }
