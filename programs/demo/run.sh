@@ -5,10 +5,14 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
 
+echo "== the Pulumi CLI, the @pulumi/kubernetes plugin and the local cluster (built from Go modules on first use, then cached), beside the npm install"
+bash test/support/build-tools.sh demo &
+tools=$!
+trap 'kill -TERM "$tools" 2>/dev/null' EXIT
 bash test/support/ensure-installed.sh
 export PATH="$repo/node_modules/.bin:$PATH"
-
-echo "== Pulumi CLI and Node.js language host (built from Go modules on first use, then cached)"
+wait "$tools"
+trap - EXIT
 # shellcheck source=../../test/toolchain/env.sh
 source test/toolchain/env.sh
 pulumi version

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local Kubernetes control plane + simulated kubelets for integration tests.
 #
-#   cluster.sh build                 build (or reuse) the cached localcluster binary, print its path
+#   cluster.sh build [--kubelet]     build (or reuse) the cached localcluster and pause binaries
+#                                    (and the kubelet, for real nodes), print localcluster's path
 #   cluster.sh up [flags...]         start a cluster in $PREPULLER_CLUSTER_DIR, wait until usable,
 #                                    print the kubeconfig path as the last line of stdout
 #   cluster.sh down                  stop the cluster started in $PREPULLER_CLUSTER_DIR, remove the dir
@@ -28,7 +29,7 @@ cache_key() {
   command -v go >/dev/null 2>&1 || die "go is not on PATH (Go >= 1.26 is needed to build localcluster)"
   (
     cd "$HERE"
-    echo "recipe=2" # bump when the build commands below change
+    echo "recipe=3" # bump when the build commands below change
     go version
     for f in go.mod go.sum $(ls *.go pause/*.go | LC_ALL=C sort); do
       echo "== $f"
@@ -37,12 +38,18 @@ cache_key() {
   ) | sha256sum | cut -c1-16
 }
 
+# build [--kubelet]: localcluster and pause (all that simulated nodes need); with --kubelet also
+# the upstream kubelet, which only a real node (--real-nodes 1) runs. Each binary is built into a
+# temporary file and renamed into place, so an interrupted build is never taken for a finished one.
 build() {
-  local key bin dir tmp start
+  local with_kubelet=0 key bin dir start
+  [[ "${1:-}" == --kubelet ]] && with_kubelet=1
   key="$(cache_key)"
   dir="$CACHE_ROOT/$key"
   bin="$dir/localcluster"
-  if [[ -x "$bin" && -x "$dir/kubelet" && -x "$dir/pause" ]]; then
+  built() { [[ -x "$bin" && -x "$dir/pause" ]] && { ((with_kubelet == 0)) || [[ -x "$dir/kubelet" ]]; }; }
+  if built; then
+    log "using the cached build in $dir"
     echo "$bin"
     return 0
   fi
@@ -50,29 +57,32 @@ build() {
   # One build per key at a time (several clusters / test processes may race here).
   exec 9>"$dir/.lock"
   flock 9
-  if [[ ! -x "$bin" || ! -x "$dir/kubelet" || ! -x "$dir/pause" ]]; then
-    log "building localcluster, the kubelet and pause (cache key $key); a cold build takes a long time (see README.md)..."
-    start=$(date +%s)
-    tmp="$dir/build.tmp.$$"
-    mkdir -p "$tmp"
-    # The kubelet is upstream's own main package at the version go.mod pins (a `tool` of this
-    # module); both report that version, as release builds do.
-    local k8s_version vpkg ldflags
-    k8s_version="$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' "$HERE/go.mod")"
-    vpkg=k8s.io/component-base/version
-    ldflags="-s -w -X $vpkg.gitVersion=$k8s_version -X $vpkg.gitMajor=$(cut -d. -f1 <<<"${k8s_version#v}") -X $vpkg.gitMinor=$(cut -d. -f2 <<<"$k8s_version") -X $vpkg.gitTreeState=clean"
-    if ! (cd "$HERE" && go build -p 2 -trimpath -ldflags="$ldflags" -o "$tmp/localcluster" . \
-          && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$tmp/pause" ./pause \
-          && go build -p 2 -trimpath -ldflags="$ldflags" -o "$tmp/kubelet" k8s.io/kubernetes/cmd/kubelet) >&2; then
-      rm -rf "$tmp"
-      die "go build of test/cluster failed (see the compiler output above)"
-    fi
-    mv -f "$tmp/kubelet" "$dir/kubelet"
+  rm -rf "$dir"/build.tmp.*
+  local tmp="$dir/build.tmp.$$"
+  mkdir -p "$tmp"
+  # The kubelet is upstream's own main package at the version go.mod pins (a `tool` of this
+  # module); both report that version, as release builds do.
+  local k8s_version vpkg ldflags
+  k8s_version="$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' "$HERE/go.mod")"
+  vpkg=k8s.io/component-base/version
+  ldflags="-s -w -X $vpkg.gitVersion=$k8s_version -X $vpkg.gitMajor=$(cut -d. -f1 <<<"${k8s_version#v}") -X $vpkg.gitMinor=$(cut -d. -f2 <<<"$k8s_version") -X $vpkg.gitTreeState=clean"
+  # shellcheck source=../support/long-step.sh
+  source "$HERE/../support/long-step.sh"
+  export LONG_STEP_PREFIX=cluster.sh
+  if [[ ! -x "$bin" || ! -x "$dir/pause" ]]; then
+    long_step "building localcluster $k8s_version (etcd, kube-apiserver, controller-manager, scheduler, the kubelet simulator; cache key $key), for the local cluster" "8 min" \
+      bash -c 'cd "$1" && go build -p 2 -trimpath -ldflags="$2" -o "$3/localcluster" . && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$3/pause" ./pause' \
+      _ "$HERE" "$ldflags" "$tmp" || { rm -rf "$tmp"; die "go build of test/cluster failed (see the compiler output above)"; }
     mv -f "$tmp/pause" "$dir/pause"
     mv -f "$tmp/localcluster" "$bin"
-    rm -rf "$tmp"
-    log "built $bin (and kubelet, pause) in $(( $(date +%s) - start ))s"
   fi
+  if ((with_kubelet)) && [[ ! -x "$dir/kubelet" ]]; then
+    long_step "building the kubelet $k8s_version (k8s.io/kubernetes/cmd/kubelet), for the real node only" "3 min after localcluster" \
+      bash -c 'cd "$1" && go build -p 2 -trimpath -ldflags="$2" -o "$3/kubelet" k8s.io/kubernetes/cmd/kubelet' \
+      _ "$HERE" "$ldflags" "$tmp" || { rm -rf "$tmp"; die "go build of the kubelet failed (see the compiler output above)"; }
+    mv -f "$tmp/kubelet" "$dir/kubelet"
+  fi
+  rm -rf "$tmp"
   exec 9>&-
   echo "$bin"
 }
@@ -107,7 +117,7 @@ up() {
     die "a cluster is already running in $CLUSTER_DIR (pid $(cat "$CLUSTER_DIR/localcluster.pid")); run 'cluster.sh down' first or set PREPULLER_CLUSTER_DIR"
   fi
   local bin
-  bin="$(build)" || die "build failed"
+  if [[ "$real" == 1 ]]; then bin="$(build --kubelet)"; else bin="$(build)"; fi || die "build failed"
   rm -rf "$CLUSTER_DIR"
   mkdir -p "$CLUSTER_DIR"
   printf '%s\n' "${args[@]}" >"$CLUSTER_DIR/args"
@@ -233,7 +243,7 @@ down() {
 cmd="${1:-}"
 shift || true
 case "$cmd" in
-  build) build ;;
+  build) build "$@" ;;
   up) up "$@" ;;
   down) down "$@" ;;
   restart) restart "$@" ;;

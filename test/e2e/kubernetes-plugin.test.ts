@@ -36,7 +36,7 @@ describe("the @pulumi/kubernetes plugin built for the tests", function () {
     before(async () => {
         const { stdout } = await promisify(execFile)(
             "bash",
-            [path.join(repoRoot, "test/toolchain/kubernetes-plugin/ensure.sh")],
+            [path.join(repoRoot, "test/toolchain/kubernetes-plugin/ensure.sh"), "--no-installed"],
             {
                 maxBuffer: 64 * 1024 * 1024,
             },

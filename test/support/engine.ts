@@ -30,7 +30,7 @@ export function sharedEngine(): Promise<Engine> {
 async function startEngine(): Promise<Engine> {
     let bin: string;
     try {
-        const { stdout } = await run("bash", [path.join(repoRoot, "test/toolchain/ensure.sh")], {
+        const { stdout } = await run("bash", [path.join(repoRoot, "test/toolchain/ensure.sh"), "--python"], {
             maxBuffer: 64 * 1024 * 1024,
         });
         bin = stdout.trim().split("\n").pop()!.trim();

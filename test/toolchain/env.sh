@@ -29,6 +29,8 @@ if [[ ! -x "$_tc_bin/pulumi" ]]; then
 fi
 export PULUMI_TOOLCHAIN_BIN="$(cd "$_tc_bin" && pwd)"
 export PATH="$PULUMI_TOOLCHAIN_BIN:$_tc_repo/node_modules/.bin:$PATH:$_tc_here/plugin"
+# The user's own plugin cache, where an installed @pulumi/kubernetes plugin of the pinned version is reused.
+export PREPULLER_USER_PULUMI_HOME="${PREPULLER_USER_PULUMI_HOME:-${PULUMI_HOME:-$HOME/.pulumi}}"
 export PULUMI_HOME="${PREPULLER_PULUMI_HOME:-$_tc_here/.pulumi-home}"
 mkdir -p "$PULUMI_HOME"
 # The @pulumi/kubernetes plugin (built from Go modules on first use), in this PULUMI_HOME's plugin cache.
