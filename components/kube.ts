@@ -4,6 +4,8 @@
  */
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 
+import { credentialStrings, isKubeconfigContents, unusableKubeconfigReason } from "./credentials";
+
 export type ClientLibrary = typeof k8s;
 export type KubeConfig = k8s.KubeConfig;
 
@@ -12,14 +14,10 @@ export function loadClientLibrary(): ClientLibrary {
     return require("@kubernetes/client-node") as ClientLibrary;
 }
 
-/** Kubeconfig contents are YAML or JSON with several lines; anything else is a file path. */
-export function looksLikeKubeconfigContents(value: string): boolean {
-    return value.includes("\n") || value.trimStart().startsWith("{") || value.trimStart().startsWith("apiVersion");
-}
-
 /**
  * Loads the kubeconfig the inputs name: contents, a path, or (when absent) the ambient
- * KUBECONFIG / ~/.kube/config / in-cluster config. Errors never include the contents.
+ * KUBECONFIG / ~/.kube/config / in-cluster config. Errors never quote the value (it may be a
+ * credential that only looks like a path): they give its form and length, and what to pass.
  */
 export function loadKubeConfig(
     lib: ClientLibrary,
@@ -27,30 +25,26 @@ export function loadKubeConfig(
     context: string | undefined,
 ): KubeConfig {
     const kc = new lib.KubeConfig();
+    const unusable = kubeconfig === undefined ? undefined : unusableKubeconfigReason(kubeconfig);
+    if (unusable !== undefined) throw new Error(`kubeconfig: ${unusable}`);
     try {
         if (kubeconfig === undefined) {
             kc.loadFromDefault();
-        } else if (looksLikeKubeconfigContents(kubeconfig)) {
+        } else if (isKubeconfigContents(kubeconfig)) {
             kc.loadFromString(kubeconfig);
         } else {
             kc.loadFromFile(kubeconfig);
         }
     } catch (e) {
-        const source =
-            kubeconfig === undefined
-                ? "the ambient kubeconfig"
-                : looksLikeKubeconfigContents(kubeconfig)
-                  ? "the kubeconfig contents"
-                  : `the kubeconfig file "${kubeconfig}"`;
-        throw new Error(
-            `kubeconfig: could not load ${source}: ${(e as Error).name ?? "error"} (check that it is a valid kubeconfig)`,
-        );
+        throw new Error(`kubeconfig: ${describeLoadFailure(kubeconfig, e)}`);
     }
     if (context !== undefined) {
         const names = kc.getContexts().map((c) => c.name);
         if (!names.includes(context)) {
+            // A context name is no secret, but a credential pasted into `context` would be.
+            const shown = /^[^\s]{1,100}$/.test(context) ? `"${context}"` : `(${context.length} characters, not shown)`;
             throw new Error(
-                `context: "${context}" is not in the kubeconfig; available contexts: ${names.join(", ") || "(none)"}`,
+                `context: ${shown} is not in the kubeconfig; available contexts: ${names.join(", ") || "(none)"}`,
             );
         }
         kc.setCurrentContext(context);
@@ -59,6 +53,45 @@ export function loadKubeConfig(
         throw new Error("kubeconfig: no current cluster; set `context` or a current-context in the kubeconfig");
     }
     return kc;
+}
+
+function describeLoadFailure(kubeconfig: string | undefined, error: unknown): string {
+    const kind = (error as Error)?.name ?? "error";
+    if (kubeconfig === undefined)
+        return `could not load the ambient kubeconfig: ${kind} (check KUBECONFIG or ~/.kube/config)`;
+    if (isKubeconfigContents(kubeconfig)) {
+        return `could not parse the kubeconfig contents (${kubeconfig.length} characters, not shown): ${kind}; check that they are a valid kubeconfig`;
+    }
+    // A path that exists is no credential and helps the user; one that does not may be a secret.
+    const fs = require("fs") as typeof import("fs");
+    if (fs.existsSync(kubeconfig))
+        return `could not load the kubeconfig file "${kubeconfig}": ${kind}; check that it is a valid kubeconfig`;
+    return (
+        `no file at the path given (${kubeconfig.length} characters, not shown, in case it is a credential); ` +
+        "pass kubeconfig contents (YAML or JSON, with real newlines) or the path of an existing file"
+    );
+}
+
+/**
+ * The credential strings of the kubeconfig a run uses: the given value, or (when absent) the
+ * ambient files client-node would read and the in-cluster service account token.
+ */
+export function credentialsOf(kubeconfig: string | undefined): string[] {
+    if (kubeconfig !== undefined) return credentialStrings(kubeconfig);
+    const fs = require("fs") as typeof import("fs");
+    const path = require("path") as typeof import("path");
+    const os = require("os") as typeof import("os");
+    const files = process.env.KUBECONFIG
+        ? process.env.KUBECONFIG.split(path.delimiter).filter((f) => f !== "")
+        : [path.join(os.homedir(), ".kube", "config")];
+    files.push("/var/run/secrets/kubernetes.io/serviceaccount/token");
+    return files.flatMap((file) => {
+        try {
+            return credentialStrings(fs.readFileSync(file, "utf8"));
+        } catch {
+            return [];
+        }
+    });
 }
 
 /** HTTP status of a client-node error, if it is one. */

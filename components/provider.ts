@@ -12,7 +12,8 @@ import {
     UNKNOWN_VALUE,
     type PrePullInputs,
 } from "./inputs";
-import { loadClientLibrary, loadKubeConfig, looksLikeKubeconfigContents } from "./kube";
+import { credentialsOf, loadClientLibrary, loadKubeConfig } from "./kube";
+import { kubeconfigForm, redact, redactError } from "./credentials";
 import { legacyContinuousOwnerId } from "./continuous";
 import { inspectPresence, prePull, removeOwnedObjects, type OwnedObjects, type PrePullResult } from "./prepull";
 
@@ -46,12 +47,34 @@ function hasDrift(olds: Record<string, unknown>): boolean {
     return missing !== null && typeof missing === "object" && Object.keys(missing).length > 0;
 }
 
+function redactLine(line: string, kubeconfig: unknown): string {
+    return typeof kubeconfig === "string" ? redact(line, credentialsOf(kubeconfig)) : line;
+}
+
 function newOwnerId(): string {
     return `prepull-${(require("crypto") as typeof import("crypto")).randomBytes(5).toString("hex")}`;
 }
 
 function log(line: string): void {
     console.log(line);
+}
+
+/**
+ * Runs one provider method with every error and progress line cleaned of the credentials of the
+ * kubeconfigs it was given (or of the ambient one): a message from the API, a library or our own
+ * code can then never carry a token, password or key, whole or in part.
+ */
+async function redacting<T>(
+    kubeconfigs: readonly unknown[],
+    work: (logLine: (line: string) => void) => Promise<T>,
+): Promise<T> {
+    const given = kubeconfigs.filter((k): k is string => typeof k === "string");
+    const secrets = given.length > 0 ? given.flatMap(credentialsOf) : credentialsOf(undefined);
+    try {
+        return await work((line) => log(redact(line, secrets)));
+    } catch (e) {
+        throw redactError(e, secrets);
+    }
 }
 
 /** The id names the namespace and owner, so cleanup works even from state that lacks them. */
@@ -72,11 +95,12 @@ async function removeIfMoved(
     olds: Partial<Pick<PrePullInputs, "namespace" | "ownerId">>,
     news: PrePullInputs,
     remove: (owned: OwnedObjects, logLine: (line: string) => void) => Promise<void>,
+    logLine: (line: string) => void,
 ): Promise<void> {
     if (olds.namespace && olds.ownerId && (olds.namespace !== news.namespace || olds.ownerId !== news.ownerId)) {
         await remove(
             { namespace: olds.namespace, ownerId: olds.ownerId, kubeconfig: news.kubeconfig, context: news.context },
-            log,
+            logLine,
         );
     }
 }
@@ -96,16 +120,28 @@ async function checkInputs(olds: Record<string, unknown>, news: Record<string, u
         }
     } else if (
         kubeconfig === undefined &&
-        inputs.context !== undefined &&
-        looksLikeKubeconfigContents(inputs.context)
+        typeof inputs.context === "string" &&
+        !containsUnknown(inputs.context) &&
+        kubeconfigForm(inputs.context) !== "path"
     ) {
-        failures.push({ property: "context", reason: "must be a context name, not kubeconfig contents" });
+        failures.push({
+            property: "context",
+            reason: `must be a context name, not kubeconfig contents (got ${inputs.context.length} characters, not shown); pass the contents as kubeconfig`,
+        });
     }
     return { inputs, failures };
 }
 
 export const prePullProvider: pulumi.dynamic.ResourceProvider = {
-    check: checkInputs,
+    async check(olds: Record<string, unknown>, news: Record<string, unknown>) {
+        return redacting([news?.kubeconfig], async () => {
+            const { inputs, failures } = await checkInputs(olds, news);
+            return {
+                inputs,
+                failures: failures.map((f) => ({ ...f, reason: redactLine(f.reason, news?.kubeconfig) })),
+            };
+        });
+    },
 
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         const changed = changedProperties(olds, news);
@@ -113,8 +149,10 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async create(inputs: PrePullInputs) {
-        const result = await prePull(inputs, log);
-        return { id: resourceId(inputs), outs: { ...inputs, ...result } };
+        return redacting([inputs.kubeconfig], async (logLine) => {
+            const result = await prePull(inputs, logLine);
+            return { id: resourceId(inputs), outs: { ...inputs, ...result } };
+        });
     },
 
     async update(_id: string, olds: PrePullOutputs, news: PrePullInputs) {
@@ -131,17 +169,21 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
             };
             return { outs: { ...news, ...previous } };
         }
-        await removeIfMoved(olds, news, removeOwnedObjects);
-        const result = await prePull(news, log);
-        return { outs: { ...news, ...result } };
+        return redacting([news.kubeconfig, olds.kubeconfig], async (logLine) => {
+            await removeIfMoved(olds, news, removeOwnedObjects, logLine);
+            const result = await prePull(news, logLine);
+            return { outs: { ...news, ...result } };
+        });
     },
 
     async read(id: string, props?: PrePullOutputs) {
         if (!props || !Array.isArray(props.images)) {
             return { id, props: props ?? {} };
         }
-        const now = await inspectPresence(props);
-        return { id, props: { ...props, nodes: now.nodes, missingNodes: now.missingNodes } };
+        return redacting([props.kubeconfig], async () => {
+            const now = await inspectPresence(props);
+            return { id, props: { ...props, nodes: now.nodes, missingNodes: now.missingNodes } };
+        });
     },
 
     async delete(id: string, props: Partial<PrePullOutputs>) {
@@ -149,7 +191,9 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
         const namespace = props?.namespace ?? idNamespace;
         const ownerId = props?.ownerId ?? idOwner;
         if (!namespace || !ownerId) return;
-        await removeOwnedObjects({ namespace, ownerId, kubeconfig: props?.kubeconfig, context: props?.context }, log);
+        await redacting([props?.kubeconfig], (logLine) =>
+            removeOwnedObjects({ namespace, ownerId, kubeconfig: props?.kubeconfig, context: props?.context }, logLine),
+        );
     },
 };
 
@@ -185,9 +229,9 @@ export const cleanupProvider: pulumi.dynamic.ResourceProvider = {
         await prePullProvider.delete!(id, owned as never);
         // Versions before 0.2 kept the continuous puller as a dynamic resource of this owner.
         if (owned.ownerId) {
-            await removeOwnedObjects(
-                { ...(owned as OwnedObjects), ownerId: legacyContinuousOwnerId(owned.ownerId) },
-                log,
+            const ownerId = legacyContinuousOwnerId(owned.ownerId);
+            await redacting([owned.kubeconfig], (logLine) =>
+                removeOwnedObjects({ ...(owned as OwnedObjects), ownerId }, logLine),
             );
         }
     },

@@ -175,7 +175,14 @@ describe("check", () => {
                 "kubeconfig file missing",
                 { images: ["python"], kubeconfig: "/nonexistent/kubeconfig" },
                 "kubeconfig",
-                /nonexistent/,
+                // A path that does not exist may be a credential pasted in the wrong form: not quoted.
+                /^no file at the path given \(23 characters, not shown/,
+            ],
+            [
+                "kubeconfig as base64",
+                { images: ["python"], kubeconfig: Buffer.from(kubeconfig).toString("base64") },
+                "kubeconfig",
+                /base64-encoded kubeconfig contents/,
             ],
             ["unknown context", { images: ["python"], kubeconfig, context: "prod" }, "context", /prod/],
             ["typo in a property", { images: ["python"], toleration: [] }, "toleration", /unknown property/],
