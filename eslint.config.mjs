@@ -10,6 +10,7 @@ export default tseslint.config(
             ".scratch/**",
             "sdk/**",
             "test/cluster/**",
+            "test/unit/testdata/state-0.1.0/**", // recorded state, as 0.1.0 wrote it
             "test/toolchain/**",
             "bench/results/**",
         ],

@@ -9,9 +9,9 @@ import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { FAST_STATUS, repoRoot, sharedCluster, SIM, stopSharedCluster } from "../test/support/cluster";
-import { exampleStack, removeStack } from "../test/support/engine";
-import { addUserNode } from "../test/support/scenario";
+import { FAST_STATUS, repoRoot, sharedCluster, SIM, stopSharedCluster } from "../harness/cluster";
+import { exampleStack, removeStack } from "../harness/engine";
+import { addUserNode } from "../harness/scenario";
 import { machineDescription } from "./machine";
 import { median } from "./report";
 

@@ -3,7 +3,7 @@
  * cluster flags (test/cluster/README.md) and the settings they change from a stock cluster, which
  * the results record.
  */
-import { DEFAULT_HELPER_IMAGE, DEFAULT_PAUSE_IMAGE } from "../components/inputs";
+import { DEFAULT_HELPER_IMAGE, DEFAULT_PAUSE_IMAGE } from "../components/rules/inputs";
 
 export type ProfileName = "realistic" | "quick";
 

@@ -6,9 +6,9 @@
  */
 import * as diagnostics from "node:diagnostics_channel";
 import type { Socket } from "node:net";
-import { prePullProvider } from "../components/provider";
-import type { PrePullInputs } from "../components/inputs";
-import { loadClientLibrary } from "../components/kube";
+import { prePullProvider } from "../components/pulumi/provider";
+import type { PrePullInputs } from "../components/rules/inputs";
+import { loadClientLibrary } from "../components/cluster/kube";
 import type { PeerRun } from "./peers/peer";
 import type { EngineSettings } from "./peers/pulumi-kubernetes";
 import type { UserPodsInputs } from "./user-pods";

@@ -21,12 +21,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as pause } from "node:timers/promises";
 import { parseArgs, promisify } from "node:util";
-import { daemonSetName, ownerSelector } from "../components/daemonset";
-import { prePullProvider } from "../components/provider";
-import { DEFAULT_PAUSE_IMAGE, type PrePullInputs } from "../components/inputs";
-import { privateCluster, repoRoot, SIM, stopCluster, type TestCluster } from "../test/support/cluster";
-import { sharedEngine, stopSharedEngine } from "../test/support/engine";
-import { waitFor } from "../test/support/scenario";
+import { daemonSetName, ownerSelector } from "../components/rules/daemonset";
+import { prePullProvider } from "../components/pulumi/provider";
+import { DEFAULT_PAUSE_IMAGE, type PrePullInputs } from "../components/rules/inputs";
+import { privateCluster, repoRoot, SIM, stopCluster, type TestCluster } from "../harness/cluster";
+import { sharedEngine, stopSharedEngine } from "../harness/engine";
+import { waitFor } from "../harness/scenario";
 import { benchImages } from "./images";
 import {
     apiserverMetrics,

@@ -1,11 +1,11 @@
-export { ImagePrePuller, COMPONENT_TYPE, type ImagePrePullerArgs } from "./component";
-export { prePullProvider, type PrePullOutputs } from "./provider";
-export type { PrePullInputs } from "./inputs";
-export type { PrePullResult } from "./prepull";
-export { parseImageReference, type ImageReference } from "./references";
+export { ImagePrePuller, COMPONENT_TYPE, type ImagePrePullerArgs } from "./pulumi/component";
+export { prePullProvider, type PrePullOutputs } from "./pulumi/provider";
+export type { PrePullInputs } from "./rules/inputs";
+export type { PrePullResult } from "./run/prepull";
+export { parseImageReference, type ImageReference } from "./rules/references";
 export {
     fromJupyterHubValues,
     JUPYTERHUB_CHART_VERSION,
     type JupyterHubValuesOptions,
     type JupyterHubPrePullArgs,
-} from "./jupyterhub-values";
+} from "./jupyterhub/values";

@@ -11,9 +11,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { daemonSetSpecification, renderDaemonSet } from "../../components/daemonset";
-import type { PrePullInputs } from "../../components/inputs";
-import { TcpProxy } from "../../test/support/tcp-proxy";
+import { daemonSetSpecification, renderDaemonSet } from "../../components/rules/daemonset";
+import type { PrePullInputs } from "../../components/rules/inputs";
+import { TcpProxy } from "../../harness/tcp-proxy";
 import { sampleDescendantPeaks } from "../process-memory";
 import type { PeerRun } from "./peer";
 

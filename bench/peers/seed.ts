@@ -4,9 +4,9 @@
  * status.images, delete the DaemonSet.
  */
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import { renderDaemonSet } from "../../components/daemonset";
-import type { PrePullInputs } from "../../components/inputs";
-import { parseImageReference, referenceSatisfies, tryParseImageReference } from "../../components/references";
+import { renderDaemonSet } from "../../components/rules/daemonset";
+import type { PrePullInputs } from "../../components/rules/inputs";
+import { parseImageReference, referenceSatisfies, tryParseImageReference } from "../../components/rules/references";
 import { setTimeout as pause } from "node:timers/promises";
 import type { PeerRun } from "./peer";
 

@@ -10,8 +10,8 @@
  * awaiter would start); the Job's pod runs the preloaded awaiter image and is only a timer.
  */
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import { renderDaemonSet } from "../../components/daemonset";
-import type { PrePullInputs } from "../../components/inputs";
+import { renderDaemonSet } from "../../components/rules/daemonset";
+import type { PrePullInputs } from "../../components/rules/inputs";
 import { AWAITER_IMAGE } from "../profiles";
 import { setTimeout as pause } from "node:timers/promises";
 import type { PeerRun } from "./peer";

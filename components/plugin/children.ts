@@ -4,7 +4,7 @@
  * plugin process that runs `construct`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { ChildResources, CleanupProps, PrePullProps } from "../component";
+import type { ChildResources, CleanupProps, PrePullProps } from "../pulumi/component";
 
 export const PRE_PULL_TYPE = "image-prepuller:index:PrePull";
 export const CLEANUP_TYPE = "image-prepuller:index:PrePullCleanup";

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { useChildResources } from "../component";
+import { useChildResources } from "../pulumi/component";
 import { pluginChildren } from "./children";
 import { engineLogger } from "./progress";
 import { ImagePrePullerProvider } from "./provider";

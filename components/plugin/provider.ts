@@ -5,8 +5,8 @@
  * Node.js programs.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPE, ImagePrePuller, type ImagePrePullerArgs } from "../component";
-import { cleanupProvider, prePullProvider } from "../provider";
+import { COMPONENT_TYPE, ImagePrePuller, type ImagePrePullerArgs } from "../pulumi/component";
+import { cleanupProvider, prePullProvider } from "../pulumi/provider";
 import { CLEANUP_TYPE, PRE_PULL_TYPE } from "./children";
 import { withProgressTo, type Logger } from "./progress";
 

@@ -6,10 +6,10 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
 
 echo "== the Pulumi CLI, the @pulumi/kubernetes plugin and the local cluster (built from Go modules on first use, then cached), beside the npm install"
-bash test/support/build-tools.sh demo &
+bash harness/build-tools.sh demo &
 tools=$!
 trap 'kill -TERM "$tools" 2>/dev/null' EXIT
-bash test/support/ensure-installed.sh
+bash harness/ensure-installed.sh
 export PATH="$repo/node_modules/.bin:$PATH"
 wait "$tools"
 trap - EXIT

@@ -6,8 +6,8 @@
  */
 import { readFileSync } from "node:fs";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import { SIM } from "../../test/support/cluster";
-import { addUserNode } from "../../test/support/scenario";
+import { SIM } from "../../harness/cluster";
+import { addUserNode } from "../../harness/scenario";
 
 async function main(): Promise<void> {
     const [kubeconfigPath, countText = "3", firstText = "1"] = process.argv.slice(2);

@@ -66,8 +66,8 @@ build() {
   k8s_version="$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' "$HERE/go.mod")"
   vpkg=k8s.io/component-base/version
   ldflags="-s -w -X $vpkg.gitVersion=$k8s_version -X $vpkg.gitMajor=$(cut -d. -f1 <<<"${k8s_version#v}") -X $vpkg.gitMinor=$(cut -d. -f2 <<<"$k8s_version") -X $vpkg.gitTreeState=clean"
-  # shellcheck source=../support/long-step.sh
-  source "$HERE/../support/long-step.sh"
+  # shellcheck source=../../harness/long-step.sh
+  source "$HERE/../../harness/long-step.sh"
   export LONG_STEP_PREFIX=cluster.sh
   if [[ ! -x "$bin" || ! -x "$dir/pause" ]]; then
     long_step "building localcluster $k8s_version (etcd, kube-apiserver, controller-manager, scheduler, the kubelet simulator; cache key $key), for the local cluster" "8 min" \

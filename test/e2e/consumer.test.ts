@@ -12,9 +12,9 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { FAST_STATUS, repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
-import { sharedEngine } from "../support/engine";
-import { addUserNode, assertHubAfterPulls, assertNothingLeft, recordEvents } from "../support/scenario";
+import { FAST_STATUS, repoRoot, sharedCluster, SIM, type TestCluster } from "../../harness/cluster";
+import { sharedEngine } from "../../harness/engine";
+import { addUserNode, assertHubAfterPulls, assertNothingLeft, recordEvents } from "../../harness/scenario";
 
 const run = promisify(execFile);
 

@@ -6,10 +6,10 @@
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { LABEL_MANAGED_BY, MANAGER } from "../../components/daemonset";
-import { sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
-import { exampleStack, jupyterhubValues, removeStack } from "../support/engine";
-import { addUserNode, nodeImages, waitFor } from "../support/scenario";
+import { LABEL_MANAGED_BY, MANAGER } from "../../components/rules/daemonset";
+import { sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../../harness/cluster";
+import { exampleStack, jupyterhubValues, removeStack } from "../../harness/engine";
+import { addUserNode, nodeImages, waitFor } from "../../harness/scenario";
 
 const userImages = ["quay.io/jupyter/pyspark-notebook:2025-03-14", "quay.io/jupyter/tensorflow-notebook:2025-03-14"];
 const hubImage = "quay.io/jupyterhub/k8s-hub:4.4.0";

@@ -8,9 +8,9 @@ import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import type { Stack } from "@pulumi/pulumi/automation";
-import { repoRoot, sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
-import { exampleStack, jupyterhubValues, removeStack, sharedEngine } from "../support/engine";
-import { addUserNode, assertHubAfterPulls, assertNothingLeft, recordEvents } from "../support/scenario";
+import { repoRoot, sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../../harness/cluster";
+import { exampleStack, jupyterhubValues, removeStack, sharedEngine } from "../../harness/engine";
+import { addUserNode, assertHubAfterPulls, assertNothingLeft, recordEvents } from "../../harness/scenario";
 
 const unreachableKubeconfig = [
     "apiVersion: v1",

@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { repoRoot } from "../support/cluster";
+import { repoRoot } from "../../harness/cluster";
 
 /** The Pulumi types the SDK's resource classes register, from its compiled JavaScript. */
 function sdkResourceTypes(dir: string): Set<string> {

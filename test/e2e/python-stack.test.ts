@@ -10,9 +10,9 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { repoRoot, sharedCluster, SIM, FAST_STATUS, type TestCluster } from "../support/cluster";
-import { sharedEngine } from "../support/engine";
-import { addUserNode, assertHubAfterPulls, assertNothingLeft, recordEvents } from "../support/scenario";
+import { repoRoot, sharedCluster, SIM, FAST_STATUS, type TestCluster } from "../../harness/cluster";
+import { sharedEngine } from "../../harness/engine";
+import { addUserNode, assertHubAfterPulls, assertNothingLeft, recordEvents } from "../../harness/scenario";
 
 const run = promisify(execFile);
 const programDir = path.join(repoRoot, "programs/jupyterhub-python");

@@ -4,10 +4,10 @@
  */
 import * as assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import { legacyContinuousOwnerId } from "../../components/continuous";
-import { daemonSetSpecification, renderDaemonSet } from "../../components/daemonset";
-import { cleanupProvider, prePullProvider, type PrePullOutputs } from "../../components/provider";
-import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
+import { legacyContinuousOwnerId } from "../../components/rules/continuous";
+import { daemonSetSpecification, renderDaemonSet } from "../../components/rules/daemonset";
+import { cleanupProvider, prePullProvider, type PrePullOutputs } from "../../components/pulumi/provider";
+import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../../harness/cluster";
 import {
     addNode,
     assertNothingLeft,
@@ -19,7 +19,7 @@ import {
     recordWhile,
     seedImages,
     waitFor,
-} from "../support/scenario";
+} from "../../harness/scenario";
 
 describe("nodes that join later, and a limit on nodes pulling at once", function () {
     this.timeout(180_000);

@@ -5,8 +5,8 @@
  * up to 40 s after a pull).
  */
 import * as assert from "node:assert/strict";
-import { prePullProvider, type PrePullOutputs } from "../../components/provider";
-import { FAST_PULL, FAST_STATUS, sharedCluster, SIM, type TestCluster } from "../support/cluster";
+import { prePullProvider, type PrePullOutputs } from "../../components/pulumi/provider";
+import { FAST_PULL, FAST_STATUS, sharedCluster, SIM, type TestCluster } from "../../harness/cluster";
 import {
     addNode,
     assertNothingLeft,
@@ -15,7 +15,7 @@ import {
     nodeImages,
     seedImages,
     waitFor,
-} from "../support/scenario";
+} from "../../harness/scenario";
 
 describe("what counts as proof", function () {
     this.timeout(300_000);

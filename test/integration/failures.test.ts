@@ -4,9 +4,9 @@
  * it meanwhile; and nothing of ours is left. One test per cause.
  */
 import * as assert from "node:assert/strict";
-import { prePullProvider } from "../../components/provider";
-import { FAST_PULL, sharedCluster, SIM, type TestCluster } from "../support/cluster";
-import { addNode, assertNothingLeft, checkedInputs, newScenario, type Scenario } from "../support/scenario";
+import { prePullProvider } from "../../components/pulumi/provider";
+import { FAST_PULL, sharedCluster, SIM, type TestCluster } from "../../harness/cluster";
+import { addNode, assertNothingLeft, checkedInputs, newScenario, type Scenario } from "../../harness/scenario";
 import { denyPodsIn, WEBHOOK_MESSAGE, WEBHOOK_NAME } from "../support/webhook";
 
 /** How soon after the first sign the create must fail: the problem tolerance (30 s) and slack. */

@@ -5,8 +5,8 @@
  */
 import * as assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import { prePullProvider } from "../../components/provider";
-import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
+import { prePullProvider } from "../../components/pulumi/provider";
+import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../../harness/cluster";
 import {
     addNode,
     assertNothingLeft,
@@ -20,7 +20,7 @@ import {
     waitFor,
     watchDaemonSets,
     type Scenario,
-} from "../support/scenario";
+} from "../../harness/scenario";
 
 const images = ["quay.io/jupyter/base-notebook:2025-01-01", "python:3.12-slim", "gcr.io/distroless/static:nonroot"];
 const normalized = [

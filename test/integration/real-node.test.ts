@@ -7,7 +7,7 @@ import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import { prePullProvider, type PrePullOutputs } from "../../components/provider";
+import { prePullProvider, type PrePullOutputs } from "../../components/pulumi/provider";
 import {
     privateCluster,
     REAL_NODE,
@@ -15,8 +15,8 @@ import {
     stopCluster,
     type LocalRegistry,
     type TestCluster,
-} from "../support/cluster";
-import { assertNothingLeft, checkedInputs, nodeImages, waitFor } from "../support/scenario";
+} from "../../harness/cluster";
+import { assertNothingLeft, checkedInputs, nodeImages, waitFor } from "../../harness/scenario";
 
 const SIMULATED_NODE = "node-1";
 

@@ -8,8 +8,8 @@ import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import { FAST_STATUS, sharedCluster, SIM, type TestCluster } from "../support/cluster";
-import { addNode, newScenario, seedImages, waitFor } from "../support/scenario";
+import { FAST_STATUS, sharedCluster, SIM, type TestCluster } from "../../harness/cluster";
+import { addNode, newScenario, seedImages, waitFor } from "../../harness/scenario";
 
 function mergePatch(cluster: TestCluster) {
     return cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch);

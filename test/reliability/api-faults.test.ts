@@ -6,7 +6,7 @@
  * credentials, not through a proxy).
  */
 import * as assert from "node:assert/strict";
-import { CLEANUP_BUDGET_SECONDS } from "../../components/cleanup";
+import { CLEANUP_BUDGET_SECONDS } from "../../components/run/cleanup";
 import { ApiProxy, type RequestKind } from "../support/api-proxy";
 import {
     privateCluster,
@@ -15,7 +15,7 @@ import {
     SIM,
     stopCluster,
     type TestCluster,
-} from "../support/cluster";
+} from "../../harness/cluster";
 import {
     addNode,
     assertNothingLeft,
@@ -24,9 +24,9 @@ import {
     newScenario,
     removeAllOurs,
     waitFor,
-} from "../support/scenario";
-import { TcpProxy } from "../support/tcp-proxy";
-import { prePullProvider } from "../../components/provider";
+} from "../../harness/scenario";
+import { TcpProxy } from "../../harness/tcp-proxy";
+import { prePullProvider } from "../../components/pulumi/provider";
 
 /** A scenario of two nodes, and checked inputs whose kubeconfig goes through the proxy. */
 async function throughProxy(

@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { ImagePrePuller } from "../../components";
-import { sharedCluster, SIM, type TestCluster } from "../support/cluster";
-import { exampleStack, removeStack, sharedEngine } from "../support/engine";
-import { addUserNode, leftovers } from "../support/scenario";
+import { sharedCluster, SIM, type TestCluster } from "../../harness/cluster";
+import { exampleStack, removeStack, sharedEngine } from "../../harness/engine";
+import { addUserNode, leftovers } from "../../harness/scenario";
 
 describe("concurrency through the real engine", function () {
     this.timeout(600_000);

@@ -6,9 +6,9 @@ import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
-import { prePullProvider } from "../../components/provider";
+import { prePullProvider } from "../../components/pulumi/provider";
 import { ApiProxy } from "../support/api-proxy";
-import { repoRoot, sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
+import { repoRoot, sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../../harness/cluster";
 import {
     addNode,
     assertNothingLeft,
@@ -17,7 +17,7 @@ import {
     newScenario,
     waitFor,
     type Scenario,
-} from "../support/scenario";
+} from "../../harness/scenario";
 
 /** A small seeded generator (mulberry32), so that kill points are random but reproducible. */
 function seededRandom(seed: number): () => number {

@@ -7,10 +7,10 @@ import * as assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import { repoRoot, sharedCluster, SIM, type TestCluster } from "../support/cluster";
-import { exampleStack, jupyterhubValues, removeStack, sharedEngine } from "../support/engine";
+import { repoRoot, sharedCluster, SIM, type TestCluster } from "../../harness/cluster";
+import { exampleStack, jupyterhubValues, removeStack, sharedEngine } from "../../harness/engine";
 import { KUBERNETES_PLUGIN_PROCESS, processesMatching, PROVIDER_PROCESS } from "../support/processes";
-import { addUserNode, leftovers, waitFor } from "../support/scenario";
+import { addUserNode, leftovers, waitFor } from "../../harness/scenario";
 
 describe("a killed pulumi up", function () {
     this.timeout(600_000);

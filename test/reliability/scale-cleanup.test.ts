@@ -4,9 +4,9 @@
  * returns within seconds of presence being decided, and every pod is gone afterwards.
  */
 import * as assert from "node:assert/strict";
-import { prePullProvider } from "../../components/provider";
-import { privateCluster, stopCluster, type TestCluster } from "../support/cluster";
-import { assertNothingLeft, checkedInputs } from "../support/scenario";
+import { prePullProvider } from "../../components/pulumi/provider";
+import { privateCluster, stopCluster, type TestCluster } from "../../harness/cluster";
+import { assertNothingLeft, checkedInputs } from "../../harness/scenario";
 
 const NODES = 500;
 

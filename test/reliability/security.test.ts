@@ -5,9 +5,9 @@
  */
 import * as assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import { prePullProvider } from "../../components/provider";
-import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../support/cluster";
-import { addNode, assertNothingLeft, create, leftovers, newScenario, removeAllOurs } from "../support/scenario";
+import { prePullProvider } from "../../components/pulumi/provider";
+import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../../harness/cluster";
+import { addNode, assertNothingLeft, create, leftovers, newScenario, removeAllOurs } from "../../harness/scenario";
 
 /** The rules README.md documents as required (events and secrets are optional, and tested apart). */
 const CLUSTER_RULES: k8s.V1PolicyRule[] = [{ apiGroups: [""], resources: ["nodes"], verbs: ["list", "watch"] }];

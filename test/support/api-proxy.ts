@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fork, type ChildProcess } from "node:child_process";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import type { TestCluster } from "./cluster";
+import type { TestCluster } from "../../harness/cluster";
 
 export interface ProxyStats {
     requests: number;

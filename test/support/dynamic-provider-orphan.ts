@@ -5,7 +5,7 @@
  *
  *   node -r ts-node/register test/support/dynamic-provider-orphan.ts <engine host:port>
  */
-import { prePullProvider } from "../../components/provider";
+import { prePullProvider } from "../../components/pulumi/provider";
 
 const inputs = JSON.parse(process.env.PREPULL_INPUTS ?? "{}");
 prePullProvider.create(inputs).then(

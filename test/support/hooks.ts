@@ -1,5 +1,5 @@
-import { stopSharedCluster } from "./cluster";
-import { stopSharedEngine } from "./engine";
+import { stopSharedCluster } from "../../harness/cluster";
+import { stopSharedEngine } from "../../harness/engine";
 import { KUBERNETES_PLUGIN_PROCESS, PROVIDER_PROCESS, processesMatching } from "./processes";
 
 /** Provider processes: ours, and the @pulumi/kubernetes plugin the stacks start. */

@@ -5,7 +5,7 @@
 import * as https from "node:https";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { selfSignedCertificate } from "./api-proxy";
-import type { TestCluster } from "./cluster";
+import type { TestCluster } from "../../harness/cluster";
 
 export const WEBHOOK_NAME = "deny-pods.prepuller.test";
 export const WEBHOOK_MESSAGE = "pods in this namespace need an approved image policy (test webhook)";

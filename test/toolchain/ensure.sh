@@ -101,8 +101,8 @@ fi
 
 export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
 vpkg=github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
-# shellcheck source=../support/long-step.sh
-source "$here/../support/long-step.sh"
+# shellcheck source=../../harness/long-step.sh
+source "$here/../../harness/long-step.sh"
 export LONG_STEP_PREFIX=toolchain
 
 # The Python language host of the same sdk/v3 module (the last version that holds it, too); it

@@ -93,8 +93,8 @@ trap 'exit 130' INT TERM HUP
 
 export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
 t0=$(date +%s)
-# shellcheck source=../../support/long-step.sh
-source "$here/../../support/long-step.sh"
+# shellcheck source=../../../harness/long-step.sh
+source "$here/../../../harness/long-step.sh"
 export LONG_STEP_PREFIX=kubernetes-plugin
 download() {
   (cd "$tmp" && GOFLAGS=-mod=mod go mod download -json "${MODULE}@${PSEUDO_VERSION}") >"$tmp/download.json"

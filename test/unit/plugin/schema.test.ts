@@ -10,7 +10,7 @@ import * as ts from "typescript";
 import { COMPONENT_OUTPUTS } from "../../../components/plugin/provider";
 
 const root = path.resolve(__dirname, "../../..");
-const componentFile = path.join(root, "components/component.ts");
+const componentFile = path.join(root, "components/pulumi/component.ts");
 
 interface SchemaProperty {
     type?: string;
@@ -54,7 +54,7 @@ function loadComponent() {
         if (ts.isInterfaceDeclaration(node) && node.name.text === "ImagePrePullerArgs") args = node;
         if (ts.isClassDeclaration(node) && node.name?.text === "ImagePrePuller") component = node;
     });
-    assert.ok(args && component, "ImagePrePullerArgs or ImagePrePuller not found in components/component.ts");
+    assert.ok(args && component, "ImagePrePullerArgs or ImagePrePuller not found in components/pulumi/component.ts");
     return { checker: program.getTypeChecker(), args, component };
 }
 

@@ -1,0 +1,241 @@
+import * as pulumi from "@pulumi/pulumi";
+import type * as k8s from "@pulumi/kubernetes";
+import { createHash } from "crypto";
+import { renderContinuousPuller } from "../rules/continuous";
+import { INPUT_PROPERTIES, normalizeInputs } from "../rules/inputs";
+import { cleanupProvider, prePullProvider } from "./provider";
+
+export const COMPONENT_TYPE = "image-prepuller:index:ImagePrePuller";
+
+export interface ImagePrePullerArgs {
+    /** Images to pre-pull. Duplicates after normalization (`python` = `docker.io/library/python:latest`) are merged. */
+    images: pulumi.Input<pulumi.Input<string>[]>;
+    /** Namespace of the short-lived DaemonSet. Default: `default`. */
+    namespace?: pulumi.Input<string>;
+    /** Only nodes with these labels are pre-pulled (as the user pods' nodeSelector). */
+    nodeSelector?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Tolerations of the user pods: tainted nodes whose NoSchedule/NoExecute taints these tolerate are covered. */
+    tolerations?: pulumi.Input<pulumi.Input<k8s.types.input.core.v1.Toleration>[]>;
+    /** Node affinity of the user pods; the required terms restrict the nodes covered. */
+    affinity?: pulumi.Input<k8s.types.input.core.v1.Affinity>;
+    /** Names of image pull secrets in `namespace` (or `{ name }` objects). */
+    imagePullSecrets?: pulumi.Input<pulumi.Input<string | { name: pulumi.Input<string> }>[]>;
+    /** Priority class of the pre-pull pods. */
+    priorityClassName?: pulumi.Input<string>;
+    /** How often presence is re-checked, in seconds (it is also re-checked on every watched change). Default 2. */
+    pollIntervalSeconds?: pulumi.Input<number>;
+    /** Fail if not every eligible node holds every image after this many seconds. Default 600. */
+    timeoutSeconds?: pulumi.Input<number>;
+    /** Kubeconfig contents (or a path to one). Stored as a secret. Default: the ambient kubeconfig or in-cluster config. */
+    kubeconfig?: pulumi.Input<string>;
+    /** Kubeconfig context to use. */
+    context?: pulumi.Input<string>;
+    /** Image whose statically linked `/bin/true` (and `cp`) provides the no-op the pull containers run. Default busybox. */
+    helperImage?: pulumi.Input<string>;
+    /** Image of the DaemonSet's main container. Default `registry.k8s.io/pause:3.10`. */
+    pauseImage?: pulumi.Input<string>;
+    /** A JSON merge patch (RFC 7386) applied to the generated DaemonSet manifest. */
+    daemonSetPatch?: pulumi.Input<Record<string, unknown>>;
+    /**
+     * Also keep a long-lived DaemonSet (same pods and scheduling) so that nodes joining later
+     * pull the images on arrival. The blocking pre-pull still gates dependents; destroy removes
+     * it. A plain boolean: it decides whether that child resource exists. Default false.
+     */
+    continuous?: boolean;
+    /** At most this many nodes pull at once during the blocking pre-pull. Default: all at once. */
+    maxParallelNodes?: pulumi.Input<number>;
+}
+
+/**
+ * Pre-pulls container images onto every eligible node. Its create (and update) step blocks until
+ * every eligible node holds every image, so resources that `dependsOn` it start on warm nodes.
+ */
+export class ImagePrePuller extends pulumi.ComponentResource {
+    /** The images, normalized (`docker.io/library/python:latest`). */
+    public readonly images: pulumi.Output<string[]>;
+    /** The eligible nodes covered. */
+    public readonly nodes: pulumi.Output<string[]>;
+    /** True when every eligible node already held every image, so no DaemonSet was created. */
+    public readonly skipped: pulumi.Output<boolean>;
+    public readonly durationSeconds: pulumi.Output<number>;
+    /** Eligible nodes missing images, as last seen by `pulumi refresh` (empty after a pre-pull). */
+    public readonly missingNodes: pulumi.Output<Record<string, string[]>>;
+    /** `namespace/name` of the continuous puller's DaemonSet; undefined unless `continuous` is true. */
+    public readonly continuousDaemonSet: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: ImagePrePullerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(COMPONENT_TYPE, name, {}, opts);
+        // Given (or inheriting) a kubernetes provider, the pre-pull must run on that provider's
+        // cluster; its kubeconfig cannot be read back from the provider, so the user passes it.
+        const kubernetesProvider = this.getProvider("kubernetes::Provider");
+        if (kubernetesProvider !== undefined && args.kubeconfig === undefined) {
+            throw new Error(
+                `ImagePrePuller "${name}": a kubernetes provider is set (provider/providers option, or inherited from a parent), but kubeconfig is not: ` +
+                    "the pre-pull cannot read a provider's kubeconfig, and would otherwise use the ambient one (maybe another cluster). " +
+                    "Pass the kubeconfig (and context) the provider was made from as the `kubeconfig` (and `context`) arguments.",
+            );
+        }
+        const props = prePullProps(name, args);
+        const cleanup = childResources.cleanup(
+            `${name}-cleanup`,
+            { namespace: args.namespace, ownerId: props.ownerId, kubeconfig: props.kubeconfig, context: args.context },
+            { parent: this, additionalSecretOutputs: ["kubeconfig"] },
+        );
+        const prePull = childResources.prePull(name, props, {
+            parent: this,
+            dependsOn: [cleanup],
+            additionalSecretOutputs: ["kubeconfig"],
+        });
+        this.images = prePull.images;
+        this.nodes = prePull.nodes;
+        this.skipped = prePull.skipped;
+        this.durationSeconds = prePull.durationSeconds;
+        this.missingNodes = prePull.missingNodes;
+        // Created only after the pre-pull, so it starts on nodes that already hold the images.
+        this.continuousDaemonSet =
+            args.continuous === true
+                ? this.continuousPuller(name, props, args, kubernetesProvider, prePull)
+                : pulumi.output(undefined);
+        this.registerOutputs({
+            images: this.images,
+            nodes: this.nodes,
+            skipped: this.skipped,
+            durationSeconds: this.durationSeconds,
+            missingNodes: this.missingNodes,
+            continuousDaemonSet: this.continuousDaemonSet,
+        });
+    }
+
+    /**
+     * The continuous puller: a `k8s.apps.v1.DaemonSet` child, through the kubernetes provider given
+     * to the component, or one made from `kubeconfig`, or the default provider.
+     */
+    private continuousPuller(
+        name: string,
+        props: PrePullProps,
+        args: ImagePrePullerArgs,
+        given: pulumi.ProviderResource | undefined,
+        prePull: pulumi.Resource,
+    ): pulumi.Output<string> {
+        const kubernetes = require("@pulumi/kubernetes") as typeof k8s;
+        const provider =
+            given ??
+            (args.kubeconfig !== undefined
+                ? new kubernetes.Provider(
+                      `${name}-kubernetes`,
+                      { kubeconfig: pulumi.secret(args.kubeconfig), context: args.context },
+                      { parent: this },
+                  )
+                : undefined);
+        // Normalized as `check` does it; without the credentials, which would make the manifest secret.
+        const shape = Object.fromEntries(
+            INPUT_PROPERTIES.filter((k) => k !== "kubeconfig" && k !== "context").map((k) => [
+                k,
+                (props as unknown as Record<string, unknown>)[k],
+            ]),
+        );
+        const manifest = pulumi.output(shape).apply((raw) => {
+            const { inputs, failures } = normalizeInputs(
+                raw as Record<string, unknown>,
+                undefined,
+                () => props.ownerId,
+            );
+            if (failures.length > 0) {
+                throw new Error(failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
+            }
+            return renderContinuousPuller(inputs) as {
+                metadata: k8s.types.input.meta.v1.ObjectMeta;
+                spec: k8s.types.input.apps.v1.DaemonSetSpec;
+            };
+        });
+        const daemonSet = new kubernetes.apps.v1.DaemonSet(
+            `${name}-continuous`,
+            { metadata: manifest.metadata, spec: manifest.spec },
+            { parent: this, dependsOn: [prePull], provider },
+        );
+        return pulumi.interpolate`${daemonSet.metadata.namespace}/${daemonSet.metadata.name}`;
+    }
+}
+
+/**
+ * The owner id names the DaemonSet and labels its pods. It is derived from project, stack and
+ * resource name, so two pre-pullers (or two stacks) sharing a namespace never touch each other's.
+ */
+export function ownerIdFor(name: string, project = pulumi.getProject(), stack = pulumi.getStack()): string {
+    const hash = createHash("sha256").update(`${project}\u0000${stack}\u0000${name}`).digest("hex").slice(0, 10);
+    const readable = name
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, "-")
+        .replace(/^-+|-+$/g, "")
+        .slice(0, 28)
+        .replace(/-+$/, "");
+    return readable ? `prepull-${readable}-${hash}` : `prepull-${hash}`;
+}
+
+export type PrePullProps = ImagePrePullerArgs & { ownerId: string };
+
+/** The dynamic resource's inputs: the args, with the kubeconfig made secret and the owner id added. */
+export function prePullProps(name: string, args: ImagePrePullerArgs): PrePullProps {
+    return {
+        ...args,
+        kubeconfig: args.kubeconfig === undefined ? undefined : pulumi.secret(args.kubeconfig),
+        ownerId: ownerIdFor(name),
+    };
+}
+
+class PrePull extends pulumi.dynamic.Resource {
+    declare public readonly images: pulumi.Output<string[]>;
+    declare public readonly nodes: pulumi.Output<string[]>;
+    declare public readonly skipped: pulumi.Output<boolean>;
+    declare public readonly durationSeconds: pulumi.Output<number>;
+    declare public readonly missingNodes: pulumi.Output<Record<string, string[]>>;
+
+    constructor(name: string, props: PrePullProps, opts: pulumi.CustomResourceOptions) {
+        super(
+            prePullProvider,
+            name,
+            { ...props, nodes: undefined, skipped: undefined, durationSeconds: undefined, missingNodes: undefined },
+            opts,
+            "image-prepuller",
+            "PrePull",
+        );
+    }
+}
+
+export interface CleanupProps {
+    namespace?: pulumi.Input<string>;
+    ownerId: string;
+    kubeconfig?: pulumi.Input<string>;
+    context?: pulumi.Input<string>;
+}
+
+/** Removes, on destroy, anything a killed pre-pull of this component left; see cleanupProvider. */
+class PrePullCleanup extends pulumi.dynamic.Resource {
+    constructor(name: string, props: CleanupProps, opts: pulumi.CustomResourceOptions) {
+        super(cleanupProvider, name, props, opts, "image-prepuller", "PrePullCleanup");
+    }
+}
+
+/** The pre-pull child's outputs the component passes on. */
+export type PrePullResource = pulumi.CustomResource &
+    Pick<PrePull, "images" | "nodes" | "skipped" | "durationSeconds" | "missingNodes">;
+
+/** Makes the component's two custom children. */
+export interface ChildResources {
+    prePull(name: string, props: PrePullProps, opts: pulumi.CustomResourceOptions): PrePullResource;
+    cleanup(name: string, props: CleanupProps, opts: pulumi.CustomResourceOptions): pulumi.CustomResource;
+}
+
+/** In a Node.js program the children are dynamic resources, served by Pulumi's dynamic-provider plugin. */
+let childResources: ChildResources = {
+    prePull: (name, props, opts) => new PrePull(name, props, opts),
+    cleanup: (name, props, opts) => new PrePullCleanup(name, props, opts),
+};
+
+/**
+ * The provider plugin (components/plugin) serves the children itself: a dynamic resource made in
+ * its `construct` for a program in another language fails (pulumi/pulumi#5455).
+ */
+export function useChildResources(resources: ChildResources): void {
+    childResources = resources;
+}

@@ -1,0 +1,218 @@
+/**
+ * The wait loop of a pre-pull: decides presence every poll interval and on every watched change,
+ * moves the batch (maxParallelNodes), prints progress, and fails early on problems that persist:
+ * pull and start errors of our pods, pods the DaemonSet controller cannot create, pods the
+ * scheduler cannot place. Also the messages those failures and a timeout produce.
+ */
+import type { SchedulingConstraints } from "../rules/eligibility";
+import type { Watched } from "../cluster/informers";
+import type { PrePullInputs } from "../rules/inputs";
+import type { Event, Node, Pod } from "../rules/kubernetes-types";
+import { evaluatePresence, problemKey, type ContainerProblem, type PresenceReport } from "../rules/presence";
+import { creationProblems, podEventProblems, targetNode, unschedulablePods, type PodProblem } from "../rules/problems";
+import type { ImageReference } from "../rules/references";
+
+/** How long a transient problem may persist before the pre-pull fails. */
+export const PROBLEM_TOLERANCE_SECONDS = 30;
+/** Progress is printed at least this often while waiting. */
+export const PROGRESS_INTERVAL_SECONDS = 10;
+
+export type Logger = (line: string) => void;
+
+export interface WaitContext {
+    inputs: PrePullInputs;
+    images: readonly ImageReference[];
+    constraints: SchedulingConstraints;
+    nodes: Watched<Node>;
+    pods: Watched<Pod>;
+    /** Warning events in the namespace (ours are picked by UID); undefined when the credentials may not read events. */
+    events?: Watched<Event>;
+    daemonSetUid: string;
+    daemonSetName: string;
+    deadline: number;
+    log: Logger;
+    setWake: (wake: () => void) => void;
+    moveBatch?: (missingNodes: readonly string[]) => Promise<void>;
+    /** True once nobody waits for this run (its engine is gone): the loop stops. */
+    abandoned?: () => boolean;
+}
+
+/** A problem of either kind, keyed for how long it has persisted. */
+interface TrackedProblem {
+    key: string;
+    permanent: boolean;
+    describe: string;
+}
+
+function containerProblem(p: ContainerProblem): TrackedProblem {
+    return {
+        key: `container\u0000${problemKey(p)}`,
+        permanent: p.permanent,
+        describe: `node ${p.node}: container ${p.container} (image ${p.image}): ${p.reason}: ${p.message}`,
+    };
+}
+
+function podProblem(p: PodProblem): TrackedProblem {
+    return {
+        key: `pod\u0000${p.node ?? ""}\u0000${p.reason}`,
+        permanent: false,
+        describe: !p.node
+            ? `the DaemonSet cannot create pre-pull pods: ${p.reason}: ${p.message}`
+            : p.reason === "Unschedulable"
+              ? `node ${p.node}: the pre-pull pod cannot be scheduled: ${p.message}`
+              : `node ${p.node}: the pre-pull pod cannot start: ${p.reason}: ${p.message}`,
+    };
+}
+
+/** Pods of the DaemonSet this run created: a leftover of an earlier run is neither evidence nor a problem. */
+function ownPods(pods: readonly Pod[], uid: string): Pod[] {
+    return pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === uid));
+}
+
+export async function waitForPresence(ctx: WaitContext): Promise<PresenceReport> {
+    const { inputs, images, constraints, log } = ctx;
+    const firstSeen = new Map<string, number>();
+    // A node that held every image once stays done for this run, even when its pod (the
+    // evidence, if the kubelet's capped image list omits ours) leaves with the batch.
+    const done = new Set<string>();
+    let lastProgress = 0;
+    let lastSummary = "";
+    for (;;) {
+        const now = Date.now();
+        if (ctx.abandoned?.()) throw new Error("image-prepuller: the pre-pull was abandoned");
+        const watchFailure = ctx.nodes.fatalError() ?? ctx.pods.fatalError() ?? ctx.events?.fatalError();
+        if (watchFailure) throw watchFailure;
+        const pods = ownPods(ctx.pods.list(), ctx.daemonSetUid);
+        const report = withoutDone(evaluatePresence(ctx.nodes.list(), pods, images, constraints), done);
+        const missingNodes = Object.keys(report.missing);
+        if (missingNodes.length === 0) return report;
+        await ctx.moveBatch?.(missingNodes);
+
+        const problems = [
+            ...report.problems.map(containerProblem),
+            ...podProblemsFor(pods, ctx.events?.list() ?? [], ctx.daemonSetUid, missingNodes).map(podProblem),
+        ];
+        const currentKeys = new Set(problems.map((p) => p.key));
+        for (const key of [...firstSeen.keys()]) if (!currentKeys.has(key)) firstSeen.delete(key);
+        for (const key of currentKeys) if (!firstSeen.has(key)) firstSeen.set(key, now);
+        const fatal = problems.filter(
+            (p) => p.permanent || now - (firstSeen.get(p.key) ?? now) >= PROBLEM_TOLERANCE_SECONDS * 1000,
+        );
+        if (fatal.length > 0) {
+            throw new Error(
+                describeFailures(
+                    fatal.map((p) => p.describe),
+                    inputs,
+                    ctx.daemonSetName,
+                ),
+            );
+        }
+        if (now >= ctx.deadline) {
+            throw new Error(describeTimeout(report, inputs, ctx.daemonSetName, apiTrouble(ctx)));
+        }
+        const summary = progressLine(
+            report,
+            images.length,
+            problems.map((p) => p.describe),
+        );
+        if (
+            now - lastProgress >= PROGRESS_INTERVAL_SECONDS * 1000 ||
+            (summary !== lastSummary && now - lastProgress >= 2000)
+        ) {
+            log(summary);
+            lastProgress = now;
+            lastSummary = summary;
+        }
+        const waitMs = Math.min(inputs.pollIntervalSeconds * 1000, Math.max(0, ctx.deadline - now));
+        await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, waitMs);
+            ctx.setWake(() => {
+                clearTimeout(timer);
+                resolve();
+            });
+        });
+    }
+}
+
+/**
+ * Pods that cannot be created (while some node that misses images has no pod of ours) and pods
+ * that cannot be scheduled on a node that misses images.
+ */
+export function podProblemsFor(
+    pods: readonly Pod[],
+    events: readonly Event[],
+    daemonSetUid: string,
+    missingNodes: readonly string[],
+): PodProblem[] {
+    const withPod = new Set(pods.map(targetNode).filter((n): n is string => n !== undefined));
+    const someoneWithout = missingNodes.some((n) => !withPod.has(n));
+    const creation = someoneWithout ? creationProblems(events, daemonSetUid) : [];
+    const onMissing = (p: PodProblem) => p.node === undefined || missingNodes.includes(p.node);
+    return [
+        ...creation,
+        ...unschedulablePods(pods).filter(onMissing),
+        ...podEventProblems(events, pods).filter(onMissing),
+    ];
+}
+
+/** Records newly complete nodes in `done` and drops every done node from the report. */
+function withoutDone(report: PresenceReport, done: Set<string>): PresenceReport {
+    for (const node of report.eligibleNodes)
+        if (!Object.prototype.hasOwnProperty.call(report.missing, node)) done.add(node);
+    const missing = Object.fromEntries(Object.entries(report.missing).filter(([node]) => !done.has(node)));
+    return { ...report, missing, problems: report.problems.filter((p) => !done.has(p.node)) };
+}
+
+function apiTrouble(ctx: WaitContext): string[] {
+    return [
+        ["node watch", ctx.nodes.trouble()],
+        ["pod watch", ctx.pods.trouble()],
+        ["event watch", ctx.events?.trouble()],
+    ]
+        .filter(([, trouble]) => trouble !== undefined)
+        .map(([what, trouble]) => `${what}: ${trouble}`);
+}
+
+export function progressLine(report: PresenceReport, imageCount: number, problems: readonly string[] = []): string {
+    const total = report.eligibleNodes.length;
+    const missingNodes = Object.keys(report.missing).sort();
+    const done = total - missingNodes.length;
+    const sample = missingNodes
+        .slice(0, 5)
+        .map((n) => `${n} (${report.missing[n]!.length}/${imageCount} missing)`)
+        .join(", ");
+    const more = missingNodes.length > 5 ? ` and ${missingNodes.length - 5} more` : "";
+    const shown = problems.slice(0, 3).join("; ");
+    return (
+        `image-prepuller: ${done}/${total} nodes ready; waiting on ${sample}${more}` +
+        (shown ? `; problems: ${shown}${problems.length > 3 ? ` (+${problems.length - 3})` : ""}` : "")
+    );
+}
+
+export function describeFailures(
+    problems: readonly string[],
+    inputs: Pick<PrePullInputs, "namespace">,
+    daemonSetName: string,
+): string {
+    const lines = problems.slice(0, 20).map((p) => `  ${p}`);
+    const more = problems.length > 20 ? [`  ... and ${problems.length - 20} more`] : [];
+    return [
+        `image-prepuller: cannot pre-pull images (the DaemonSet ${inputs.namespace}/${daemonSetName} was deleted):`,
+        ...lines,
+        ...more,
+    ].join("\n");
+}
+
+export function describeTimeout(
+    report: PresenceReport,
+    inputs: Pick<PrePullInputs, "timeoutSeconds" | "namespace">,
+    daemonSetName: string,
+    trouble: readonly string[] = [],
+): string {
+    const missing = Object.entries(report.missing).sort(([a], [b]) => a.localeCompare(b));
+    return [
+        `image-prepuller: timed out after ${inputs.timeoutSeconds}s; ${missing.length} of ${report.eligibleNodes.length} eligible nodes still miss images (the DaemonSet ${inputs.namespace}/${daemonSetName} was deleted):`,
+        ...missing.map(([node, images]) => `  node ${node}: ${images.join(", ")}`),
+        ...(trouble.length > 0 ? ["API problems while waiting:", ...trouble.map((t) => `  ${t}`)] : []),
+    ].join("\n");
+}

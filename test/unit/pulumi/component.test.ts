@@ -1,0 +1,138 @@
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+
+interface Registered {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+    parent?: string;
+}
+
+describe("ImagePrePuller component (under pulumi mocks)", () => {
+    const registered: Registered[] = [];
+    let componentModule: typeof import("../../../components");
+
+    before(async () => {
+        await pulumi.runtime.setMocks(
+            {
+                newResource(args) {
+                    registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+                    return {
+                        id: `${args.name}-id`,
+                        state: {
+                            ...args.inputs,
+                            nodes: ["node-1"],
+                            skipped: false,
+                            durationSeconds: 1.5,
+                            missingNodes: {},
+                        },
+                    };
+                },
+                call: () => ({}),
+            },
+            "project",
+            "stack",
+            false,
+        );
+        // Loaded after setMocks, as the component reads the project and stack when constructed.
+        componentModule = require("../../../components");
+    });
+
+    function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
+        return new Promise((resolve) => output.apply(resolve));
+    }
+
+    it("registers the component type with its dynamic resource as a child", async () => {
+        const puller = new componentModule.ImagePrePuller("users", {
+            images: ["python:3.12"],
+            kubeconfig: "apiVersion: v1\nkind: Config\n",
+            namespace: "jhub",
+        });
+        const urn = await outputValue(puller.urn);
+        assert.match(urn, /image-prepuller:index:ImagePrePuller::users$/);
+        assert.deepEqual(await outputValue(puller.nodes), ["node-1"]);
+        const child = registered.find((r) => r.type !== componentModule.COMPONENT_TYPE && r.name === "users");
+        assert.ok(child, `child not registered: ${JSON.stringify(registered.map((r) => r.type))}`);
+        assert.match(child.type, /dynamic.*PrePull/);
+        assert.equal(child.inputs.namespace, "jhub");
+        assert.match(String(child.inputs.ownerId), /^prepull-users-[0-9a-f]{10}$/);
+        assert.deepEqual(await outputValue(puller.nodes), ["node-1"]);
+        assert.equal(await outputValue(puller.skipped), false);
+        assert.equal(await outputValue(puller.durationSeconds), 1.5);
+    });
+
+    it("owner ids differ across stacks and names but are stable for one resource", async () => {
+        const { ownerIdFor } =
+            require("../../../components/pulumi/component") as typeof import("../../../components/pulumi/component");
+        assert.equal(ownerIdFor("users", "p", "dev"), ownerIdFor("users", "p", "dev"));
+        assert.notEqual(ownerIdFor("users", "p", "dev"), ownerIdFor("users", "p", "prod"));
+        assert.notEqual(ownerIdFor("users", "p", "dev"), ownerIdFor("users2", "p", "dev"));
+        assert.ok(ownerIdFor("A very Long_Name with spaces and UPPER case letters", "p", "s").length <= 50);
+    });
+
+    it("passes the kubeconfig to its dynamic resource as a secret", async () => {
+        const { prePullProps } =
+            require("../../../components/pulumi/component") as typeof import("../../../components/pulumi/component");
+        const props = prePullProps("secretive", { images: ["python"], kubeconfig: "apiVersion: v1\n" });
+        assert.equal(await pulumi.isSecret(props.kubeconfig as pulumi.Output<string>), true);
+        assert.equal(prePullProps("none", { images: ["python"] }).kubeconfig, undefined);
+    });
+
+    it("creates the continuous puller, a kubernetes DaemonSet child, only when continuous is true", async () => {
+        const without = new componentModule.ImagePrePuller("plain", { images: ["python:3.12"] });
+        assert.equal(await outputValue(without.continuousDaemonSet), undefined);
+        const puller = new componentModule.ImagePrePuller("always", {
+            images: ["python:3.12"],
+            namespace: "jhub",
+            continuous: true,
+        });
+        await outputValue(puller.urn);
+        await outputValue(puller.nodes);
+        await new Promise((r) => setTimeout(r, 100));
+        const continuous = registered.filter((r) => r.type === "kubernetes:apps/v1:DaemonSet");
+        assert.deepEqual(
+            continuous.map((r) => r.name),
+            ["always-continuous"],
+        );
+        const manifest = continuous[0]!.inputs as {
+            metadata: { name: string; namespace: string };
+            spec: { template: { spec: { initContainers: { image: string }[] } } };
+        };
+        assert.match(manifest.metadata.name, /^continuous-always-[0-9a-f]{10}$/);
+        assert.equal(manifest.metadata.namespace, "jhub");
+        assert.deepEqual(manifest.spec.template.spec.initContainers.map((c) => c.image).slice(1), [
+            "docker.io/library/python:3.12",
+        ]);
+        assert.match(
+            await outputValue(puller.continuousDaemonSet as pulumi.Output<string>),
+            /^jhub\/continuous-always-/,
+        );
+    });
+
+    it("given a kubernetes provider but no kubeconfig, fails before creating any child, saying what to pass", async () => {
+        const k8s = require("@pulumi/kubernetes") as typeof import("@pulumi/kubernetes");
+        const provider = new k8s.Provider("elsewhere", { kubeconfig: "apiVersion: v1\nkind: Config\n" });
+        const before = registered.length;
+        assert.throws(
+            () =>
+                new componentModule.ImagePrePuller(
+                    "wrong-cluster",
+                    { images: ["python:3.12"] },
+                    { providers: [provider] },
+                ),
+            /kubernetes provider is set .* but kubeconfig is not: .*Pass the kubeconfig/,
+        );
+        await new Promise((r) => setTimeout(r, 100));
+        const children = registered
+            .slice(before)
+            .filter((r) => r.name.startsWith("wrong-cluster") && r.type !== componentModule.COMPONENT_TYPE);
+        assert.deepEqual(children, []);
+        // With the kubeconfig the provider was made from, the pre-pull goes ahead on that cluster.
+        const right = new componentModule.ImagePrePuller(
+            "right-cluster",
+            { images: ["python:3.12"], kubeconfig: "apiVersion: v1\nkind: Config\n" },
+            { providers: [provider] },
+        );
+        await outputValue(right.nodes);
+    });
+});

@@ -1,0 +1,82 @@
+import * as assert from "node:assert/strict";
+import { prePullProvider } from "../../../components/pulumi/provider";
+import type { PrePullInputs } from "../../../components/rules/inputs";
+
+async function checked(news: Record<string, unknown>, olds: Record<string, unknown> = {}): Promise<PrePullInputs> {
+    const { inputs, failures } = await prePullProvider.check!(olds, news);
+    assert.deepEqual(failures, []);
+    return inputs as PrePullInputs;
+}
+
+const outputsOf = (inputs: PrePullInputs) => ({
+    ...inputs,
+    nodes: ["a"],
+    skipped: false,
+    durationSeconds: 3,
+    missingNodes: {},
+});
+
+describe("provider diff and update (offline)", () => {
+    // An unreachable kubeconfig: any cluster call from these methods would fail the test.
+    const unreachable = [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]",
+        "users: [{name: u, user: {token: t}}]",
+        "contexts: [{name: ctx, context: {cluster: c, user: u}}]",
+        "current-context: ctx",
+    ].join("\n");
+
+    it("unchanged inputs (in another spelling) are no change", async () => {
+        const olds = outputsOf(await checked({ images: ["python:3.12"], kubeconfig: unreachable }));
+        const news = await checked({ images: ["docker.io/library/python:3.12"], kubeconfig: unreachable }, olds);
+        const diff = await prePullProvider.diff!("default/x", olds, news);
+        assert.equal(diff.changes, false);
+    });
+
+    it("changed images or scheduling are an in-place update, never a replacement", async () => {
+        const olds = outputsOf(await checked({ images: ["python:3.12"] }));
+        for (const change of [
+            { images: ["python:3.13"] },
+            { nodeSelector: { a: "b" } },
+            { tolerations: [{ operator: "Exists" }] },
+        ]) {
+            const news = await checked({ images: ["python:3.12"], ...change }, olds);
+            const diff = await prePullProvider.diff!("default/x", olds, news);
+            assert.equal(diff.changes, true, JSON.stringify(change));
+            assert.deepEqual(diff.replaces, []);
+        }
+    });
+
+    it("a changed kubeconfig alone is recorded without re-pulling or calling the cluster", async () => {
+        const olds = outputsOf(await checked({ images: ["python:3.12"] }));
+        const news = await checked({ images: ["python:3.12"], kubeconfig: unreachable, timeoutSeconds: 900 }, olds);
+        const diff = await prePullProvider.diff!("default/x", olds, news);
+        assert.equal(diff.changes, true);
+        const result = await prePullProvider.update!("default/x", olds, news);
+        assert.equal(result.outs.kubeconfig, unreachable);
+        assert.equal(result.outs.timeoutSeconds, 900);
+        assert.deepEqual(result.outs.nodes, ["a"]);
+    });
+
+    it("drift found by refresh makes the next up an update", async () => {
+        const inputs = await checked({ images: ["python:3.12"] });
+        const olds = { ...outputsOf(inputs), missingNodes: { "node-9": ["docker.io/library/python:3.12"] } };
+        const diff = await prePullProvider.diff!("default/x", olds, await checked({ images: ["python:3.12"] }, olds));
+        assert.equal(diff.changes, true);
+    });
+
+    it("delete does nothing for state that names no owner (from a much older version)", async () => {
+        await prePullProvider.delete!("legacy-id", {});
+    });
+
+    it("continuous and maxParallelNodes changes are recorded without re-pulling or calling the cluster", async () => {
+        const olds = outputsOf(await checked({ images: ["python:3.12"], kubeconfig: unreachable }));
+        for (const change of [{ continuous: true }, { maxParallelNodes: 3 }]) {
+            const news = await checked({ images: ["python:3.12"], kubeconfig: unreachable, ...change }, olds);
+            assert.equal((await prePullProvider.diff!("default/x", olds, news)).changes, true, JSON.stringify(change));
+            const result = await prePullProvider.update!("default/x", olds, news);
+            assert.deepEqual(result.outs.nodes, ["a"]);
+        }
+    });
+});

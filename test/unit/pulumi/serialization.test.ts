@@ -1,0 +1,91 @@
+import * as assert from "node:assert/strict";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import requireFromString from "require-from-string";
+import { cleanupProvider, prePullProvider } from "../../../components/pulumi/provider";
+
+type Provider = pulumi.dynamic.ResourceProvider;
+
+/** What Pulumi stores in state for a dynamic resource, and how the provider host loads it back. */
+async function roundTrip(provider: Provider): Promise<{ text: string; loaded: Provider }> {
+    const serialized = await pulumi.runtime.serializeFunction(() => provider);
+    const loaded = (requireFromString(serialized.text) as { handler: () => Provider }).handler();
+    return { text: serialized.text, loaded };
+}
+
+const cases: Record<string, unknown>[] = [
+    { images: ["python:3.12", "docker.io/library/python:3.12", "Bad/Image"] },
+    { images: ["python"], namespace: "Bad_NS", tolerations: [{ key: "k", operator: "Sometimes" }] },
+    { images: ["python"], nodeSelector: { a: "b c" }, affinity: { podAffinity: {} } },
+    { images: ["python"], imagePullSecrets: ["regcred", { name: "x" }], pollIntervalSeconds: 5, timeoutSeconds: 1 },
+    { images: [`python@sha256:${"a".repeat(64)}`], helperImage: "mirror.example.com/busybox:1" },
+    { images: ["python"], unknown: 1 },
+    { images: ["python"], continuous: true, maxParallelNodes: 2 },
+    { images: ["python"], continuous: "yes", maxParallelNodes: 0.5 },
+];
+
+describe("the provider as Pulumi serializes it into state", () => {
+    it("behaves exactly like the source for check and diff", async function () {
+        this.timeout(60_000);
+        const { loaded } = await roundTrip(prePullProvider);
+        for (const news of cases) {
+            const olds = { ownerId: "prepull-fixed" };
+            const expected = await prePullProvider.check!(olds, news);
+            const actual = await loaded.check!(olds, news);
+            assert.deepEqual(actual, expected, JSON.stringify(news));
+            for (const failure of actual.failures ?? []) assert.ok(failure.reason.length > 0, JSON.stringify(failure));
+            const diffExpected = await prePullProvider.diff!("id", expected.inputs, cases[0]!);
+            assert.deepEqual(await loaded.diff!("id", expected.inputs, cases[0]!), diffExpected);
+        }
+    });
+
+    it("the cleanup guard serializes too", async function () {
+        this.timeout(60_000);
+        const { loaded } = await roundTrip(cleanupProvider);
+        const created = await loaded.create({ ownerId: "prepull-x" });
+        assert.equal(created.id, "default/prepull-x");
+    });
+
+    it("for a consumer (installed under node_modules) state holds a require of the package, not its code", async function () {
+        this.timeout(60_000);
+        const root = path.resolve(__dirname, "../../..");
+        // Inside the repository, so that the consumer resolves @pulumi/pulumi from our node_modules.
+        const consumer = mkdtempSync(path.join(root, ".consumer-"));
+        try {
+            const installed = path.join(consumer, "node_modules", "pulumi-image-prepuller");
+            cpSync(path.join(root, "dist", "components"), path.join(installed, "dist", "components"), {
+                recursive: true,
+            });
+            writeFileSync(
+                path.join(installed, "package.json"),
+                JSON.stringify({ name: "pulumi-image-prepuller", main: "dist/components/index.js" }),
+            );
+            const consumerModule = require(
+                path.join(installed, "dist", "components", "index.js"),
+            ) as typeof import("../../../components");
+            const previous = process.cwd();
+            process.chdir(consumer);
+            let text: string;
+            try {
+                ({ text } = await pulumi.runtime.serializeFunction(() => consumerModule.prePullProvider));
+            } finally {
+                process.chdir(previous);
+            }
+            assert.match(text, /require\("pulumi-image-prepuller\/dist\/components\/[a-z-]+(\.js)?"\)/);
+            assert.doesNotMatch(text, /function \/\*evaluatePresence\*\//, "library code was inlined into state");
+            const consumerBytes = Buffer.byteLength(text);
+            console.log(`      serialized provider: ${consumerBytes} bytes for a consumer`);
+            // The target: at most 20 KB of state per resource (README, State size).
+            assert.ok(consumerBytes <= 20 * 1024, `a consumer's state holds ${consumerBytes} bytes of provider`);
+        } finally {
+            rmSync(consumer, { recursive: true, force: true });
+        }
+        const inRepo = await roundTrip(prePullProvider);
+        const inRepoBytes = Buffer.byteLength(inRepo.text);
+        console.log(`      serialized provider: ${inRepoBytes} bytes in this repository (code inlined)`);
+        // Inlined, the library's code is the provider: bounded so that a dependency pulled in by
+        // accident (client-node inlined, say) shows up.
+        assert.ok(inRepoBytes <= 250 * 1024, `${inRepoBytes} bytes inlined into state in this repository`);
+    });
+});

@@ -1,0 +1,154 @@
+import * as assert from "node:assert/strict";
+import { evaluatePresence, fatalProblems, problemKey } from "../../../components/rules/presence";
+import { parseImageReference } from "../../../components/rules/references";
+import type { ContainerState } from "../../../components/rules/kubernetes-types";
+import { makeNode, makePod } from "../fixtures/nodes";
+
+const wanted = ["docker.io/jupyter/scipy-notebook:2024", "docker.io/library/python:3.12"];
+const images = wanted.map((w) => parseImageReference(w));
+
+describe("presence", () => {
+    it("a node that reports every image (in any spelling) is complete", () => {
+        const node = makeNode("a", {
+            images: [
+                ["jupyter/scipy-notebook:2024"],
+                ["docker.io/library/python:3.12", "docker.io/library/python@sha256:" + "1".repeat(64)],
+            ],
+        });
+        const report = evaluatePresence([node], [], images, {});
+        assert.deepEqual(report.eligibleNodes, ["a"]);
+        assert.deepEqual(report.missing, {});
+    });
+
+    it("lists the images each eligible node still misses, and ignores ineligible nodes", () => {
+        const nodes = [
+            makeNode("a", { images: [["docker.io/library/python:3.12"]] }),
+            makeNode("b"),
+            makeNode("c", { ready: false }),
+        ];
+        const report = evaluatePresence(nodes, [], images, {});
+        assert.deepEqual(report.eligibleNodes, ["a", "b"]);
+        assert.deepEqual(report.missing, { a: [wanted[0]], b: wanted });
+    });
+
+    it("a truncated status.images (50 largest) is completed by pod evidence", () => {
+        const fifty = Array.from({ length: 50 }, (_, i) => [`docker.io/library/big-${i}:1`]);
+        const node = makeNode("a", { images: fifty });
+        assert.deepEqual(evaluatePresence([node], [], images, {}).missing, { a: wanted });
+        const pod = makePod("a", wanted, ["completed", "running"]);
+        assert.deepEqual(evaluatePresence([node], [pod], images, {}).missing, {});
+    });
+
+    it("a container still waiting is not evidence", () => {
+        const pod = makePod("a", wanted, ["completed", "waiting"]);
+        assert.deepEqual(evaluatePresence([makeNode("a")], [pod], images, {}).missing, { a: [wanted[1]] });
+    });
+
+    describe("only containers that really ran are evidence", () => {
+        const epoch = "1970-01-01T00:00:00Z";
+        const started = "2026-12-01T10:00:00Z";
+        // Container states as the kubelet writes them (pkg/kubelet/status TerminatePod, containerd StartError).
+        const table: [string, ContainerState, ContainerState | undefined, boolean][] = [
+            ["running", { running: { startedAt: started } }, undefined, true],
+            [
+                "Completed, exit 0",
+                { terminated: { exitCode: 0, reason: "Completed", startedAt: started } },
+                undefined,
+                true,
+            ],
+            [
+                "Completed, exit 0, no start time in the projection",
+                { terminated: { exitCode: 0, reason: "Completed" } },
+                undefined,
+                true,
+            ],
+            [
+                "ContainerStatusUnknown (a pod terminated mid-pull)",
+                {
+                    terminated: {
+                        exitCode: 137,
+                        reason: "ContainerStatusUnknown",
+                        message: "The container could not be located when the pod was terminated",
+                    },
+                },
+                undefined,
+                false,
+            ],
+            [
+                "StartError (the runtime could not start it; start time is the epoch)",
+                { terminated: { exitCode: 128, reason: "StartError", startedAt: epoch } },
+                undefined,
+                false,
+            ],
+            ["Error before a start", { terminated: { exitCode: 1, reason: "Error" } }, undefined, false],
+            [
+                "OOMKilled before a start",
+                { terminated: { exitCode: 137, reason: "OOMKilled", startedAt: epoch } },
+                undefined,
+                false,
+            ],
+            [
+                "Error after a recorded start",
+                { terminated: { exitCode: 1, reason: "Error", startedAt: started } },
+                undefined,
+                true,
+            ],
+            [
+                "CrashLoopBackOff after a StartError",
+                { waiting: { reason: "CrashLoopBackOff" } },
+                { terminated: { exitCode: 128, reason: "StartError", startedAt: epoch } },
+                false,
+            ],
+            [
+                "waiting again after a Completed run",
+                { waiting: { reason: "PodInitializing" } },
+                { terminated: { exitCode: 0, reason: "Completed", startedAt: started } },
+                true,
+            ],
+        ];
+        for (const [title, state, lastState, evidence] of table) {
+            it(`${title}: ${evidence ? "evidence" : "no evidence"}`, () => {
+                const pod = makePod("a", [wanted[0]!], ["waiting"]);
+                pod.status!.initContainerStatuses![0] = { name: "pull-0", image: wanted[0], state, lastState };
+                const missing = evaluatePresence([makeNode("a")], [pod], [images[0]!], {}).missing;
+                assert.deepEqual(missing, evidence ? {} : { a: [wanted[0]] });
+            });
+        }
+    });
+
+    it("pods on other nodes are not evidence for this node", () => {
+        const pod = makePod("b", wanted, ["completed", "completed"]);
+        assert.deepEqual(evaluatePresence([makeNode("a")], [pod], images, {}).missing, { a: wanted });
+    });
+
+    it("reports pull errors with node, image, reason and the kubelet's message", () => {
+        const pod = makePod("a", wanted, [
+            "completed",
+            { reason: "ImagePullBackOff", message: 'Back-off pulling image "python:3.12"' },
+        ]);
+        const report = evaluatePresence([makeNode("a")], [pod], images, {});
+        assert.equal(report.problems.length, 1);
+        assert.deepEqual(
+            { node: report.problems[0]!.node, image: report.problems[0]!.image, reason: report.problems[0]!.reason },
+            { node: "a", image: wanted[1], reason: "ImagePullBackOff" },
+        );
+        assert.match(report.problems[0]!.message, /Back-off pulling/);
+    });
+
+    it("transient problems become fatal only after persisting; permanent ones at once", () => {
+        const pod = makePod("a", wanted, [
+            { reason: "InvalidImageName", message: "bad" },
+            { reason: "ErrImagePull", message: "not found" },
+        ]);
+        const { problems } = evaluatePresence([makeNode("a")], [pod], images, {});
+        const seen = new Map(problems.map((p) => [problemKey(p), 1000]));
+        assert.deepEqual(
+            fatalProblems(problems, seen, 1000, 30_000).map((p) => p.reason),
+            ["InvalidImageName"],
+        );
+        assert.deepEqual(
+            fatalProblems(problems, seen, 31_000, 30_000).map((p) => p.reason),
+            ["InvalidImageName", "ErrImagePull"],
+        );
+    });
+});
