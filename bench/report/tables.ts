@@ -1,0 +1,144 @@
+/** The results tables in markdown: the main table, the per-pre-pull details, streams, memory, apiserver metrics, runs. */
+import type { Samples } from "../observer";
+import { PEERS, type BenchRecord, type Peer, type PeerResult, type RunInfo } from "../results-model";
+import type { StreamUsage } from "../run-one";
+import { afterFloor, byScenario, fmt, mb, peerResult, peersThatRan } from "./figures";
+
+export function mainTable(records: BenchRecord[]): string {
+    const lines = [
+        "| nodes | images | pre-pull | create s | floor s | create − floor s | detected − floor s | API MB while waiting | ÷ seed's | API MB in all | peak RSS MB | user pod start p50 / p99 s | pulls while user pods started |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ];
+    for (const r of byScenario(records)) {
+        const seed = r.baselines.seed;
+        for (const peer of peersThatRan(r)) {
+            const p = peerResult(r, peer)!;
+            const failed = p.error ? ` (failed: ${p.error.split("\n")[0]!.replace(/\|/g, "/")})` : "";
+            lines.push(
+                `| ${r.nodes} | ${r.images} | ${peer}${failed} | ${fmt(p.createSeconds, 1)} | ${p.floorSeconds === null ? "none ended" : fmt(p.floorSeconds, 1)} | ${fmt(afterFloor(p))} | ${fmt(p.detectionLatencySeconds)} | ${mb(p.apiBytesWaiting)} | ${seed ? fmt(p.apiBytesWaiting / seed.apiBytesWaiting, 3) : "—"} | ${mb(p.apiBytes)} | ${p.peakRssMb} | ${fmt(p.userPodStartP50Seconds)} / ${fmt(p.userPodStartP99Seconds)} | ${p.pullsDuringUserPods} (${p.userPods.pods} pods) |`,
+            );
+        }
+        if (r.cold) {
+            lines.push(
+                `| ${r.nodes} | ${r.images} | none: an image no node holds (cold) | | | | | | | | | ${fmt(r.coldUserPodStartP50Seconds)} / ${fmt(r.coldUserPodStartP99Seconds)} | all |`,
+            );
+        }
+        if (r.warm) {
+            lines.push(
+                `| ${r.nodes} | ${r.images} | none: an image every node held from the start (the harness's pod start) | | | | | | | | | ${fmt(r.warmUserPodStartP50Seconds)} / ${fmt(r.warmUserPodStartP99Seconds)} | 0 |`,
+            );
+        }
+    }
+    return lines.join("\n");
+}
+
+/** Per scenario and pre-pull: what else each one spent its time on. */
+export function detailTable(records: BenchRecord[]): string {
+    const lines = [
+        "| nodes | images | pre-pull | load (1 min) | DaemonSet created / first status / all ready s | pod-creation floor s | user pods: created → running p50 / p99 s | other |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |",
+    ];
+    for (const r of byScenario(records)) {
+        for (const peer of peersThatRan(r)) {
+            const p = peerResult(r, peer)!;
+            const extra = Object.entries(p.extra)
+                .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(2)}`)
+                .join(", ");
+            lines.push(
+                `| ${r.nodes} | ${r.images} | ${peer} | ${fmt(r.loadAverage[0])} | ${fmt(p.daemonSet.createdSeconds)} / ${fmt(p.daemonSet.firstStatusSeconds)} / ${fmt(p.daemonSet.allReadySeconds)} | ${fmt(p.podCreationFloorSeconds)} | ${fmt(p.userPods.createdToRunning.p50)} / ${fmt(p.userPods.createdToRunning.p99)} | ${extra} |`,
+            );
+        }
+    }
+    return lines.join("\n");
+}
+
+function perRunTable<T>(
+    records: BenchRecord[],
+    peers: Peer[],
+    columns: string[],
+    of: (p: PeerResult) => T,
+    cells: (v: T) => string[],
+): string {
+    const lines = [
+        `| nodes | images | pre-pull | ${columns.join(" | ")} |`,
+        `| ---: | ---: | --- | ${columns.map(() => "---:").join(" | ")} |`,
+    ];
+    for (const r of byScenario(records)) {
+        for (const peer of peers) {
+            const p = peerResult(r, peer);
+            if (p) lines.push(`| ${r.nodes} | ${r.images} | ${peer} | ${cells(of(p)).join(" | ")} |`);
+        }
+    }
+    return lines.join("\n");
+}
+
+/** Where the wire bytes go, by stream, for the pre-pulls measured in their own process. */
+export function streamTable(records: BenchRecord[]): string {
+    const peers: Peer[] = ["ours", "seed", "z2jh"];
+    const names = [
+        ...new Set(records.flatMap((r) => peers.flatMap((p) => Object.keys(peerResult(r, p)?.apiStreams ?? {})))),
+    ].sort();
+    const kb = (usage: StreamUsage | undefined) => ((usage?.bytes ?? 0) / 1024).toFixed(0);
+    return perRunTable(
+        records,
+        peers,
+        names,
+        (p) => p,
+        (p) =>
+            names.map((n) => {
+                const usage = p.apiStreams[n];
+                return usage
+                    ? `${kb(usage)} (${kb(p.apiStreamsAtDetection[n])}) KB / ${usage.requests} req, ${usage.encodings.join(",") || "-"}`
+                    : "";
+            }),
+    );
+}
+
+export function memoryTable(records: BenchRecord[]): string {
+    const fields = ["rss", "heapTotal", "heapUsed", "external", "arrayBuffers"];
+    return perRunTable(
+        records,
+        ["ours", "seed", "z2jh"],
+        fields.map((f) => `${f} MB`),
+        (p) => p.peakMemoryMb,
+        (peaks) => fields.map((f) => String(peaks[f] ?? "?")),
+    );
+}
+
+export function apiserverTable(records: BenchRecord[]): string {
+    const keys = [
+        ["LIST nodes", "apiserver_request_total LIST nodes", 1],
+        ["LIST nodes KB", "apiserver_response_sizes_sum LIST nodes", 1024],
+        ["WATCH nodes", "apiserver_request_total WATCH nodes", 1],
+        ["GET daemonsets", "apiserver_request_total GET daemonsets", 1],
+        ["LIST pods", "apiserver_request_total LIST pods", 1],
+        ["WATCH pods", "apiserver_request_total WATCH pods", 1],
+        ["Node watch events", "apiserver_watch_events_total nodes", 1],
+        ["Node watch event KB", "apiserver_watch_events_sizes_sum nodes", 1024],
+        ["Pod watch events", "apiserver_watch_events_total pods", 1],
+        ["Pod watch event KB", "apiserver_watch_events_sizes_sum pods", 1024],
+    ] as const;
+    // Older apiservers label watch metrics by kind (Node, Pod), newer ones by resource.
+    const value = (samples: Samples, key: string, unit: number) => {
+        const found =
+            samples[key] ?? samples[key.replace(/ (nodes|pods)$/, (m) => (m === " nodes" ? " Node" : " Pod"))];
+        return found === undefined ? "0" : (found / unit).toFixed(0);
+    };
+    return perRunTable(
+        records,
+        PEERS,
+        keys.map(([label]) => label),
+        (p) => p.apiserverDelta,
+        (samples) => keys.map(([, key, unit]) => value(samples, key, unit)),
+    );
+}
+
+export function runLine(r: RunInfo): string {
+    const wall = r.wallSeconds === undefined ? "did not finish" : `${(r.wallSeconds / 60).toFixed(1)} min`;
+    const options = r.nodeOptions ? `\`NODE_OPTIONS=${r.nodeOptions}\` ` : "";
+    const dirty =
+        r.uncommittedProductFiles.length > 0
+            ? ` with uncommitted ${r.uncommittedProductFiles.map((f) => f.trim()).join(", ")}`
+            : "";
+    return `- ${r.date} ${options}\`npm run bench -- ${r.arguments.join(" ")}\` at ${r.commit.slice(0, 7)}${dirty} (profile ${r.profile}, time scale ${r.timeScale}, wall time ${wall}); load before: \`${r.uptimeBefore}\`; a process that only loads the provider and @kubernetes/client-node peaks at ${r.moduleFloorRssMb} MB RSS.`;
+}
