@@ -8,7 +8,7 @@ import * as diagnostics from "node:diagnostics_channel";
 import type { Socket } from "node:net";
 import { prePullProvider } from "../components/pulumi/provider";
 import type { PrePullInputs } from "../components/rules/inputs";
-import { loadClientLibrary } from "../components/cluster/kube";
+import { loadClientLibrary } from "../components/cluster/kubeconfig";
 import type { PeerRun } from "./peers/peer";
 import type { EngineSettings } from "./peers/pulumi-kubernetes";
 import type { UserPodsInputs } from "./user-pods";

@@ -1,5 +1,5 @@
 /**
  * Kept at this path for state written by 0.1.0: the providers it stores require
- * dist/components/continuous.js (checked by test/unit/state-compat.test.ts). New code imports ./rules/continuous.
+ * dist/components/continuous.js (checked by test/unit/pulumi/state-compat.test.ts). New code imports ./rules/continuous.
  */
 export * from "./rules/continuous";

@@ -4,22 +4,9 @@
  * objects, restarted after watch errors (a restarted apiserver, dropped connections, a watch that
  * stops sending: client-node aborts one that is silent for WATCH_SILENCE_SECONDS).
  */
-import {
-    callApi,
-    describeCallError,
-    requestOptions,
-    statusCode,
-    type ApiCall,
-    type ClientLibrary,
-    type KubeConfig,
-} from "./kube";
-
-export interface Cluster {
-    lib: ClientLibrary;
-    kc: KubeConfig;
-    core: InstanceType<ClientLibrary["CoreV1Api"]>;
-    apps: InstanceType<ClientLibrary["AppsV1Api"]>;
-}
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ClusterClient, ListPage, RequestOptions } from "./client";
+import { describeCallError, statusCode, type ApiCall } from "./errors";
 
 export interface Watched<T> {
     list(): readonly T[];
@@ -30,15 +17,8 @@ export interface Watched<T> {
     stop(): Promise<void>;
 }
 
-/** Lists are read in pages of this many objects, so a large cluster is never in memory whole. */
-const LIST_PAGE_SIZE = 250;
 /** A watch that delivers nothing (not even a bookmark) for this long is abandoned and re-listed. */
 export const WATCH_SILENCE_SECONDS = 30;
-
-interface ListPage<T> {
-    items: T[];
-    metadata?: { resourceVersion?: string; _continue?: string };
-}
 
 type WatchCallback = (phase: string, obj: unknown, raw: unknown) => void;
 
@@ -47,16 +27,11 @@ export interface WatchSpec<T> {
     path: string;
     /** Names the call in errors (`list nodes`, `list pods in namespace "jhub"`). */
     call: ApiCall;
-    listPage: (
-        page: { limit: number; _continue?: string },
-        options: ReturnType<typeof requestOptions>,
-    ) => Promise<unknown>;
+    listPage: (page: { limit: number; _continue?: string }, options: RequestOptions) => Promise<unknown>;
     labelSelector?: string;
     fieldSelector?: string;
     project: (obj: T) => T;
     onChange: () => void;
-    /** The first list gives up after this time (ms since the epoch). */
-    deadline?: number;
 }
 
 /** Informer errors come from its list (API errors carry `code`) or its watch (`statusCode`). */
@@ -64,26 +39,24 @@ function failedVerb(error: unknown): "list" | "watch" {
     return (error as { statusCode?: unknown })?.statusCode !== undefined ? "watch" : "list";
 }
 
-/** Starts a watched cache and resolves once its first list is in. */
+/**
+ * Starts a watched cache and resolves once its first list is in. It stops by itself when the
+ * client's signal fires, so no watch or timer outlives the run.
+ */
 export async function watchObjects<T extends { metadata?: { name?: string } }>(
-    cluster: Cluster,
+    cluster: ClusterClient,
     spec: WatchSpec<T>,
 ): Promise<Watched<T>> {
-    const options = requestOptions(cluster.lib, { deadline: spec.deadline });
     const listProjected = async (): Promise<ListPage<T>> => {
         const items: T[] = [];
-        let resourceVersion: string | undefined;
-        let token: string | undefined;
-        do {
-            const page = (await callApi(
-                spec.call,
-                () => spec.listPage({ limit: LIST_PAGE_SIZE, _continue: token }, options),
-                { deadline: spec.deadline, attempts: 2 },
-            )) as ListPage<T>;
-            for (const item of page.items) items.push(spec.project(item));
-            resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-            token = page.metadata?._continue || undefined;
-        } while (token);
+        const { resourceVersion } = await cluster.listPages<T>(
+            spec.call,
+            (page, options) => spec.listPage(page, options) as Promise<ListPage<T>>,
+            (page) => {
+                for (const item of page.items) items.push(spec.project(item));
+            },
+            { attempts: 2 },
+        );
         return { items, metadata: { resourceVersion } };
     };
     // The watch hands each event's object to the cache; projecting it first keeps the cache small.
@@ -133,6 +106,7 @@ export async function watchObjects<T extends { metadata?: { name?: string } }>(
         spec.fieldSelector,
     );
     let stopped = false;
+    let restart: NodeJS.Timeout | undefined;
     let firstError: unknown;
     let synced = false;
     let fatal: Error | undefined;
@@ -156,28 +130,38 @@ export async function watchObjects<T extends { metadata?: { name?: string } }>(
             return;
         }
         trouble = describeCallError(err, verbCall(err)).message.replace(/^image-prepuller: /, "");
-        if (!stopped) setTimeout(() => void (stopped ? undefined : informer.start()), 1000);
+        if (!stopped) restart = setTimeout(() => void (stopped ? undefined : informer.start()), 1000);
     });
+    const stop = async () => {
+        stopped = true;
+        clearTimeout(restart);
+        cluster.signal.removeEventListener("abort", onAbort);
+        await informer.stop();
+    };
+    const onAbort = () => void stop();
     for (let attempt = 0; ; attempt++) {
         firstError = undefined;
         await informer.start();
         if (firstError === undefined) break;
         const code = statusCode(firstError);
-        const outOfTime = spec.deadline !== undefined && Date.now() + 500 * 2 ** attempt >= spec.deadline;
-        if (code === 401 || code === 403 || attempt >= 5 || outOfTime) {
+        const failed = () => describeCallError(firstError, verbCall(firstError));
+        if (code === 401 || code === 403 || attempt >= 5 || cluster.signal.aborted) {
             await informer.stop();
-            throw describeCallError(firstError, verbCall(firstError));
+            throw failed();
         }
-        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+        try {
+            await sleep(500 * 2 ** attempt, undefined, { signal: cluster.signal });
+        } catch {
+            await informer.stop();
+            throw failed();
+        }
     }
     synced = true;
+    cluster.signal.addEventListener("abort", onAbort, { once: true });
     return {
         list: () => informer.list() as unknown as readonly T[],
         fatalError: () => fatal,
         trouble: () => trouble,
-        stop: async () => {
-            stopped = true;
-            await informer.stop();
-        },
+        stop,
     };
 }

@@ -9,10 +9,10 @@ import {
     normalizeInputs,
     OPERATIONAL_PROPERTIES,
     PULL_PROPERTIES,
-    UNKNOWN_VALUE,
     type PrePullInputs,
 } from "../rules/inputs";
-import { credentialsOf, loadClientLibrary, loadKubeConfig } from "../cluster/kube";
+import { UNKNOWN_VALUE } from "../rules/input-fields";
+import { credentialsOf, loadClientLibrary, loadKubeConfig } from "../cluster/kubeconfig";
 import { kubeconfigForm, redact, redactError } from "../rules/credentials";
 import { legacyContinuousOwnerId } from "../rules/continuous";
 import { inspectPresence, prePull, removeOwnedObjects, type OwnedObjects, type PrePullResult } from "../run/prepull";

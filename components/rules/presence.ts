@@ -178,19 +178,6 @@ export function problemKey(problem: ContainerProblem): string {
     return `${problem.node}\u0000${problem.container}\u0000${problem.image}`;
 }
 
-/**
- * Problems that should fail the pre-pull now: permanent ones at once, transient ones
- * (a registry blip, a back-off) once they have persisted for `toleranceMs`.
- */
-export function fatalProblems(
-    problems: readonly ContainerProblem[],
-    firstSeen: ReadonlyMap<string, number>,
-    nowMs: number,
-    toleranceMs: number,
-): ContainerProblem[] {
-    return problems.filter((p) => p.permanent || nowMs - (firstSeen.get(problemKey(p)) ?? nowMs) >= toleranceMs);
-}
-
 /** The kubelet's MaxNamesPerImageInNodeStatus: each status.images entry lists at most this many names. */
 export const KUBELET_MAX_NAMES_PER_IMAGE = 5;
 /** The kubelet refreshes the image list it reports every 30 s (and writes node status every 10 s). */

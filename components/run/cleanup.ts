@@ -8,8 +8,8 @@
  * `pulumi up` that finishes late never deletes the DaemonSet of a newer run of the same resource.
  */
 import { ownerSelector } from "../rules/daemonset";
-import type { Cluster } from "../cluster/informers";
-import { callApi, requestOptions, statusCode, type RetryOptions } from "../cluster/kube";
+import type { ClusterClient } from "../cluster/client";
+import { statusCode } from "../cluster/errors";
 
 /** Cleanup after presence is decided (or the run failed) gets this long of its own. */
 export const CLEANUP_BUDGET_SECONDS = 30;
@@ -31,23 +31,24 @@ export interface CreatedDaemonSet {
     uid: string;
 }
 
+/** The client for cleanup after a run: the same connection, with a budget of its own. */
+export function cleanupClient(cluster: ClusterClient): ClusterClient {
+    return cluster.withSignal(AbortSignal.timeout(CLEANUP_BUDGET_SECONDS * 1000));
+}
+
 /** Deletes the DaemonSet this run created, and only that one (a UID precondition). */
 export async function deleteCreatedDaemonSet(
-    cluster: Cluster,
+    cluster: ClusterClient,
     created: CreatedDaemonSet,
     log: Logger,
-    retry: RetryOptions = { deadline: Date.now() + CLEANUP_BUDGET_SECONDS * 1000 },
 ): Promise<void> {
     const { namespace, name, uid } = created;
     try {
-        await callApi(
-            { verb: "delete", resource: "daemonsets", namespace },
-            () =>
-                cluster.apps.deleteNamespacedDaemonSet(
-                    { name, namespace, propagationPolicy: "Background", body: { preconditions: { uid } } },
-                    requestOptions(cluster.lib, { deadline: retry.deadline }),
-                ),
-            retry,
+        await cluster.call({ verb: "delete", resource: "daemonsets", namespace }, (options) =>
+            cluster.apps.deleteNamespacedDaemonSet(
+                { name, namespace, propagationPolicy: "Background", body: { preconditions: { uid } } },
+                options,
+            ),
         );
         log(`image-prepuller: deleted DaemonSet ${namespace}/${name}; the garbage collector removes its pods`);
     } catch (e) {
@@ -62,24 +63,20 @@ export async function deleteCreatedDaemonSet(
  * or everything of a resource being deleted.
  */
 export async function deleteOwnedDaemonSets(
-    cluster: Cluster,
+    cluster: ClusterClient,
     owned: Pick<OwnedObjects, "namespace" | "ownerId">,
     log: Logger,
     leftovers: boolean,
-    retry: RetryOptions = {},
 ): Promise<void> {
     const namespace = owned.namespace;
     let found: { metadata?: { name?: string; uid?: string } }[];
     try {
         found = (
-            await callApi(
-                { verb: "list", resource: "daemonsets", namespace },
-                () =>
-                    cluster.apps.listNamespacedDaemonSet(
-                        { namespace, labelSelector: ownerSelector(owned.ownerId) },
-                        requestOptions(cluster.lib, { deadline: retry.deadline }),
-                    ),
-                retry,
+            await cluster.call({ verb: "list", resource: "daemonsets", namespace }, (options) =>
+                cluster.apps.listNamespacedDaemonSet(
+                    { namespace, labelSelector: ownerSelector(owned.ownerId) },
+                    options,
+                ),
             )
         ).items;
     } catch (e) {
@@ -96,7 +93,6 @@ export async function deleteOwnedDaemonSets(
             leftovers
                 ? (line) => log(line.replace("deleted DaemonSet", "removed DaemonSet left by an interrupted run:"))
                 : log,
-            retry,
         );
     }
 }

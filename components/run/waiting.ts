@@ -3,9 +3,12 @@
  * moves the batch (maxParallelNodes), prints progress, and fails early on problems that persist:
  * pull and start errors of our pods, pods the DaemonSet controller cannot create, pods the
  * scheduler cannot place. Also the messages those failures and a timeout produce.
+ *
+ * It takes its clock, its inputs and the run's AbortSignal as arguments and does no I/O of its
+ * own, so its decisions are unit-tested with a fake clock (test/unit/run/waiting.test.ts).
  */
 import type { SchedulingConstraints } from "../rules/eligibility";
-import type { Watched } from "../cluster/informers";
+import type { Watched } from "../cluster/watch";
 import type { PrePullInputs } from "../rules/inputs";
 import type { Event, Node, Pod } from "../rules/kubernetes-types";
 import { evaluatePresence, problemKey, type ContainerProblem, type PresenceReport } from "../rules/presence";
@@ -19,22 +22,57 @@ export const PROGRESS_INTERVAL_SECONDS = 10;
 
 export type Logger = (line: string) => void;
 
+/** Time as the wait loop sees it: the system's in a run, a fake one in unit tests. */
+export interface Clock {
+    now(): number;
+    /** Resolves after `ms`, or sooner when `wake` resolves or `signal` fires. */
+    sleep(ms: number, wake: Promise<void>, signal: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+    now: () => Date.now(),
+    sleep: (ms, wake, signal) =>
+        new Promise<void>((resolve) => {
+            const done = () => {
+                clearTimeout(timer);
+                signal.removeEventListener("abort", done);
+                resolve();
+            };
+            const timer = setTimeout(done, ms);
+            signal.addEventListener("abort", done, { once: true });
+            void wake.then(done);
+        }),
+};
+
+/** Why a run's signal fired: its timeout (a TimeoutError, as AbortSignal.timeout gives), or not. */
+export function isTimeoutReason(reason: unknown): boolean {
+    return (reason as { name?: unknown } | undefined)?.name === "TimeoutError";
+}
+
+function abandoned(): Error {
+    return new Error("image-prepuller: the pre-pull was abandoned");
+}
+
+/** The watched objects the loop reads: nodes, our pods, Warning events of the namespace. */
+export type WatchedList<T> = Pick<Watched<T>, "list" | "fatalError" | "trouble">;
+
 export interface WaitContext {
-    inputs: PrePullInputs;
+    inputs: Pick<PrePullInputs, "namespace" | "timeoutSeconds" | "pollIntervalSeconds">;
     images: readonly ImageReference[];
     constraints: SchedulingConstraints;
-    nodes: Watched<Node>;
-    pods: Watched<Pod>;
+    nodes: WatchedList<Node>;
+    pods: WatchedList<Pod>;
     /** Warning events in the namespace (ours are picked by UID); undefined when the credentials may not read events. */
-    events?: Watched<Event>;
-    daemonSetUid: string;
-    daemonSetName: string;
-    deadline: number;
+    events?: WatchedList<Event>;
+    daemonSet: { uid: string; name: string };
     log: Logger;
-    setWake: (wake: () => void) => void;
-    moveBatch?: (missingNodes: readonly string[]) => Promise<void>;
-    /** True once nobody waits for this run (its engine is gone): the loop stops. */
-    abandoned?: () => boolean;
+    clock: Clock;
+    /** The run's signal: its timeout, or nobody waiting for it any more (see isTimeoutReason). */
+    signal: AbortSignal;
+    /** Resolves at the next watched change (the loop then decides at once, not at the next poll). */
+    nextChange: () => Promise<void>;
+    /** With maxParallelNodes: confines the pulls to a batch of the nodes still missing images. */
+    batches?: { move(missingNodes: readonly string[]): Promise<void> };
 }
 
 /** A problem of either kind, keyed for how long it has persisted. */
@@ -70,27 +108,27 @@ function ownPods(pods: readonly Pod[], uid: string): Pod[] {
 }
 
 export async function waitForPresence(ctx: WaitContext): Promise<PresenceReport> {
-    const { inputs, images, constraints, log } = ctx;
+    const { inputs, images, constraints, log, clock, signal } = ctx;
     const firstSeen = new Map<string, number>();
     // A node that held every image once stays done for this run, even when its pod (the
     // evidence, if the kubelet's capped image list omits ours) leaves with the batch.
     const done = new Set<string>();
-    let lastProgress = 0;
+    let lastProgress = -Infinity;
     let lastSummary = "";
     for (;;) {
-        const now = Date.now();
-        if (ctx.abandoned?.()) throw new Error("image-prepuller: the pre-pull was abandoned");
+        const now = clock.now();
+        if (signal.aborted && !isTimeoutReason(signal.reason)) throw abandoned();
         const watchFailure = ctx.nodes.fatalError() ?? ctx.pods.fatalError() ?? ctx.events?.fatalError();
         if (watchFailure) throw watchFailure;
-        const pods = ownPods(ctx.pods.list(), ctx.daemonSetUid);
+        const pods = ownPods(ctx.pods.list(), ctx.daemonSet.uid);
         const report = withoutDone(evaluatePresence(ctx.nodes.list(), pods, images, constraints), done);
         const missingNodes = Object.keys(report.missing);
         if (missingNodes.length === 0) return report;
-        await ctx.moveBatch?.(missingNodes);
+        if (!signal.aborted) await ctx.batches?.move(missingNodes);
 
         const problems = [
             ...report.problems.map(containerProblem),
-            ...podProblemsFor(pods, ctx.events?.list() ?? [], ctx.daemonSetUid, missingNodes).map(podProblem),
+            ...podProblemsFor(pods, ctx.events?.list() ?? [], ctx.daemonSet.uid, missingNodes).map(podProblem),
         ];
         const currentKeys = new Set(problems.map((p) => p.key));
         for (const key of [...firstSeen.keys()]) if (!currentKeys.has(key)) firstSeen.delete(key);
@@ -103,12 +141,13 @@ export async function waitForPresence(ctx: WaitContext): Promise<PresenceReport>
                 describeFailures(
                     fatal.map((p) => p.describe),
                     inputs,
-                    ctx.daemonSetName,
+                    ctx.daemonSet.name,
                 ),
             );
         }
-        if (now >= ctx.deadline) {
-            throw new Error(describeTimeout(report, inputs, ctx.daemonSetName, apiTrouble(ctx)));
+        if (signal.aborted) {
+            if (!isTimeoutReason(signal.reason)) throw abandoned();
+            throw new Error(describeTimeout(report, inputs, ctx.daemonSet.name, apiTrouble(ctx)));
         }
         const summary = progressLine(
             report,
@@ -123,14 +162,7 @@ export async function waitForPresence(ctx: WaitContext): Promise<PresenceReport>
             lastProgress = now;
             lastSummary = summary;
         }
-        const waitMs = Math.min(inputs.pollIntervalSeconds * 1000, Math.max(0, ctx.deadline - now));
-        await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, waitMs);
-            ctx.setWake(() => {
-                clearTimeout(timer);
-                resolve();
-            });
-        });
+        await clock.sleep(inputs.pollIntervalSeconds * 1000, ctx.nextChange(), signal);
     }
 }
 

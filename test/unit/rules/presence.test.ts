@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { evaluatePresence, fatalProblems, problemKey } from "../../../components/rules/presence";
+import { evaluatePresence } from "../../../components/rules/presence";
 import { parseImageReference } from "../../../components/rules/references";
 import type { ContainerState } from "../../../components/rules/kubernetes-types";
 import { makeNode, makePod } from "../fixtures/nodes";
@@ -133,22 +133,5 @@ describe("presence", () => {
             { node: "a", image: wanted[1], reason: "ImagePullBackOff" },
         );
         assert.match(report.problems[0]!.message, /Back-off pulling/);
-    });
-
-    it("transient problems become fatal only after persisting; permanent ones at once", () => {
-        const pod = makePod("a", wanted, [
-            { reason: "InvalidImageName", message: "bad" },
-            { reason: "ErrImagePull", message: "not found" },
-        ]);
-        const { problems } = evaluatePresence([makeNode("a")], [pod], images, {});
-        const seen = new Map(problems.map((p) => [problemKey(p), 1000]));
-        assert.deepEqual(
-            fatalProblems(problems, seen, 1000, 30_000).map((p) => p.reason),
-            ["InvalidImageName"],
-        );
-        assert.deepEqual(
-            fatalProblems(problems, seen, 31_000, 30_000).map((p) => p.reason),
-            ["InvalidImageName", "ErrImagePull"],
-        );
     });
 });

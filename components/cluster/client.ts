@@ -1,0 +1,132 @@
+/**
+ * The one way a run talks to the API: built once per run from the kubeconfig, it owns the
+ * request options (a timeout on every request), the retry policy, the pager and the watches.
+ * Every request and every wait between retries ends when the run's AbortSignal fires (its
+ * deadline, or nobody waiting any more), so no call outlives the run.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { describeCallError, isRetryable, REQUEST_TIMEOUT_SECONDS, type ApiCall } from "./errors";
+import {
+    loadClientLibrary,
+    loadKubeConfig,
+    type ClientLibrary,
+    type KubeConfig,
+    type RequestContext,
+    type ResponseContext,
+} from "./kubeconfig";
+
+export interface CallOptions {
+    /** At most this many attempts. Default 6. */
+    attempts?: number;
+    /** Content-Type of the request body (patches). */
+    contentType?: string;
+}
+
+export type RequestOptions = ReturnType<ClusterClient["requestOptions"]>;
+
+/** A page of a list, as client-node returns it. */
+export interface ListPage<T> {
+    items: T[];
+    metadata?: { resourceVersion?: string; _continue?: string };
+}
+
+/** Lists are read in pages of this many objects, so a large cluster is never in memory whole. */
+export const LIST_PAGE_SIZE = 250;
+
+export class ClusterClient {
+    readonly core: InstanceType<ClientLibrary["CoreV1Api"]>;
+    readonly apps: InstanceType<ClientLibrary["AppsV1Api"]>;
+
+    private constructor(
+        readonly lib: ClientLibrary,
+        readonly kc: KubeConfig,
+        /** Fires when the run ends: its deadline passed, or nobody waits for it any more. */
+        readonly signal: AbortSignal,
+    ) {
+        this.core = kc.makeApiClient(lib.CoreV1Api);
+        this.apps = kc.makeApiClient(lib.AppsV1Api);
+    }
+
+    static connect(kubeconfig: string | undefined, context: string | undefined, signal: AbortSignal): ClusterClient {
+        const lib = loadClientLibrary();
+        return new ClusterClient(lib, loadKubeConfig(lib, kubeconfig, context), signal);
+    }
+
+    /** The same connection bounded by another signal (cleanup has a budget of its own). */
+    withSignal(signal: AbortSignal): ClusterClient {
+        return new ClusterClient(this.lib, this.kc, signal);
+    }
+
+    /**
+     * client-node's per-request options: each request is abandoned after REQUEST_TIMEOUT_SECONDS
+     * or when the run's signal fires (an AbortSignal set by a middleware as the request starts).
+     */
+    requestOptions(contentType?: string) {
+        const lib = this.lib;
+        const run = this.signal;
+        const configuration = {
+            middleware: [
+                {
+                    pre: (context: RequestContext) => {
+                        context.setSignal(AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_SECONDS * 1000), run]));
+                        return new lib.Observable(Promise.resolve(context));
+                    },
+                    post: (response: ResponseContext) => new lib.Observable(Promise.resolve(response)),
+                },
+            ],
+            middlewareMergeStrategy: "append" as const,
+        };
+        return contentType ? lib.setHeaderOptions("Content-Type", contentType, configuration) : configuration;
+    }
+
+    /**
+     * One API request, retried on retryable errors with capped exponential back-off until the
+     * attempts run out or the run's signal fires. Errors keep their HTTP status (`code`) and name
+     * the call: a 403 names the missing permission, a timeout says the call did not answer.
+     */
+    async call<T>(
+        call: ApiCall,
+        operation: (options: RequestOptions) => Promise<T>,
+        options: CallOptions = {},
+    ): Promise<T> {
+        const attempts = options.attempts ?? 6;
+        let delay = 250;
+        for (let attempt = 1; ; attempt++) {
+            try {
+                return await operation(this.requestOptions(options.contentType));
+            } catch (e) {
+                if (attempt >= attempts || this.signal.aborted || !isRetryable(e)) {
+                    throw describeCallError(e, call, attempt);
+                }
+                try {
+                    await sleep(delay, undefined, { signal: this.signal });
+                } catch {
+                    throw describeCallError(e, call, attempt);
+                }
+                delay = Math.min(delay * 2, 4000);
+            }
+        }
+    }
+
+    /** Every page of a list, each retried as `call` does, handed to `onPage` as it arrives. */
+    async listPages<T>(
+        call: ApiCall,
+        listPage: (page: { limit: number; _continue?: string }, options: RequestOptions) => Promise<ListPage<T>>,
+        onPage: (page: ListPage<T>) => void,
+        options: CallOptions = {},
+    ): Promise<{ resourceVersion?: string }> {
+        let resourceVersion: string | undefined;
+        let token: string | undefined;
+        do {
+            const page = await this.call(
+                call,
+                (requestOptions) => listPage({ limit: LIST_PAGE_SIZE, _continue: token }, requestOptions),
+                options,
+            );
+            onPage(page);
+            resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+            token = page.metadata?._continue || undefined;
+        } while (token);
+        return { resourceVersion };
+    }
+}

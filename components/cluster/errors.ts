@@ -1,0 +1,80 @@
+/**
+ * What went wrong with an API call, in words a person can act on: the HTTP status, whether it
+ * was a timeout, whether a retry can help, and a message naming the call. Credential-free: API
+ * error bodies are cut and the provider redacts every message on its way out.
+ */
+
+/** HTTP status of a client-node error, if it is one. */
+export function statusCode(error: unknown): number | undefined {
+    // API calls put the status in `code`, watches in `statusCode`; a DOMException (an aborted
+    // request) has a legacy numeric `code` of its own, which is no HTTP status.
+    const e = error as { code?: unknown; statusCode?: unknown; name?: unknown } | undefined;
+    if (e?.name === "TimeoutError" || e?.name === "AbortError") return undefined;
+    const code = e?.code ?? e?.statusCode;
+    return typeof code === "number" && code >= 100 && code <= 599 ? code : undefined;
+}
+
+/** A short, credential-free description of an API error. */
+export function describeApiError(error: unknown): string {
+    const code = statusCode(error);
+    const body = (error as { body?: unknown })?.body;
+    let detail: string | undefined;
+    if (typeof body === "string") {
+        try {
+            detail = (JSON.parse(body) as { message?: string }).message;
+        } catch {
+            detail = body.slice(0, 300);
+        }
+    } else if (body && typeof body === "object") {
+        detail = (body as { message?: string }).message;
+    }
+    if (code !== undefined) {
+        return `HTTP ${code}${detail ? `: ${detail}` : ""}`;
+    }
+    return error instanceof Error ? error.message : String(error);
+}
+
+/** How long any single API request may take before it is abandoned (a server that accepts and never answers). */
+export const REQUEST_TIMEOUT_SECONDS = 15;
+
+/** Whether an error is a request abandoned by its timeout. */
+export function isTimeout(error: unknown): boolean {
+    const name = (error as { name?: unknown })?.name;
+    const causeName = (error as { cause?: { name?: unknown } })?.cause?.name;
+    return name === "TimeoutError" || causeName === "TimeoutError" || /aborted due to timeout/i.test(String(error));
+}
+
+/** Errors worth retrying: throttling, server errors, timeouts, and connections that failed. */
+export function isRetryable(error: unknown): boolean {
+    const code = statusCode(error);
+    if (code === undefined) {
+        return (
+            isTimeout(error) ||
+            !(error instanceof TypeError) ||
+            /fetch failed|ECONN|socket|network/i.test(String(error))
+        );
+    }
+    return code === 429 || code >= 500;
+}
+
+/** One API call, named for error messages: `list nodes`, `create daemonsets in namespace "jhub"`. */
+export interface ApiCall {
+    verb: string;
+    resource: string;
+    namespace?: string;
+}
+
+/** An Error naming the call, carrying the HTTP status as `code` (a plain Error: see references.ts). */
+export function describeCallError(error: unknown, call: ApiCall, attempts = 1): Error {
+    const code = statusCode(error);
+    const where = call.namespace ? ` in namespace "${call.namespace}"` : code === 403 ? " (cluster-wide)" : "";
+    let message: string;
+    if (code === 403) {
+        message = `image-prepuller: the credentials may not ${call.verb} ${call.resource}${where}; grant RBAC verb "${call.verb}" on "${call.resource}" (see README, RBAC). ${describeApiError(error)}`;
+    } else if (isTimeout(error)) {
+        message = `image-prepuller: ${call.verb} ${call.resource}${where} did not answer (${attempts} attempt${attempts === 1 ? "" : "s"}, each given up after at most ${REQUEST_TIMEOUT_SECONDS}s); check that the API server is reachable and responding`;
+    } else {
+        message = `image-prepuller: ${call.verb} ${call.resource}${where} failed${attempts > 1 ? ` after ${attempts} attempts` : ""}: ${describeApiError(error)}`;
+    }
+    return Object.assign(new Error(message), { code });
+}

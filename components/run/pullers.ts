@@ -1,0 +1,169 @@
+/**
+ * The API side of the pre-pull DaemonSet: creating it (safe to retry), moving its batch of nodes
+ * (maxParallelNodes), the pull secrets it names, and the watches a run holds (nodes, our pods,
+ * the namespace's Warning events).
+ */
+import type { ClusterClient } from "../cluster/client";
+import { statusCode } from "../cluster/errors";
+import { watchObjects, type Watched } from "../cluster/watch";
+import { nextBatch } from "../rules/batches";
+import type { PrePullInputs } from "../rules/inputs";
+import type { Event, Node, Pod } from "../rules/kubernetes-types";
+import { projectEvent, projectNode, projectPod } from "../rules/projection";
+import type { ImageReference } from "../rules/references";
+import type { CreatedDaemonSet, Logger } from "./cleanup";
+
+export function watchNodes(
+    cluster: ClusterClient,
+    images: readonly ImageReference[],
+    onChange: () => void,
+): Promise<Watched<Node>> {
+    return watchObjects<Node>(cluster, {
+        path: "/api/v1/nodes",
+        call: { verb: "list", resource: "nodes" },
+        listPage: (page, options) => cluster.core.listNode(page, options),
+        project: (node) => projectNode(node, images),
+        onChange,
+    });
+}
+
+export function watchOwnPods(
+    cluster: ClusterClient,
+    namespace: string,
+    labelSelector: string,
+    onChange: () => void,
+): Promise<Watched<Pod>> {
+    return watchObjects<Pod>(cluster, {
+        path: `/api/v1/namespaces/${namespace}/pods`,
+        call: { verb: "list", resource: "pods", namespace },
+        listPage: (page, options) => cluster.core.listNamespacedPod({ namespace, labelSelector, ...page }, options),
+        labelSelector,
+        project: projectPod,
+        onChange,
+    });
+}
+
+/**
+ * Warning events in the namespace: the DaemonSet's FailedCreate and our pods' FailedCreatePodSandBox
+ * and the like (picked by UID). Optional: without `list events`, only the timeout tells.
+ */
+export async function watchWarnings(
+    cluster: ClusterClient,
+    namespace: string,
+    onChange: () => void,
+    log: Logger,
+): Promise<Watched<Event> | undefined> {
+    const fieldSelector = "type=Warning";
+    try {
+        return await watchObjects<Event>(cluster, {
+            path: `/api/v1/namespaces/${namespace}/events`,
+            call: { verb: "list", resource: "events", namespace },
+            listPage: (page, options) =>
+                cluster.core.listNamespacedEvent({ namespace, fieldSelector, ...page }, options),
+            fieldSelector,
+            project: projectEvent,
+            onChange,
+        });
+    } catch (e) {
+        if (statusCode(e) !== 403) throw e;
+        log(
+            `image-prepuller: the credentials may not list events in namespace "${namespace}": pods the DaemonSet cannot create are reported only at the timeout (grant list and watch on events, see README, RBAC)`,
+        );
+        return undefined;
+    }
+}
+
+export async function createDaemonSet(
+    cluster: ClusterClient,
+    namespace: string,
+    manifest: Record<string, unknown>,
+): Promise<CreatedDaemonSet> {
+    // A retry after a lost response (connection reset, timeout) finds the DaemonSet the first
+    // attempt created: 409 on a retry means it exists, and a read tells its UID.
+    const name = (manifest.metadata as { name: string }).name;
+    let attempts = 0;
+    const created = await cluster.call({ verb: "create", resource: "daemonsets", namespace }, async (options) => {
+        attempts++;
+        try {
+            return await cluster.apps.createNamespacedDaemonSet({ namespace, body: manifest as never }, options);
+        } catch (e) {
+            if (attempts > 1 && statusCode(e) === 409) {
+                return cluster.apps.readNamespacedDaemonSet({ name, namespace }, options);
+            }
+            throw e;
+        }
+    });
+    const uid = created.metadata?.uid;
+    if (!uid) throw new Error(`image-prepuller: the API server returned DaemonSet ${namespace}/${name} without a UID`);
+    return { namespace, name, uid };
+}
+
+/**
+ * With maxParallelNodes, the DaemonSet is confined to a batch of nodes that still miss images:
+ * nodes that finished leave the batch and waiting ones join it (a merge patch of its affinity).
+ */
+export class BatchMover {
+    constructor(
+        private readonly cluster: ClusterClient,
+        private readonly daemonSet: CreatedDaemonSet,
+        private readonly render: (batch: readonly string[]) => Record<string, unknown>,
+        private readonly maxParallel: number,
+        private batch: readonly string[],
+        private readonly log: Logger,
+    ) {}
+
+    async move(missingNodes: readonly string[]): Promise<void> {
+        const next = nextBatch(this.batch, missingNodes, this.maxParallel);
+        if (next.length === 0 || canonicalList(next) === canonicalList(this.batch)) return;
+        await this.patchAffinity(this.render(next));
+        const added = next.filter((n) => !this.batch.includes(n));
+        if (added.length > 0) this.log(`image-prepuller: now pulling on ${added.join(", ")}`);
+        this.batch = next;
+    }
+
+    /** Only the node affinity changes (a merge patch replaces its term list). */
+    private async patchAffinity(manifest: Record<string, unknown>): Promise<void> {
+        const { cluster, daemonSet } = this;
+        const template = (manifest.spec as { template: { spec: { affinity: unknown } } }).template;
+        // The UID makes the patch fail rather than touch a DaemonSet another run created under the name.
+        const body = {
+            metadata: { uid: daemonSet.uid },
+            spec: { template: { spec: { affinity: template.spec.affinity } } },
+        };
+        await cluster.call(
+            { verb: "patch", resource: "daemonsets", namespace: daemonSet.namespace },
+            (options) =>
+                cluster.apps.patchNamespacedDaemonSet(
+                    { name: daemonSet.name, namespace: daemonSet.namespace, body },
+                    options,
+                ),
+            { contentType: cluster.lib.PatchStrategy.MergePatch },
+        );
+    }
+}
+
+function canonicalList(values: readonly string[]): string {
+    return [...values].sort().join(",");
+}
+
+export async function checkPullSecretsExist(
+    cluster: ClusterClient,
+    inputs: Pick<PrePullInputs, "imagePullSecrets" | "namespace">,
+): Promise<void> {
+    for (const name of inputs.imagePullSecrets) {
+        try {
+            await cluster.call({ verb: "get", resource: "secrets", namespace: inputs.namespace }, (options) =>
+                cluster.core.readNamespacedSecret({ name, namespace: inputs.namespace }, options),
+            );
+        } catch (e) {
+            const code = statusCode(e);
+            if (code === 404) {
+                throw new Error(
+                    `imagePullSecrets: secret "${name}" does not exist in namespace "${inputs.namespace}"; create it or remove it from imagePullSecrets`,
+                );
+            }
+            // Reading secrets is an optional permission: without it, the kubelet reports pull failures instead.
+            if (code !== 403) throw e;
+        }
+    }
+}

@@ -1,0 +1,204 @@
+/**
+ * The wait loop's decisions on a fake clock: tolerance windows, permanent failures, the timeout
+ * and abandonment (one AbortSignal, told apart by its reason), batches, nodes that finish or drop
+ * out, and progress. Each case runs in milliseconds; the cluster suites prove the wiring.
+ */
+import * as assert from "node:assert/strict";
+import type { Event, Node, Pod } from "../../../components/rules/kubernetes-types";
+import { parseImageReference } from "../../../components/rules/references";
+import {
+    PROBLEM_TOLERANCE_SECONDS,
+    waitForPresence,
+    type Clock,
+    type WaitContext,
+} from "../../../components/run/waiting";
+import { makeNode, makePod, type ContainerOutcome } from "../fixtures/nodes";
+
+const UID = "uid-of-this-run";
+const IMAGE = "docker.io/library/python:3.12";
+
+/** A cluster that changes as the fake clock passes the times given. */
+interface Timeline {
+    nodes: (t: number) => Node[];
+    pods?: (t: number) => Pod[];
+    events?: (t: number) => Event[];
+}
+
+class FakeClock implements Clock {
+    t = 0;
+    sleeps: number[] = [];
+    constructor(private readonly onTick: (t: number) => void = () => undefined) {}
+    now() {
+        return this.t;
+    }
+    async sleep(ms: number, _wake: Promise<void>, signal: AbortSignal) {
+        this.sleeps.push(ms);
+        this.t += ms;
+        this.onTick(this.t);
+        if (this.sleeps.length > 10_000 && !signal.aborted) throw new Error("the loop never ended");
+    }
+}
+
+function ownPod(node: string, outcomes: ContainerOutcome[]): Pod {
+    const pod = makePod(node, [IMAGE], outcomes);
+    return { ...pod, metadata: { ...pod.metadata, ownerReferences: [{ uid: UID } as never] } };
+}
+
+function run(timeline: Timeline, options: { timeoutSeconds?: number; batches?: WaitContext["batches"] } = {}) {
+    const controller = new AbortController();
+    const timeoutMs = (options.timeoutSeconds ?? 600) * 1000;
+    const clock = new FakeClock((t) => {
+        if (t >= timeoutMs && !controller.signal.aborted) {
+            controller.abort(Object.assign(new Error("timeout"), { name: "TimeoutError" }));
+        }
+    });
+    const lines: string[] = [];
+    const watched = <T>(at: (t: number) => T[]) => ({
+        list: () => at(clock.t),
+        fatalError: () => undefined,
+        trouble: () => undefined,
+    });
+    const result = waitForPresence({
+        inputs: { namespace: "jhub", timeoutSeconds: options.timeoutSeconds ?? 600, pollIntervalSeconds: 2 },
+        images: [parseImageReference(IMAGE)],
+        constraints: {},
+        nodes: watched(timeline.nodes),
+        pods: watched(timeline.pods ?? (() => [])),
+        events: watched(timeline.events ?? (() => [])),
+        daemonSet: { uid: UID, name: "prepull-x" },
+        log: (line) => lines.push(line),
+        clock,
+        signal: controller.signal,
+        nextChange: () => new Promise(() => undefined),
+        batches: options.batches,
+    });
+    return { result, clock, lines, controller };
+}
+
+const pullError: ContainerOutcome = { reason: "ErrImagePull", message: "registry blip" };
+
+describe("the wait loop, on a fake clock", () => {
+    it("a pull error that clears within the tolerance does not fail", async () => {
+        const { result, clock } = run({
+            nodes: () => [makeNode("a")],
+            pods: (t) => [ownPod("a", [t < 20_000 ? pullError : t < 40_000 ? "waiting" : "completed"])],
+        });
+        assert.deepEqual((await result).eligibleNodes, ["a"]);
+        assert.equal(clock.t, 40_000);
+    });
+
+    it("a pull error that persists fails once it has lasted the tolerance, naming node, image and reason", async () => {
+        const { result, clock } = run({ nodes: () => [makeNode("a")], pods: () => [ownPod("a", [pullError])] });
+        await assert.rejects(
+            result,
+            /node a: container pull-0 \(image docker.io\/library\/python:3.12\): ErrImagePull: registry blip/,
+        );
+        assert.equal(clock.t, PROBLEM_TOLERANCE_SECONDS * 1000);
+    });
+
+    it("a permanent problem fails at the first look", async () => {
+        const invalid: ContainerOutcome = { reason: "InvalidImageName", message: "bad" };
+        const { result, clock } = run({ nodes: () => [makeNode("a")], pods: () => [ownPod("a", [invalid])] });
+        await assert.rejects(result, /InvalidImageName/);
+        assert.equal(clock.t, 0);
+    });
+
+    it("a problem that moves to another node starts its tolerance again", async () => {
+        const { result } = run({
+            nodes: () => [makeNode("a"), makeNode("b")],
+            pods: (t) => [
+                ownPod("a", [t < 20_000 ? pullError : "completed"]),
+                ownPod("b", [t < 20_000 ? "waiting" : t < 45_000 ? pullError : "completed"]),
+            ],
+        });
+        assert.deepEqual((await result).eligibleNodes, ["a", "b"]);
+    });
+
+    it("times out when the run's signal fires for its deadline, naming every node still missing images", async () => {
+        const { result, clock } = run(
+            {
+                nodes: () => [makeNode("a"), makeNode("b", { images: [[IMAGE]] })],
+                pods: () => [ownPod("a", ["waiting"])],
+            },
+            { timeoutSeconds: 10 },
+        );
+        await assert.rejects(
+            result,
+            /timed out after 10s; 1 of 2 eligible nodes still miss images .*\n {2}node a: docker.io\/library\/python:3.12/,
+        );
+        assert.equal(clock.t, 10_000);
+    });
+
+    it("stops as abandoned when the signal fires for any other reason", async () => {
+        const { result, controller } = run({ nodes: () => [makeNode("a")] });
+        controller.abort(new Error("the engine is gone"));
+        await assert.rejects(result, /the pre-pull was abandoned/);
+    });
+
+    it("ignores pods of an earlier run (another DaemonSet's UID) as evidence", async () => {
+        const foreign = makePod("a", [IMAGE], ["completed"]);
+        const { result } = run(
+            {
+                nodes: () => [makeNode("a")],
+                pods: () => [
+                    { ...foreign, metadata: { ...foreign.metadata, ownerReferences: [{ uid: "old" } as never] } },
+                ],
+            },
+            { timeoutSeconds: 6 },
+        );
+        await assert.rejects(result, /timed out after 6s/);
+    });
+
+    it("a node that finished stays done when its pod leaves the batch", async () => {
+        const { result } = run({
+            nodes: () => [makeNode("a"), makeNode("b")],
+            pods: (t) =>
+                t < 4000 ? [ownPod("a", ["completed"])] : [ownPod("b", [t < 8000 ? "waiting" : "completed"])],
+        });
+        assert.deepEqual((await result).eligibleNodes, ["a", "b"]);
+    });
+
+    it("a node that drops out (cordoned) leaves the wait", async () => {
+        const { result } = run({
+            nodes: (t) => [makeNode("a", { images: [[IMAGE]] }), makeNode("b", { unschedulable: t >= 6000 })],
+        });
+        assert.deepEqual((await result).eligibleNodes, ["a"]);
+    });
+
+    it("asks the batch to move with the nodes still missing images, every round until done", async () => {
+        const moves: string[][] = [];
+        const { result } = run(
+            {
+                nodes: (t) => [
+                    makeNode("a", { images: t >= 2000 ? [[IMAGE]] : [] }),
+                    makeNode("b", { images: t >= 4000 ? [[IMAGE]] : [] }),
+                ],
+            },
+            { batches: { move: async (missing) => void moves.push([...missing]) } },
+        );
+        await result;
+        assert.deepEqual(moves, [["a", "b"], ["b"]]);
+    });
+
+    it("prints progress at once, on change (at most every 2 s) and at least every 10 s", async () => {
+        const { result, lines } = run({
+            nodes: (t) => [
+                makeNode("a", { images: t >= 30_000 ? [[IMAGE]] : [] }),
+                makeNode("b", { images: t >= 4000 ? [[IMAGE]] : [] }),
+            ],
+        });
+        await result;
+        assert.deepEqual(lines, [
+            "image-prepuller: 0/2 nodes ready; waiting on a (1/1 missing), b (1/1 missing)",
+            "image-prepuller: 1/2 nodes ready; waiting on a (1/1 missing)",
+            "image-prepuller: 1/2 nodes ready; waiting on a (1/1 missing)",
+            "image-prepuller: 1/2 nodes ready; waiting on a (1/1 missing)",
+        ]);
+    });
+
+    it("sleeps the poll interval between looks", async () => {
+        const { result, clock } = run({ nodes: (t) => [makeNode("a", { images: t >= 6000 ? [[IMAGE]] : [] })] });
+        await result;
+        assert.deepEqual(clock.sleeps, [2000, 2000, 2000]);
+    });
+});
