@@ -1,16 +1,9 @@
 import * as assert from "node:assert/strict";
 import { ClusterClient } from "../../../components/cluster/client";
 import { describeCallError, isRetryable, isTimeout } from "../../../components/cluster/errors";
+import { unreachableKubeconfig } from "../fixtures/kubeconfig";
 
-const kubeconfig = [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]",
-    "users: [{name: u, user: {token: t}}]",
-    "contexts: [{name: ctx, context: {cluster: c, user: u}}]",
-    "current-context: ctx",
-    "",
-].join("\n");
+const kubeconfig = unreachableKubeconfig;
 const client = (signal: AbortSignal = new AbortController().signal) =>
     ClusterClient.connect(kubeconfig, undefined, signal);
 

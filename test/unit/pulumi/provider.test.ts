@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { prePullProvider } from "../../../components/pulumi/provider";
+import { unreachableKubeconfig } from "../fixtures/kubeconfig";
 import type { PrePullInputs } from "../../../components/rules/inputs";
 
 async function checked(news: Record<string, unknown>, olds: Record<string, unknown> = {}): Promise<PrePullInputs> {
@@ -18,14 +19,7 @@ const outputsOf = (inputs: PrePullInputs) => ({
 
 describe("provider diff and update (offline)", () => {
     // An unreachable kubeconfig: any cluster call from these methods would fail the test.
-    const unreachable = [
-        "apiVersion: v1",
-        "kind: Config",
-        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]",
-        "users: [{name: u, user: {token: t}}]",
-        "contexts: [{name: ctx, context: {cluster: c, user: u}}]",
-        "current-context: ctx",
-    ].join("\n");
+    const unreachable = unreachableKubeconfig;
 
     it("unchanged inputs (in another spelling) are no change", async () => {
         const olds = outputsOf(await checked({ images: ["python:3.12"], kubeconfig: unreachable }));
