@@ -1,7 +1,6 @@
 export { ImagePrePuller, COMPONENT_TYPE, type ImagePrePullerArgs } from "./pulumi/component";
-export { prePullProvider, type PrePullOutputs } from "./pulumi/provider";
-export type { PrePullInputs } from "./rules/inputs";
-export type { PrePullResult } from "./run/prepull";
+export { prePullProvider } from "./pulumi/provider";
+export type { PrePullInputs, PrePullOutputs, PrePullResult } from "./rules/public-types";
 export { parseImageReference, type ImageReference } from "./rules/references";
 export {
     fromJupyterHubValues,

@@ -133,12 +133,11 @@ export async function watchObjects<T extends { metadata?: { name?: string } }>(
         if (!stopped) restart = setTimeout(() => void (stopped ? undefined : informer.start()), 1000);
     });
     const stop = async () => {
+        if (stopped) return;
         stopped = true;
         clearTimeout(restart);
-        cluster.signal.removeEventListener("abort", onAbort);
         await informer.stop();
     };
-    const onAbort = () => void stop();
     for (let attempt = 0; ; attempt++) {
         firstError = undefined;
         await informer.start();
@@ -157,7 +156,8 @@ export async function watchObjects<T extends { metadata?: { name?: string } }>(
         }
     }
     synced = true;
-    cluster.signal.addEventListener("abort", onAbort, { once: true });
+    // The run ended (its deadline, or nobody waits any more): the watch ends with it.
+    cluster.signal.addEventListener("abort", () => void stop(), { once: true });
     return {
         list: () => informer.list() as unknown as readonly T[],
         fatalError: () => fatal,

@@ -15,9 +15,10 @@ import { UNKNOWN_VALUE } from "../rules/input-fields";
 import { credentialsOf, loadClientLibrary, loadKubeConfig } from "../cluster/kubeconfig";
 import { kubeconfigForm, redact, redactError } from "../rules/credentials";
 import { legacyContinuousOwnerId } from "../rules/continuous";
-import { inspectPresence, prePull, removeOwnedObjects, type OwnedObjects, type PrePullResult } from "../run/prepull";
+import type { PrePullOutputs, PrePullResult } from "../rules/public-types";
+import { inspectPresence, prePull, removeOwnedObjects, type OwnedObjects } from "../run/prepull";
 
-export type PrePullOutputs = PrePullInputs & PrePullResult;
+export type { PrePullOutputs } from "../rules/public-types";
 
 /** JSON with sorted keys, so that equal values compare equal whatever their key order. */
 export function canonicalJson(value: unknown): string {

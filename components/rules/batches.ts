@@ -2,7 +2,7 @@
  * `maxParallelNodes`: which nodes may pull now, and the node affinity that confines the
  * DaemonSet to them. Pure functions; the wait loop in ./prepull moves the batch as nodes finish.
  */
-import type { Affinity, NodeSelectorTerm } from "./kubernetes-types";
+import type { V1Affinity, V1NodeSelectorTerm } from "@kubernetes/client-node" with { "resolution-mode": "import" };
 
 /**
  * The nodes that may pull next: the current batch's nodes that still miss images (never
@@ -26,10 +26,10 @@ const NODE_NAME_FIELD = "metadata.name";
  * repeated once per node with that node's name ANDed in; without user terms there is one term
  * per node. Empty user terms match nothing and stay as they are. Preferred terms are kept.
  */
-export function restrictToNodes(affinity: Affinity | undefined, nodeNames: readonly string[]): Affinity {
+export function restrictToNodes(affinity: V1Affinity | undefined, nodeNames: readonly string[]): V1Affinity {
     const nodeAffinity = affinity?.nodeAffinity ?? {};
     const userTerms = nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
-    const terms: NodeSelectorTerm[] = [];
+    const terms: V1NodeSelectorTerm[] = [];
     for (const term of userTerms ?? [{}]) {
         const empty = (term.matchExpressions ?? []).length === 0 && (term.matchFields ?? []).length === 0;
         if (empty && userTerms !== undefined) {
@@ -37,7 +37,7 @@ export function restrictToNodes(affinity: Affinity | undefined, nodeNames: reado
             continue;
         }
         for (const node of nodeNames) {
-            const restricted: NodeSelectorTerm = {
+            const restricted: V1NodeSelectorTerm = {
                 matchFields: [...(term.matchFields ?? []), { key: NODE_NAME_FIELD, operator: "In", values: [node] }],
             };
             if (term.matchExpressions && term.matchExpressions.length > 0) {

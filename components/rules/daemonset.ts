@@ -3,9 +3,9 @@
  * that runs a no-op binary from a shared emptyDir, so images without a shell or any binary
  * (distroless, scratch) work: the helper image copies its statically linked `true` there first.
  */
+import type { V1Affinity, V1Toleration } from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { restrictToNodes } from "./batches";
 import type { PrePullInputs } from "./inputs";
-import type { Affinity, Toleration } from "./kubernetes-types";
 
 export const LABEL_NAME = "app.kubernetes.io/name";
 export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
@@ -28,8 +28,8 @@ export interface DaemonSetSpecification {
     helperImage: string;
     pauseImage: string;
     nodeSelector?: Record<string, string>;
-    tolerations?: readonly Toleration[];
-    affinity?: Affinity;
+    tolerations?: readonly V1Toleration[];
+    affinity?: V1Affinity;
     imagePullSecrets?: readonly string[];
     priorityClassName?: string;
     daemonSetPatch?: Record<string, unknown>;
@@ -166,7 +166,7 @@ function confineToBatch(manifest: Record<string, unknown>, nodeBatch: readonly s
     const dsSpec = asRecord(manifest.spec);
     const template = asRecord(dsSpec.template);
     const podSpec = asRecord(template.spec);
-    podSpec.affinity = restrictToNodes(podSpec.affinity as Affinity | undefined, nodeBatch);
+    podSpec.affinity = restrictToNodes(podSpec.affinity as V1Affinity | undefined, nodeBatch);
     template.spec = podSpec;
     dsSpec.template = template;
     dsSpec.updateStrategy = { type: "OnDelete" };

@@ -3,8 +3,14 @@
  * decide it: NodeUnschedulable, NodeReady, TaintToleration, NodeAffinity (nodeSelector and
  * the required node affinity). Preferences (PreferNoSchedule, preferred affinity) never exclude.
  */
-import { labelKeyProblem, labelValueProblem, parseInt64 } from "./inputs";
-import type { Affinity, Node, NodeSelectorRequirement, NodeSelectorTerm, Taint, Toleration } from "./kubernetes-types";
+import type {
+    V1Affinity as Affinity,
+    V1NodeSelectorRequirement as NodeSelectorRequirement,
+    V1NodeSelectorTerm as NodeSelectorTerm,
+    V1Toleration as Toleration,
+} from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import type { Node, Taint } from "./wire";
+import { labelKeyProblem, labelValueProblem, parseInt64 } from "./kubernetes-validation";
 
 export interface SchedulingConstraints {
     nodeSelector?: Record<string, string>;

@@ -4,9 +4,10 @@
  * miss small ones), or when a pre-pull pod on that node has started or finished the container
  * that uses the image (the runtime only starts a container whose image it holds).
  */
+import type { V1ContainerState, V1ContainerStatus } from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { isEligible, type SchedulingConstraints } from "./eligibility";
-import type { ContainerState, ContainerStatus, Node, Pod } from "./kubernetes-types";
 import { referenceSatisfies, tryParseImageReference, type ImageReference } from "./references";
+import type { Node, Pod, Wire } from "./wire";
 
 // Module-level constants are arrays, not Sets: Pulumi serializes this module into the
 // provider's state by value, and its closure serializer does not support Set or Map.
@@ -123,7 +124,7 @@ export function imagesStartedInPod(pod: Pod): ImageReference[] {
     return result;
 }
 
-function ranInState(state: ContainerState | undefined): boolean {
+function ranInState(state: Wire<V1ContainerState> | undefined): boolean {
     if (state?.running !== undefined) return true;
     const terminated = state?.terminated;
     if (terminated === undefined) return false;
@@ -163,12 +164,12 @@ function podProblems(pod: Pod, node: string): ContainerProblem[] {
     return problems;
 }
 
-function containerStatuses(pod: Pod): ContainerStatus[] {
+function containerStatuses(pod: Pod): Wire<V1ContainerStatus>[] {
     return [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
 }
 
 /** The image as our pod spec names it (runtimes may rewrite `status.image`). */
-function specImage(pod: Pod, status: ContainerStatus): string {
+function specImage(pod: Pod, status: Wire<V1ContainerStatus>): string {
     const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
     return containers.find((c) => c.name === status.name)?.image ?? status.image ?? "";
 }

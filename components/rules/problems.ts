@@ -4,7 +4,7 @@
  * Security, an admission webhook) and pods the scheduler cannot place (PodScheduled=False,
  * Unschedulable: a full node). Pure functions over projected objects.
  */
-import type { Event, Pod } from "./kubernetes-types";
+import type { Event, Pod } from "./wire";
 
 export interface PodProblem {
     /** The node concerned, or undefined for the DaemonSet as a whole. */

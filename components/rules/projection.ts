@@ -4,8 +4,9 @@
  * 50 image entries; at 2,000 nodes the whole objects dominate the provider's memory. The
  * projections keep the API's shape, so eligibility.ts and presence.ts work on them unchanged.
  */
-import type { Container, ContainerState, ContainerStatus, Event, Node, Pod } from "./kubernetes-types";
+import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { referenceSatisfies, tryParseImageReference, type ImageReference } from "./references";
+import type { Event, Node, Pod, Wire } from "./wire";
 
 /**
  * A Node reduced to its name, labels, resourceVersion (which the watch cache compares), cordon
@@ -36,16 +37,20 @@ export function projectNode(node: Node, wanted: readonly ImageReference[]): Node
 
 /**
  * A pre-pull Pod reduced to its owner, node (or the node its affinity pins it to), PodScheduled
- * condition, container images and container states.
+ * condition, container images and container states (with the fields the API always sends, so
+ * that the projection is still a Pod).
  */
 export function projectPod(pod: Pod): Pod {
     const metadata = pod.metadata ?? {};
     const scheduled = (pod.status?.conditions ?? []).filter((c) => c.type === "PodScheduled");
-    const containers = (list: Container[] | undefined) => list?.map((c) => ({ name: c.name, image: c.image }));
-    const statuses = (list: ContainerStatus[] | undefined) =>
+    const containers = (list: k8s.V1Container[] | undefined) => list?.map((c) => ({ name: c.name, image: c.image }));
+    const statuses = (list: Wire<k8s.V1ContainerStatus>[] | undefined) =>
         list?.map((s) => ({
             name: s.name,
             image: s.image,
+            imageID: s.imageID,
+            ready: s.ready,
+            restartCount: s.restartCount,
             state: projectState(s.state),
             lastState: projectState(s.lastState),
         }));
@@ -56,12 +61,17 @@ export function projectPod(pod: Pod): Pod {
             resourceVersion: metadata.resourceVersion,
             uid: metadata.uid,
             deletionTimestamp: metadata.deletionTimestamp,
-            ownerReferences: metadata.ownerReferences?.map((o) => ({ uid: o.uid })),
+            ownerReferences: metadata.ownerReferences?.map((o) => ({
+                apiVersion: o.apiVersion,
+                kind: o.kind,
+                name: o.name,
+                uid: o.uid,
+            })),
         },
         spec: {
             nodeName: pod.spec?.nodeName,
             initContainers: containers(pod.spec?.initContainers),
-            containers: containers(pod.spec?.containers),
+            containers: containers(pod.spec?.containers) ?? [],
             affinity: pod.spec?.nodeName ? undefined : pod.spec?.affinity,
         },
         status: {
@@ -101,9 +111,9 @@ export function projectEvent(event: Event): Event {
     };
 }
 
-function projectState(state: ContainerState | undefined): ContainerState | undefined {
+function projectState(state: Wire<k8s.V1ContainerState> | undefined): Wire<k8s.V1ContainerState> | undefined {
     if (!state) return undefined;
-    const result: ContainerState = {};
+    const result: Wire<k8s.V1ContainerState> = {};
     if (state.waiting) result.waiting = { reason: state.waiting.reason, message: state.waiting.message };
     if (state.running) result.running = {};
     if (state.terminated) {

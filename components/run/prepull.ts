@@ -18,7 +18,7 @@ import {
     renderDaemonSet,
 } from "../rules/daemonset";
 import type { PrePullInputs } from "../rules/inputs";
-import type { Event, Pod } from "../rules/kubernetes-types";
+import type { Event, Pod } from "../rules/wire";
 import { evaluatePresence } from "../rules/presence";
 import { parseImageReference } from "../rules/references";
 import {

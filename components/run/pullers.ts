@@ -8,7 +8,7 @@ import { statusCode } from "../cluster/errors";
 import { watchObjects, type Watched } from "../cluster/watch";
 import { nextBatch } from "../rules/batches";
 import type { PrePullInputs } from "../rules/inputs";
-import type { Event, Node, Pod } from "../rules/kubernetes-types";
+import type { Event, Node, Pod } from "../rules/wire";
 import { projectEvent, projectNode, projectPod } from "../rules/projection";
 import type { ImageReference } from "../rules/references";
 import type { CreatedDaemonSet, Logger } from "./cleanup";

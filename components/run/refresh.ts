@@ -4,7 +4,7 @@
  */
 import { ClusterClient } from "../cluster/client";
 import type { PrePullInputs } from "../rules/inputs";
-import type { Node } from "../rules/kubernetes-types";
+import type { Node } from "../rules/wire";
 import { evaluatePresence, unprovenAbsence } from "../rules/presence";
 import { parseImageReference } from "../rules/references";
 import { constraintsOf, OPERATION_BUDGET_SECONDS, type PrePullResult } from "./results";

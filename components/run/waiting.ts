@@ -10,7 +10,7 @@
 import type { SchedulingConstraints } from "../rules/eligibility";
 import type { Watched } from "../cluster/watch";
 import type { PrePullInputs } from "../rules/inputs";
-import type { Event, Node, Pod } from "../rules/kubernetes-types";
+import type { Event, Node, Pod } from "../rules/wire";
 import { evaluatePresence, problemKey, type ContainerProblem, type PresenceReport } from "../rules/presence";
 import { creationProblems, podEventProblems, targetNode, unschedulablePods, type PodProblem } from "../rules/problems";
 import type { ImageReference } from "../rules/references";
@@ -33,12 +33,14 @@ export const systemClock: Clock = {
     now: () => Date.now(),
     sleep: (ms, wake, signal) =>
         new Promise<void>((resolve) => {
+            // Declared before `done` uses it: Pulumi's closure serializer cannot follow a use before the declaration.
+            let timer: NodeJS.Timeout | undefined = undefined;
             const done = () => {
                 clearTimeout(timer);
                 signal.removeEventListener("abort", done);
                 resolve();
             };
-            const timer = setTimeout(done, ms);
+            timer = setTimeout(done, ms);
             signal.addEventListener("abort", done, { once: true });
             void wake.then(done);
         }),

@@ -15,8 +15,12 @@ const components = path.resolve(__dirname, "../../components");
 const LAYERS: Record<string, { rank: number; may: string[]; packages: RegExp }> = {
     rules: { rank: 0, may: ["rules"], packages: /^$/ },
     jupyterhub: { rank: 1, may: ["rules", "jupyterhub"], packages: /^$/ },
-    cluster: { rank: 1, may: ["rules", "cluster"], packages: /^(@kubernetes\/client-node|fs|os|path)$/ },
-    run: { rank: 2, may: ["rules", "cluster", "run"], packages: /^(net|timers\/promises)$/ },
+    cluster: {
+        rank: 1,
+        may: ["rules", "cluster"],
+        packages: /^(@kubernetes\/client-node|fs|os|path|node:timers\/promises)$/,
+    },
+    run: { rank: 2, may: ["rules", "cluster", "run"], packages: /^(net|node:timers\/promises)$/ },
     pulumi: {
         rank: 3,
         may: ["rules", "cluster", "run", "pulumi"],

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { nextBatch, restrictToNodes } from "../../../components/rules/batches";
-import type { Affinity, Node } from "../../../components/rules/kubernetes-types";
+import type { V1Affinity } from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import type { Node } from "../../../components/rules/wire";
 import { isEligible } from "../../../components/rules/eligibility";
 
 describe("node batches (maxParallelNodes)", () => {
@@ -25,7 +26,7 @@ describe("node batches (maxParallelNodes)", () => {
             metadata: { name, labels },
             status: { conditions: [{ type: "Ready", status: "True" }] },
         });
-        const eligibleUnder = (affinity: Affinity, nodes: Node[]) =>
+        const eligibleUnder = (affinity: V1Affinity, nodes: Node[]) =>
             nodes.filter((n) => isEligible(n, { affinity })).map((n) => n.metadata!.name);
 
         it("without user terms: one term per node, one name each (the API allows one value per field requirement)", () => {
@@ -38,7 +39,7 @@ describe("node batches (maxParallelNodes)", () => {
         });
 
         it("ANDs the batch into every user term (terms are ORed), keeping preferred terms", () => {
-            const user: Affinity = {
+            const user: V1Affinity = {
                 nodeAffinity: {
                     requiredDuringSchedulingIgnoredDuringExecution: {
                         nodeSelectorTerms: [
@@ -71,7 +72,7 @@ describe("node batches (maxParallelNodes)", () => {
         });
 
         it("keeps the user's own field requirements and leaves empty (match-nothing) terms alone", () => {
-            const user: Affinity = {
+            const user: V1Affinity = {
                 nodeAffinity: {
                     requiredDuringSchedulingIgnoredDuringExecution: {
                         nodeSelectorTerms: [
@@ -90,7 +91,7 @@ describe("node batches (maxParallelNodes)", () => {
         });
 
         it("does not modify its input", () => {
-            const user: Affinity = {
+            const user: V1Affinity = {
                 nodeAffinity: {
                     requiredDuringSchedulingIgnoredDuringExecution: {
                         nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }],

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { prePullProvider } from "../../../components/pulumi/provider";
-import { UNKNOWN_VALUE } from "../../../components/rules/inputs";
+import { UNKNOWN_VALUE } from "../../../components/rules/input-fields";
 
 const check = (news: Record<string, unknown>, olds: Record<string, unknown> = {}) => prePullProvider.check!(olds, news);
 const kubeconfig = [

@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import type { Node } from "../../../components/rules/kubernetes-types";
+import type { Node } from "../../../components/rules/wire";
 import { unprovenAbsence } from "../../../components/rules/presence";
 import { parseImageReference } from "../../../components/rules/references";
 import { makeNode } from "../fixtures/nodes";

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { ineligibilityReason, isEligible, toleratesTaint } from "../../../components/rules/eligibility";
-import type { Toleration } from "../../../components/rules/kubernetes-types";
+import type { V1Toleration } from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { makeNode } from "../fixtures/nodes";
 
 const userTaint = { key: "hub.jupyter.org/dedicated", value: "user", effect: "NoSchedule" };
@@ -39,7 +39,7 @@ describe("eligibility", () => {
     });
 
     describe("toleration matching", () => {
-        const table: [string, Toleration, boolean][] = [
+        const table: [string, V1Toleration, boolean][] = [
             [
                 "Equal with the same key and value",
                 { key: userTaint.key, operator: "Equal", value: "user", effect: "NoSchedule" },

@@ -1,7 +1,8 @@
 import * as assert from "node:assert/strict";
 import { evaluatePresence } from "../../../components/rules/presence";
 import { parseImageReference } from "../../../components/rules/references";
-import type { ContainerState } from "../../../components/rules/kubernetes-types";
+import type { V1ContainerState } from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import type { Wire } from "../../../components/rules/wire";
 import { makeNode, makePod } from "../fixtures/nodes";
 
 const wanted = ["docker.io/jupyter/scipy-notebook:2024", "docker.io/library/python:3.12"];
@@ -48,7 +49,7 @@ describe("presence", () => {
         const epoch = "1970-01-01T00:00:00Z";
         const started = "2026-12-01T10:00:00Z";
         // Container states as the kubelet writes them (pkg/kubelet/status TerminatePod, containerd StartError).
-        const table: [string, ContainerState, ContainerState | undefined, boolean][] = [
+        const table: [string, Wire<V1ContainerState>, Wire<V1ContainerState> | undefined, boolean][] = [
             ["running", { running: { startedAt: started } }, undefined, true],
             [
                 "Completed, exit 0",
@@ -109,7 +110,7 @@ describe("presence", () => {
         for (const [title, state, lastState, evidence] of table) {
             it(`${title}: ${evidence ? "evidence" : "no evidence"}`, () => {
                 const pod = makePod("a", [wanted[0]!], ["waiting"]);
-                pod.status!.initContainerStatuses![0] = { name: "pull-0", image: wanted[0], state, lastState };
+                pod.status!.initContainerStatuses![0] = { ...pod.status!.initContainerStatuses![0]!, state, lastState };
                 const missing = evaluatePresence([makeNode("a")], [pod], [images[0]!], {}).missing;
                 assert.deepEqual(missing, evidence ? {} : { a: [wanted[0]] });
             });

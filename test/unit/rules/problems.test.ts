@@ -1,13 +1,15 @@
 import * as assert from "node:assert/strict";
-import type { Event, Pod } from "../../../components/rules/kubernetes-types";
+import type { Event, Pod } from "../../../components/rules/wire";
 import { creationProblems, schedulerReasons, targetNode, unschedulablePods } from "../../../components/rules/problems";
 import { podProblemsFor } from "../../../components/run/waiting";
 
 const dsUid = "5f0c2a5e-0000-4000-8000-000000000001";
+const ownedByDaemonSet = [{ apiVersion: "apps/v1", kind: "DaemonSet", name: "prepull-x", uid: dsUid }];
 
 /** A FailedCreate event as the DaemonSet controller records it (controller_utils.go, RealPodControl). */
 function failedCreate(message: string, at: string, uid = dsUid): Event {
     return {
+        metadata: { name: "prepull-x.18a5c3f2b7e4d9c1", namespace: "jhub" },
         involvedObject: { kind: "DaemonSet", name: "prepull-x", uid },
         type: "Warning",
         reason: "FailedCreate",
@@ -19,8 +21,9 @@ function failedCreate(message: string, at: string, uid = dsUid): Event {
 /** A DaemonSet pod the scheduler could not place, pinned to `node` by its affinity. */
 function pendingPod(node: string, schedulerMessage: string): Pod {
     return {
-        metadata: { name: `prepull-x-${node}`, ownerReferences: [{ uid: dsUid }] },
+        metadata: { name: `prepull-x-${node}`, ownerReferences: ownedByDaemonSet },
         spec: {
+            containers: [],
             affinity: {
                 nodeAffinity: {
                     requiredDuringSchedulingIgnoredDuringExecution: {
@@ -84,8 +87,8 @@ describe("problems: why pre-pull pods do not appear or do not start", () => {
 
     it("targetNode reads the node from spec.nodeName or the DaemonSet's matchFields", () => {
         assert.equal(targetNode(pendingPod("n1", "")), "n1");
-        assert.equal(targetNode({ spec: { nodeName: "n2" } }), "n2");
-        assert.equal(targetNode({ spec: {} }), undefined);
+        assert.equal(targetNode({ spec: { nodeName: "n2", containers: [] } }), "n2");
+        assert.equal(targetNode({ spec: { containers: [] } }), undefined);
     });
 
     it("FailedCreate events of our DaemonSet, newest first, each message once, with a hint", () => {
@@ -118,7 +121,9 @@ describe("problems: why pre-pull pods do not appear or do not start", () => {
         const events = [
             failedCreate('admission webhook "deny.example.com" denied the request: no', "2026-12-01T10:00:00Z"),
         ];
-        const withPods: Pod[] = [{ metadata: { ownerReferences: [{ uid: dsUid }] }, spec: { nodeName: "a" } }];
+        const withPods: Pod[] = [
+            { metadata: { ownerReferences: ownedByDaemonSet }, spec: { nodeName: "a", containers: [] } },
+        ];
         assert.equal(podProblemsFor(withPods, events, dsUid, ["a"]).length, 0);
         const found = podProblemsFor(withPods, events, dsUid, ["a", "b"]);
         assert.equal(found.length, 1);

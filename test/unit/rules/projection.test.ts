@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
-import type { Node, NodeCondition, Pod } from "../../../components/rules/kubernetes-types";
+import type { V1NodeCondition } from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import type { Node, Pod, Wire } from "../../../components/rules/wire";
 import { evaluatePresence } from "../../../components/rules/presence";
 import { projectNode, projectPod } from "../../../components/rules/projection";
 import { parseImageReference } from "../../../components/rules/references";
@@ -20,7 +21,7 @@ function heavyNode(name: string, options: Parameters<typeof makeNode>[1]): Node 
     node.status.addresses = [{ type: "InternalIP", address: "10.0.0.1" }];
     node.status.conditions = [
         { type: "MemoryPressure", status: "False" },
-        ...(node.status.conditions as NodeCondition[]),
+        ...(node.status.conditions as Wire<V1NodeCondition>[]),
         { type: "DiskPressure", status: "False" },
     ];
     return node;

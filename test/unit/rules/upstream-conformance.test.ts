@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { isEligible, toleratesTaint, type SchedulingConstraints } from "../../../components/rules/eligibility";
 import { normalizeInputs } from "../../../components/rules/inputs";
-import type { Node, Taint, Toleration } from "../../../components/rules/kubernetes-types";
+import type { V1Toleration } from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import type { Node, Taint } from "../../../components/rules/wire";
 import { parseImageReference } from "../../../components/rules/references";
 
 interface Fixture<Case> {
@@ -43,9 +44,9 @@ interface SchedulingCase {
     node?: NodeFacts;
     match?: boolean;
     unchanged?: boolean;
-    toleration?: Toleration;
+    toleration?: V1Toleration;
     taint?: Taint;
-    tolerations?: Toleration[];
+    tolerations?: V1Toleration[];
     taints?: Taint[];
     taintFilter?: string | null;
     tolerated?: boolean;

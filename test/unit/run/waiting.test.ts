@@ -4,7 +4,7 @@
  * out, and progress. Each case runs in milliseconds; the cluster suites prove the wiring.
  */
 import * as assert from "node:assert/strict";
-import type { Event, Node, Pod } from "../../../components/rules/kubernetes-types";
+import type { Event, Node, Pod } from "../../../components/rules/wire";
 import { parseImageReference } from "../../../components/rules/references";
 import {
     PROBLEM_TOLERANCE_SECONDS,
