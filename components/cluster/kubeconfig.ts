@@ -76,6 +76,20 @@ function describeLoadFailure(kubeconfig: string | undefined, error: unknown): st
 }
 
 /**
+ * Which cluster a loaded kubeconfig points at: a hash of its current cluster's server and CA.
+ * Credentials are left out, so that a rotated token is the same cluster.
+ */
+export function clusterIdentity(kc: KubeConfig): string {
+    const cluster = kc.getCurrentCluster();
+    const crypto = require("crypto") as typeof import("crypto");
+    return crypto
+        .createHash("sha256")
+        .update(JSON.stringify([cluster?.server ?? "", cluster?.caData ?? "", cluster?.caFile ?? ""]))
+        .digest("hex")
+        .slice(0, 16);
+}
+
+/**
  * The credential strings of the kubeconfig a run uses: the given value, or (when absent) the
  * ambient files client-node would read and the in-cluster service account token.
  */

@@ -12,7 +12,7 @@ import {
     type PrePullInputs,
 } from "../rules/inputs";
 import { UNKNOWN_VALUE } from "../rules/input-fields";
-import { credentialsOf, loadClientLibrary, loadKubeConfig } from "../cluster/kubeconfig";
+import { clusterIdentity, credentialsOf, loadClientLibrary, loadKubeConfig } from "../cluster/kubeconfig";
 import { kubeconfigForm, redact, redactError } from "../rules/credentials";
 import { legacyContinuousOwnerId } from "../rules/continuous";
 import type { PrePullOutputs, PrePullResult } from "../rules/public-types";
@@ -39,6 +39,18 @@ function containsUnknown(value: unknown): boolean {
 export function changedProperties(olds: Record<string, unknown>, news: Record<string, unknown>): string[] {
     return [...PULL_PROPERTIES, ...OPERATIONAL_PROPERTIES].filter(
         (key) => containsUnknown(news[key]) || canonicalJson(olds[key] ?? null) !== canonicalJson(news[key] ?? null),
+    );
+}
+
+/**
+ * Whether the kubeconfig now points at another cluster (server or CA changed). Unknown on either
+ * side (the ambient kubeconfig, state written before 0.2) counts as the same cluster.
+ */
+function clusterChanged(olds: Record<string, unknown>, news: Record<string, unknown>): boolean {
+    return (
+        typeof olds.clusterIdentity === "string" &&
+        typeof news.clusterIdentity === "string" &&
+        olds.clusterIdentity !== news.clusterIdentity
     );
 }
 
@@ -113,7 +125,7 @@ async function checkInputs(olds: Record<string, unknown>, news: Record<string, u
     if (kubeconfig !== undefined && !containsUnknown(kubeconfig) && !containsUnknown(inputs.context)) {
         // Offline: parses the kubeconfig (or reads the file) without contacting the cluster.
         try {
-            loadKubeConfig(loadClientLibrary(), kubeconfig, inputs.context);
+            inputs.clusterIdentity = clusterIdentity(loadKubeConfig(loadClientLibrary(), kubeconfig, inputs.context));
         } catch (e) {
             const message = (e as Error).message;
             const property = message.startsWith("context:") ? "context" : "kubeconfig";
@@ -146,7 +158,11 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
 
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         const changed = changedProperties(olds, news);
-        return { changes: changed.length > 0 || hasDrift(olds), replaces: [], deleteBeforeReplace: false };
+        return {
+            changes: changed.length > 0 || hasDrift(olds) || clusterChanged(olds, news),
+            replaces: [],
+            deleteBeforeReplace: false,
+        };
     },
 
     async create(inputs: PrePullInputs) {
@@ -160,8 +176,8 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
         const pullChanged = changedProperties(olds as never, news as never).some((k) =>
             (PULL_PROPERTIES as readonly string[]).includes(k),
         );
-        if (!pullChanged && !hasDrift(olds as never)) {
-            // Only how we connect or wait changed: record it, nothing to pull.
+        if (!pullChanged && !hasDrift(olds as never) && !clusterChanged(olds as never, news as never)) {
+            // Only how we connect (same cluster) or wait changed: record it, nothing to pull.
             const previous: PrePullResult = {
                 nodes: olds.nodes ?? [],
                 skipped: olds.skipped ?? true,

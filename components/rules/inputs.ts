@@ -63,6 +63,12 @@ export interface PrePullInputs {
     maxParallelNodes?: number;
     /** Names the DaemonSet and labels everything this resource creates. Stable for its lifetime. */
     ownerId: string;
+    /**
+     * Which cluster `kubeconfig` and `context` point at (a hash of the server and its CA, set by
+     * `check`, no credential in it). Another cluster has other nodes: a change re-pulls, while a
+     * rotated token alone does not. Absent for the ambient kubeconfig and in state before 0.2.
+     */
+    clusterIdentity?: string;
 }
 
 /** Inputs whose change means the images must be pulled again (on possibly other nodes). */

@@ -42,7 +42,46 @@ describe("provider diff and update (offline)", () => {
         }
     });
 
-    it("a changed kubeconfig alone is recorded without re-pulling or calling the cluster", async () => {
+    it("a rotated token (same server and CA) is recorded without re-pulling or calling the cluster", async () => {
+        const olds = outputsOf(await checked({ images: ["python:3.12"], kubeconfig: unreachable }));
+        const rotated = unreachable.replace("token: t", "token: rotated");
+        const news = await checked({ images: ["python:3.12"], kubeconfig: rotated }, olds);
+        assert.equal(news.clusterIdentity, olds.clusterIdentity);
+        assert.equal((await prePullProvider.diff!("default/x", olds, news)).changes, true);
+        const result = await prePullProvider.update!("default/x", olds, news);
+        assert.equal(result.outs.kubeconfig, rotated);
+        assert.deepEqual(result.outs.nodes, ["a"]);
+    });
+
+    it("a kubeconfig or context that points at another cluster is a pull change", async () => {
+        const twoClusters = unreachable
+            .replace(
+                "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]",
+                "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}, {name: d, cluster: {server: 'https://127.0.0.1:2'}}]",
+            )
+            .replace(
+                "contexts: [{name: ctx, context: {cluster: c, user: u}}]",
+                "contexts: [{name: ctx, context: {cluster: c, user: u}}, {name: other, context: {cluster: d, user: u}}]",
+            );
+        const olds = outputsOf(await checked({ images: ["python:3.12"], kubeconfig: twoClusters, context: "ctx" }));
+        for (const news of [
+            await checked({ images: ["python:3.12"], kubeconfig: twoClusters, context: "other" }, olds),
+            await checked(
+                { images: ["python:3.12"], kubeconfig: unreachable.replace("127.0.0.1:1", "127.0.0.1:2") },
+                olds,
+            ),
+        ]) {
+            assert.notEqual(news.clusterIdentity, olds.clusterIdentity);
+            assert.equal((await prePullProvider.diff!("default/x", olds, news)).changes, true);
+            // The update pulls: it goes to the (unreachable) new cluster instead of recording.
+            await assert.rejects(
+                prePullProvider.update!("default/x", olds, { ...news, timeoutSeconds: 3 }),
+                /list nodes/,
+            );
+        }
+    });
+
+    it("a kubeconfig given where the ambient one was used before is recorded (its cluster is unknown)", async () => {
         const olds = outputsOf(await checked({ images: ["python:3.12"] }));
         const news = await checked({ images: ["python:3.12"], kubeconfig: unreachable, timeoutSeconds: 900 }, olds);
         const diff = await prePullProvider.diff!("default/x", olds, news);
