@@ -64,10 +64,36 @@ export function mapAt(values: Values, path: string): Readonly<Record<string, unk
     return optionalMap(read(values, path), path);
 }
 
+/** A map the chart reads as a whole; an entry set to null is absent, as Helm deletes it. */
 export function optionalMap(value: unknown, path: string): Readonly<Record<string, unknown>> {
     if (value === undefined || value === null) return {};
     if (!isPlainObject(value)) throw valuesError(path, `must be a map, got ${describeType(value)}`);
-    return value;
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null));
+}
+
+/**
+ * Several values files as `helm -f common.yaml -f hub.yaml` layers them: a later file wins, maps
+ * merge key by key, lists are replaced whole, and a later `null` deletes what earlier files (and
+ * the chart's defaults) set for that key.
+ */
+export function layerValues(layers: readonly Values[]): Values {
+    const merge = (base: unknown, over: unknown): unknown => {
+        if (over === undefined) return base;
+        if (isPlainObject(base) && isPlainObject(over)) {
+            const result: Record<string, unknown> = { ...base };
+            for (const [key, value] of Object.entries(over)) result[key] = merge(base[key], value);
+            return result;
+        }
+        return over;
+    };
+    return layers.reduce<Values>((merged, layer, index) => {
+        if (!isPlainObject(layer)) {
+            throw new Error(
+                `JupyterHub chart values: file ${index + 1} of ${layers.length} must be an object, got ${describeType(layer)}`,
+            );
+        }
+        return merge(merged, layer) as Values;
+    }, {});
 }
 
 /** A field of a list item or map entry, which must itself be a map. */

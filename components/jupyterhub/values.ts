@@ -17,7 +17,7 @@ import {
     pullSecrets,
     requiredNodeAffinity,
 } from "./chart-rules";
-import { booleanAt, type Values } from "./helm-values";
+import { booleanAt, layerValues, type Values } from "./helm-values";
 
 /** The chart release whose templates and defaults this module follows. */
 export const JUPYTERHUB_CHART_VERSION = "4.4.0";
@@ -69,14 +69,22 @@ const SUPPORTED_CHART_VERSION = /^4\.\d+\.\d+(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+
  * the nodes where the chart schedules them, given the values passed to the chart (for a chart
  * used as a dependency, its `jupyterhub` sub-map). Pure: the values are only read.
  *
- * As in Helm, a key set to `null` deletes the chart's default. Values of the wrong type throw an
+ * As in Helm, a key set to `null` deletes the chart's default (or an entry of a map such as
+ * `singleuser.nodeSelector`). Several values files are passed as a list, in the order given to
+ * `helm -f`: later ones win, maps merge, and a later `null` drops what an earlier file set.
+ * Values of the wrong type throw an
  * error naming the values path; so do values that would not pass `ImagePrePuller`'s own checks.
  * Pass the same `namespace` as the chart's release: pull secrets are namespaced.
  *
  * @example
  *   new ImagePrePuller("user-images", { ...fromJupyterHubValues(values, { releaseName: "jhub" }), namespace: "jhub" });
  */
-export function fromJupyterHubValues(values: Values, options: JupyterHubValuesOptions = {}): JupyterHubPrePullArgs {
+export function fromJupyterHubValues(
+    valuesOrLayers: Values | readonly Values[],
+    options: JupyterHubValuesOptions = {},
+): JupyterHubPrePullArgs {
+    // Several values files, as a deployment passes them to helm (-f common.yaml -f hub.yaml).
+    const values = Array.isArray(valuesOrLayers) ? layerValues(valuesOrLayers) : (valuesOrLayers as Values);
     if (!isPlainObject(values)) {
         throw new Error(`JupyterHub chart values must be an object (the chart's values), got ${describeType(values)}`);
     }

@@ -732,3 +732,49 @@ describe("fromJupyterHubValues", () => {
         }
     });
 });
+
+describe("fromJupyterHubValues with values layered as deployments layer them", () => {
+    // A common file for every hub, then the file of one hub, as `helm -f common.yaml -f hub.yaml`.
+    const common = {
+        singleuser: {
+            image: { name: "quay.io/jupyter/scipy-notebook", tag: "2025-03-14" },
+            nodeSelector: { "node-pool": "users", "topology.kubernetes.io/zone": "a" },
+            extraTolerations: [toleration("gpu")],
+            profileList: [
+                { display_name: "SciPy", default: true },
+                { display_name: "R", kubespawner_override: { image: "quay.io/jupyter/r-notebook:2025-03-14" } },
+            ],
+        },
+        prePuller: { extraImages: { legacy: { name: "quay.io/example/legacy", tag: "1" } } },
+    };
+    const hub = {
+        singleuser: {
+            image: { tag: "2025-04-01" },
+            nodeSelector: { "topology.kubernetes.io/zone": null },
+            profileList: [{ display_name: "SciPy", default: true }],
+        },
+        prePuller: { extraImages: { legacy: null, tools: { name: "quay.io/example/tools", tag: "2" } } },
+    };
+
+    it("later files win, maps merge, lists are replaced, and null drops what an earlier file set", () => {
+        const args = fromJupyterHubValues([common, hub]);
+        assert.deepEqual(args.nodeSelector, { "node-pool": "users" });
+        assert.deepEqual(args.images, [
+            NETWORK_TOOLS,
+            "quay.io/jupyter/scipy-notebook:2025-04-01",
+            "quay.io/example/tools:2",
+        ]);
+        assert.deepEqual(args.tolerations, [...USER_POD_TOLERATIONS, toleration("gpu")]);
+        assert.deepEqual(checkFailures(args), []);
+    });
+
+    it("a null entry in a map the chart does not default is absent, in one file too", () => {
+        const args = fromJupyterHubValues({ singleuser: { nodeSelector: { pool: "users", zone: null } } });
+        assert.deepEqual(args.nodeSelector, { pool: "users" });
+        assert.deepEqual(checkFailures(args), []);
+    });
+
+    it("a layer that is not a map names the file", () => {
+        assert.throws(() => fromJupyterHubValues([common, [] as never]), /file 2 of 2 must be an object, got an array/);
+    });
+});
