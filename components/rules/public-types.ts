@@ -27,6 +27,11 @@ export interface PrePullResult {
     missingNodes: Record<string, string[]>;
     /** When presence was decided (ISO 8601): refresh reads the kubelet's later reports against it. */
     decidedAt?: string;
+    /**
+     * Nodes that were eligible and left before they held the images (cordoned, not-ready,
+     * untolerated-taint, node-selector, node-affinity, deleted): not covered.
+     */
+    droppedNodes?: Record<string, string>;
 }
 
 /** The outputs of the pre-pull resource: its normalized inputs and its result. */

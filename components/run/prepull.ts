@@ -169,8 +169,16 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
                     ? undefined
                     : new BatchMover(cluster, created, render, maxParallel, batch, log),
         });
+        const droppedCount = Object.keys(report.droppedNodes).length;
         log(
-            `image-prepuller: all ${report.eligibleNodes.length} eligible nodes hold all ${images.length} images after ${seconds(started).toFixed(1)}s`,
+            `image-prepuller: all ${report.eligibleNodes.length} eligible nodes hold all ${images.length} images after ${seconds(started).toFixed(1)}s` +
+                (droppedCount > 0
+                    ? `; ${droppedCount} node${droppedCount === 1 ? "" : "s"} left before holding them: ${Object.entries(
+                          report.droppedNodes,
+                      )
+                          .map(([n, r]) => `${n} (${r})`)
+                          .join(", ")}`
+                    : ""),
         );
         const decidedAt = new Date().toISOString();
         try {
@@ -190,6 +198,7 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             durationSeconds: seconds(started),
             missingNodes: {},
             decidedAt,
+            droppedNodes: report.droppedNodes,
         };
     } finally {
         await cleanup().catch((e: Error) => log(`image-prepuller: cleanup failed: ${e.message}`));

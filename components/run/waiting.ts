@@ -7,7 +7,7 @@
  * It takes its clock, its inputs and the run's AbortSignal as arguments and does no I/O of its
  * own, so its decisions are unit-tested with a fake clock (test/unit/run/waiting.test.ts).
  */
-import type { SchedulingConstraints } from "../rules/eligibility";
+import { ineligibilityReason, type SchedulingConstraints } from "../rules/eligibility";
 import type { Watched } from "../cluster/watch";
 import type { PrePullInputs } from "../rules/inputs";
 import type { Event, Node, Pod } from "../rules/wire";
@@ -109,12 +109,54 @@ function ownPods(pods: readonly Pod[], uid: string): Pod[] {
     return pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === uid));
 }
 
-export async function waitForPresence(ctx: WaitContext): Promise<PresenceReport> {
+/** What the wait decided: presence on every eligible node, and the nodes that left before holding the images. */
+export interface WaitResult extends PresenceReport {
+    /** Node name to why it left: cordoned, not-ready, untolerated-taint, node-selector, node-affinity or deleted. */
+    droppedNodes: Record<string, string>;
+}
+
+function noteDropped(
+    nodes: readonly Node[],
+    report: PresenceReport,
+    constraints: SchedulingConstraints,
+    wanted: Set<string>,
+    done: ReadonlySet<string>,
+    dropped: Map<string, string>,
+    log: Logger,
+): void {
+    for (const node of Object.keys(report.missing)) {
+        wanted.add(node);
+        dropped.delete(node); // it came back and is waited for again
+    }
+    const eligible = new Set(report.eligibleNodes);
+    for (const name of wanted) {
+        if (done.has(name) || eligible.has(name) || dropped.has(name)) continue;
+        const node = nodes.find((n) => n.metadata?.name === name);
+        const reason = node ? (ineligibilityReason(node, constraints) ?? "ineligible") : "deleted";
+        dropped.set(name, reason);
+        log(
+            `image-prepuller: node ${name} left the eligible nodes before it held the images (${reason}); not counted as covered`,
+        );
+    }
+}
+
+function describeDropped(dropped: ReadonlyMap<string, string>): string {
+    return [...dropped]
+        .sort()
+        .map(([node, reason]) => `${node} (${reason})`)
+        .join(", ");
+}
+
+export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
     const { inputs, images, constraints, log, clock, signal } = ctx;
     const firstSeen = new Map<string, number>();
     // A node that held every image once stays done for this run, even when its pod (the
     // evidence, if the kubelet's capped image list omits ours) leaves with the batch.
     const done = new Set<string>();
+    // Nodes that were eligible and missed images at some look; those that left before holding
+    // them are named, never counted as covered.
+    const wanted = new Set<string>();
+    const dropped = new Map<string, string>();
     let lastProgress = -Infinity;
     let lastSummary = "";
     for (;;) {
@@ -123,9 +165,18 @@ export async function waitForPresence(ctx: WaitContext): Promise<PresenceReport>
         const watchFailure = ctx.nodes.fatalError() ?? ctx.pods.fatalError() ?? ctx.events?.fatalError();
         if (watchFailure) throw watchFailure;
         const pods = ownPods(ctx.pods.list(), ctx.daemonSet.uid);
-        const report = withoutDone(evaluatePresence(ctx.nodes.list(), pods, images, constraints), done);
+        const nodes = ctx.nodes.list();
+        const report = withoutDone(evaluatePresence(nodes, pods, images, constraints), done);
         const missingNodes = Object.keys(report.missing);
-        if (missingNodes.length === 0) return report;
+        noteDropped(nodes, report, constraints, wanted, done, dropped, log);
+        if (missingNodes.length === 0) {
+            if (report.eligibleNodes.length === 0 && dropped.size > 0) {
+                throw new Error(
+                    `image-prepuller: every eligible node left before it held the images: ${describeDropped(dropped)}; nothing was pre-pulled (the DaemonSet ${inputs.namespace}/${ctx.daemonSet.name} was deleted)`,
+                );
+            }
+            return { ...report, droppedNodes: Object.fromEntries([...dropped].sort()) };
+        }
         if (!signal.aborted) await ctx.batches?.move(missingNodes);
 
         const problems = [

@@ -330,6 +330,7 @@ describe("pre-pull on a real control plane", function () {
             const started = Date.now();
             const result = await creating;
             assert.deepEqual(result.nodes, [fast]);
+            assert.deepEqual(result.droppedNodes, { [slow]: change === "is cordoned" ? "cordoned" : "not-ready" });
             assert.ok(Date.now() - started < 60_000, "the create waited for the node that left");
             await assertNothingLeft(cluster, s.namespace);
         });

@@ -158,11 +158,44 @@ describe("the wait loop, on a fake clock", () => {
         assert.deepEqual((await result).eligibleNodes, ["a", "b"]);
     });
 
-    it("a node that drops out (cordoned) leaves the wait", async () => {
-        const { result } = run({
+    it("a node that drops out (cordoned) leaves the wait, named with its cause in progress and the result", async () => {
+        const { result, lines } = run({
             nodes: (t) => [makeNode("a", { images: [[IMAGE]] }), makeNode("b", { unschedulable: t >= 6000 })],
         });
-        assert.deepEqual((await result).eligibleNodes, ["a"]);
+        const done = await result;
+        assert.deepEqual(done.eligibleNodes, ["a"]);
+        assert.deepEqual(done.droppedNodes, { b: "cordoned" });
+        assert.ok(
+            lines.includes(
+                "image-prepuller: node b left the eligible nodes before it held the images (cordoned); not counted as covered",
+            ),
+            lines.join("\n"),
+        );
+    });
+
+    it("a node that is deleted, or turns NotReady, is named with that cause; one that comes back is waited for", async () => {
+        const { result } = run({
+            nodes: (t) => [
+                ...(t < 4000 ? [makeNode("gone")] : []),
+                makeNode("flaps", { ready: t < 4000 || t >= 8000, images: t >= 10_000 ? [[IMAGE]] : [] }),
+                makeNode("sick", { ready: t < 4000 }),
+                makeNode("ok", { images: t >= 2000 ? [[IMAGE]] : [] }),
+                makeNode("slow", { images: t >= 12_000 ? [[IMAGE]] : [] }),
+            ],
+        });
+        const done = await result;
+        assert.deepEqual(done.eligibleNodes, ["flaps", "ok", "slow"]);
+        assert.deepEqual(done.droppedNodes, { gone: "deleted", sick: "not-ready" });
+    });
+
+    it("fails when every eligible node dropped out before holding the images", async () => {
+        const { result } = run({
+            nodes: (t) => [makeNode("a", { unschedulable: t >= 4000 }), makeNode("b", { ready: t < 4000 })],
+        });
+        await assert.rejects(
+            result,
+            /every eligible node left before it held the images: a \(cordoned\), b \(not-ready\); nothing was pre-pulled/,
+        );
     });
 
     it("asks the batch to move with the nodes still missing images, every round until done", async () => {
