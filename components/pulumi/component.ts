@@ -75,7 +75,7 @@ export class ImagePrePuller extends pulumi.ComponentResource {
                     "Pass the kubeconfig (and context) the provider was made from as the `kubeconfig` (and `context`) arguments.",
             );
         }
-        const props = prePullProps(name, args);
+        const props = prePullProps(name, args, this);
         const cleanup = childResources.cleanup(
             `${name}-cleanup`,
             { namespace: args.namespace, ownerId: props.ownerId, kubeconfig: props.kubeconfig, context: args.context },
@@ -135,11 +135,9 @@ export class ImagePrePuller extends pulumi.ComponentResource {
             ]),
         );
         const manifest = pulumi.output(shape).apply((raw) => {
-            const { inputs, failures } = normalizeInputs(
-                raw as Record<string, unknown>,
-                undefined,
-                () => props.ownerId,
-            );
+            const { inputs, failures } = normalizeInputs(raw as Record<string, unknown>, undefined, () => {
+                throw new Error("the continuous puller's inputs always carry the owner id");
+            });
             if (failures.length > 0) {
                 throw new Error(failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
             }
@@ -157,12 +155,33 @@ export class ImagePrePuller extends pulumi.ComponentResource {
     }
 }
 
+/** The stack's organization; engines and test mocks that do not tell it share one empty name. */
+function organization(): string {
+    try {
+        return pulumi.getOrganization();
+    } catch {
+        return "";
+    }
+}
+
+/** What makes a pre-puller unique among all the stacks that may share a cluster. */
+export interface OwnerScope {
+    organization: string;
+    project: string;
+    stack: string;
+    /** The component's URN: its type, the types of its parents and its name. */
+    urn?: string;
+}
+
 /**
- * The owner id names the DaemonSet and labels its pods. It is derived from project, stack and
- * resource name, so two pre-pullers (or two stacks) sharing a namespace never touch each other's.
+ * The owner id names the DaemonSet and labels its pods. It is derived from the organization,
+ * project, stack and the component's URN (its parents' types and its name), so two pre-pullers
+ * sharing a namespace never touch each other's objects: not two stacks, not two organizations
+ * with the same project and stack names, not same-named pre-pullers under different parents.
  */
-export function ownerIdFor(name: string, project = pulumi.getProject(), stack = pulumi.getStack()): string {
-    const hash = createHash("sha256").update(`${project}\u0000${stack}\u0000${name}`).digest("hex").slice(0, 10);
+export function ownerIdFor(name: string, scope: OwnerScope): string {
+    const key = [scope.organization, scope.project, scope.stack, scope.urn ?? "", name].join("\u0000");
+    const hash = createHash("sha256").update(key).digest("hex").slice(0, 10);
     const readable = name
         .toLowerCase()
         .replace(/[^a-z0-9-]+/g, "-")
@@ -172,14 +191,21 @@ export function ownerIdFor(name: string, project = pulumi.getProject(), stack = 
     return readable ? `prepull-${readable}-${hash}` : `prepull-${hash}`;
 }
 
-export type PrePullProps = ImagePrePullerArgs & { ownerId: string };
+export type PrePullProps = ImagePrePullerArgs & { ownerId: pulumi.Input<string> };
 
 /** The dynamic resource's inputs: the args, with the kubeconfig made secret and the owner id added. */
-export function prePullProps(name: string, args: ImagePrePullerArgs): PrePullProps {
+export function prePullProps(name: string, args: ImagePrePullerArgs, component?: pulumi.Resource): PrePullProps {
+    const scope = { organization: organization(), project: pulumi.getProject(), stack: pulumi.getStack() };
+    // The component's URN as a plain promise: an Output of it would make the children depend on
+    // their own parent, which waits for its children.
+    const urn =
+        component === undefined
+            ? Promise.resolve(undefined)
+            : new Promise<string | undefined>((resolve) => component.urn.apply(resolve));
     return {
         ...args,
         kubeconfig: args.kubeconfig === undefined ? undefined : pulumi.secret(args.kubeconfig),
-        ownerId: ownerIdFor(name),
+        ownerId: pulumi.output(urn.then((u) => ownerIdFor(name, { ...scope, urn: u }))),
     };
 }
 
@@ -204,7 +230,7 @@ class PrePull extends pulumi.dynamic.Resource {
 
 export interface CleanupProps {
     namespace?: pulumi.Input<string>;
-    ownerId: string;
+    ownerId: pulumi.Input<string>;
     kubeconfig?: pulumi.Input<string>;
     context?: pulumi.Input<string>;
 }

@@ -61,13 +61,50 @@ describe("ImagePrePuller component (under pulumi mocks)", () => {
         assert.equal(await outputValue(puller.durationSeconds), 1.5);
     });
 
-    it("owner ids differ across stacks and names but are stable for one resource", async () => {
+    it("owner ids differ across organizations, stacks, parents and names but are stable for one resource", async () => {
         const { ownerIdFor } =
             require("../../../components/pulumi/component") as typeof import("../../../components/pulumi/component");
-        assert.equal(ownerIdFor("users", "p", "dev"), ownerIdFor("users", "p", "dev"));
-        assert.notEqual(ownerIdFor("users", "p", "dev"), ownerIdFor("users", "p", "prod"));
-        assert.notEqual(ownerIdFor("users", "p", "dev"), ownerIdFor("users2", "p", "dev"));
-        assert.ok(ownerIdFor("A very Long_Name with spaces and UPPER case letters", "p", "s").length <= 50);
+        const scope = { organization: "org", project: "p", stack: "dev" };
+        const id = ownerIdFor("users", scope);
+        assert.equal(id, ownerIdFor("users", { ...scope }));
+        for (const other of [
+            ownerIdFor("users", { ...scope, stack: "prod" }),
+            ownerIdFor("users2", scope),
+            ownerIdFor("users", { ...scope, organization: "other-org" }),
+            ownerIdFor("users", {
+                ...scope,
+                urn: "urn:pulumi:dev::p::my:index:Hub$image-prepuller:index:ImagePrePuller::users",
+            }),
+        ]) {
+            assert.notEqual(other, id);
+        }
+        assert.notEqual(
+            ownerIdFor("users", {
+                ...scope,
+                urn: "urn:pulumi:dev::p::my:index:Hub$image-prepuller:index:ImagePrePuller::users",
+            }),
+            ownerIdFor("users", {
+                ...scope,
+                urn: "urn:pulumi:dev::p::my:index:Lab$image-prepuller:index:ImagePrePuller::users",
+            }),
+        );
+        assert.ok(ownerIdFor("A very Long_Name with spaces and UPPER case letters", scope).length <= 50);
+    });
+
+    it("two same-named pre-pullers under different parent components get different owner ids", async () => {
+        class Hub extends pulumi.ComponentResource {}
+        const ids: unknown[] = [];
+        for (const parentType of ["test:index:Hub", "test:index:Lab"]) {
+            const hub = new Hub(parentType, "hub", {});
+            new componentModule.ImagePrePuller("user-images", { images: ["python:3.12"] }, { parent: hub });
+        }
+        const prePulls = () => registered.filter((r) => /:PrePull$/.test(r.type) && r.name === "user-images");
+        for (let waited = 0; prePulls().length < 2 && waited < 15_000; waited += 50) {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        for (const r of prePulls()) ids.push(r.inputs.ownerId);
+        assert.equal(ids.length, 2, JSON.stringify(registered.map((r) => [r.type, r.name])));
+        assert.notEqual(ids[0], ids[1]);
     });
 
     it("passes the kubeconfig to its dynamic resource as a secret", async () => {
