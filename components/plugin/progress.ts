@@ -9,7 +9,9 @@ import { format } from "node:util";
 import { EngineClient } from "@pulumi/pulumi/proto/engine_grpc_pb";
 import { LogRequest, LogSeverity } from "@pulumi/pulumi/proto/engine_pb";
 
-export type Logger = (line: string) => void;
+import type { Logger } from "../run/results";
+
+export type { Logger };
 
 type Credentials = ConstructorParameters<typeof EngineClient>[1];
 

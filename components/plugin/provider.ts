@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPE, ImagePrePuller, type ImagePrePullerArgs } from "../pulumi/component";
 import { cleanupProvider, prePullProvider } from "../pulumi/provider";
 import { CLEANUP_TYPE, PRE_PULL_TYPE } from "./children";
+import { isPlainObject } from "../rules/input-fields";
 import { withProgressTo, type Logger } from "./progress";
 
 /** The component's public outputs, returned as its state by `construct`. */
@@ -154,7 +155,7 @@ export function keepSecrets<T>(outs: T, ins: unknown): T {
     for (const [key, inValue] of Object.entries(ins)) {
         if (!(key in result) || result[key] === undefined) continue;
         const outValue = result[key];
-        if (isPlainObject(outValue) && isPlainObject(inValue)) {
+        if (isPlainMap(outValue) && isPlainMap(inValue)) {
             result[key] = keepSecrets(outValue, inValue);
         } else if (!isSecret(outValue) && containsSecret(inValue)) {
             result[key] = { [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: outValue };
@@ -163,6 +164,7 @@ export function keepSecrets<T>(outs: T, ins: unknown): T {
     return result as T;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-    return value !== null && typeof value === "object" && !Array.isArray(value) && !isSecret(value);
+/** A map of the wire format that is not itself a secret marker. */
+function isPlainMap(value: unknown): value is Record<string, unknown> {
+    return isPlainObject(value) && !isSecret(value);
 }

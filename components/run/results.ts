@@ -4,6 +4,9 @@ import type { PrePullInputs } from "../rules/inputs";
 
 export type { PrePullResult } from "../rules/public-types";
 
+/** Where a run's progress lines go. */
+export type Logger = (line: string) => void;
+
 /** Calls outside a pre-pull (delete, refresh) end within this long. */
 export const OPERATION_BUDGET_SECONDS = 120;
 
