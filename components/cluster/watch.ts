@@ -68,6 +68,9 @@ export async function watchObjects<T extends { metadata?: { name?: string } }>(
     let watches = 0;
     let eventsThisWatch = 0;
     let trouble: string | undefined;
+    // Declared before the closures that read them: Pulumi's closure serializer needs that order.
+    let stopped = false;
+    let restart: NodeJS.Timeout | undefined;
     const projectingWatch = {
         watch: async (
             watchPath: string,
@@ -82,7 +85,11 @@ export async function watchObjects<T extends { metadata?: { name?: string } }>(
                 return new AbortController();
             }
             eventsThisWatch = 0;
-            return watch.watch(
+            // ListWatch may start a watch while (or after) it is stopped: a re-list or a reconnect
+            // in flight when the run ended. Such a watch is aborted at once, so no socket of a
+            // finished run stays open (test/integration/finished-runs.test.ts).
+            if (stopped) return new AbortController();
+            const request = await watch.watch(
                 watchPath,
                 query,
                 (phase: string, obj: unknown, raw: unknown) => {
@@ -95,6 +102,8 @@ export async function watchObjects<T extends { metadata?: { name?: string } }>(
                 },
                 done,
             );
+            if (stopped) request.abort();
+            return request;
         },
     };
     const informer = new cluster.lib.ListWatch(
@@ -105,8 +114,6 @@ export async function watchObjects<T extends { metadata?: { name?: string } }>(
         spec.labelSelector,
         spec.fieldSelector,
     );
-    let stopped = false;
-    let restart: NodeJS.Timeout | undefined;
     let firstError: unknown;
     let synced = false;
     let fatal: Error | undefined;
