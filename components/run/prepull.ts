@@ -68,26 +68,25 @@ function exitAbandonedProcess(): void {
 }
 
 /** Coalesces bursts of watched changes into one wake-up of the wait loop. */
-class Changes {
-    private debounce: NodeJS.Timeout | undefined;
-    private waiting: (() => void) | undefined;
-
-    readonly notify = () => {
-        if (this.debounce) return;
-        this.debounce = setTimeout(() => {
-            this.debounce = undefined;
-            this.waiting?.();
-        }, EVENT_DEBOUNCE_MS);
+// A factory, not a class with field initializers: Pulumi's closure serializer, which inlines this
+// code into state inside this repository, drops class field initializers.
+function changeSignal(): { notify: () => void; next: () => Promise<void>; stop: () => void } {
+    let debounce: NodeJS.Timeout | undefined = undefined;
+    let waiting: (() => void) | undefined = undefined;
+    return {
+        notify: () => {
+            if (debounce) return;
+            debounce = setTimeout(() => {
+                debounce = undefined;
+                waiting?.();
+            }, EVENT_DEBOUNCE_MS);
+        },
+        next: () => new Promise<void>((resolve) => (waiting = resolve)),
+        stop: () => {
+            clearTimeout(debounce);
+            waiting = undefined;
+        },
     };
-
-    next(): Promise<void> {
-        return new Promise((resolve) => (this.waiting = resolve));
-    }
-
-    stop(): void {
-        clearTimeout(this.debounce);
-        this.waiting = undefined;
-    }
 }
 
 async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSignal): Promise<PrePullResult> {
@@ -96,7 +95,7 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
     const images = inputs.images.map((i) => parseImageReference(i));
     const constraints = constraintsOf(inputs);
     const namespace = inputs.namespace;
-    const changes = new Changes();
+    const changes = changeSignal();
     const watches: Watched<unknown>[] = [];
     let created: CreatedDaemonSet | undefined;
     let cleanupDone = false;
