@@ -1,5 +1,7 @@
 import * as assert from "node:assert/strict";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import requireFromString from "require-from-string";
@@ -45,6 +47,56 @@ describe("the provider as Pulumi serializes it into state", () => {
         const { loaded } = await roundTrip(cleanupProvider);
         const created = await loaded.create({ ownerId: "prepull-x" });
         assert.equal(created.id, "default/prepull-x");
+    });
+
+    it("runs a create as Pulumi stores it: watches, change signals and the wait all survive serialization", async function () {
+        // Pulumi's serializer drops class field initializers and refuses closures that use a
+        // variable declared later; only code that runs after the round trip shows the first.
+        this.timeout(60_000);
+        const image = "docker.io/library/python:3.12";
+        const node = {
+            metadata: { name: "n1", resourceVersion: "1", labels: {} },
+            spec: {},
+            status: { conditions: [{ type: "Ready", status: "True" }], images: [{ names: [image], sizeBytes: 1 }] },
+        };
+        const watches: ServerResponse[] = [];
+        const api = createServer((req, res) => {
+            const url = new URL(req.url!, "http://x");
+            res.setHeader("Content-Type", "application/json");
+            if (url.searchParams.get("watch") === "true") {
+                watches.push(res);
+                res.writeHead(200);
+                res.write(
+                    `${JSON.stringify({ type: "ADDED", object: { kind: "Node", apiVersion: "v1", ...node } })}\n`,
+                );
+                return;
+            }
+            const kind = url.pathname.endsWith("/nodes") ? "NodeList" : "DaemonSetList";
+            const items = kind === "NodeList" ? [node] : [];
+            res.end(JSON.stringify({ kind, apiVersion: "v1", metadata: { resourceVersion: "1" }, items }));
+        });
+        await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
+        try {
+            const server = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+            const kubeconfig = [
+                "apiVersion: v1",
+                "kind: Config",
+                `clusters: [{name: c, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]`,
+                "users: [{name: u, user: {token: t}}]",
+                "contexts: [{name: ctx, context: {cluster: c, user: u}}]",
+                "current-context: ctx",
+                "",
+            ].join("\n");
+            const { loaded } = await roundTrip(prePullProvider);
+            const { inputs } = await loaded.check!({}, { images: [image], kubeconfig, namespace: "jhub" });
+            const created = await loaded.create(inputs);
+            assert.equal(created.outs.skipped, true);
+            assert.deepEqual(created.outs.nodes, ["n1"]);
+            assert.ok(watches.length >= 1, "the node watch ran");
+        } finally {
+            for (const w of watches) w.destroy();
+            api.close();
+        }
     });
 
     it("for a consumer (installed under node_modules) state holds a require of the package, not its code", async function () {
