@@ -60,10 +60,6 @@ function hasDrift(olds: Record<string, unknown>): boolean {
     return missing !== null && typeof missing === "object" && Object.keys(missing).length > 0;
 }
 
-function redactLine(line: string, kubeconfig: unknown): string {
-    return typeof kubeconfig === "string" ? redact(line, credentialsOf(kubeconfig)) : line;
-}
-
 function newOwnerId(): string {
     return `prepull-${(require("crypto") as typeof import("crypto")).randomBytes(5).toString("hex")}`;
 }
@@ -79,12 +75,13 @@ function log(line: string): void {
  */
 async function redacting<T>(
     kubeconfigs: readonly unknown[],
-    work: (logLine: (line: string) => void) => Promise<T>,
+    work: (logLine: (line: string) => void, clean: (text: string) => string) => Promise<T>,
 ): Promise<T> {
     const given = kubeconfigs.filter((k): k is string => typeof k === "string");
     const secrets = given.length > 0 ? given.flatMap(credentialsOf) : credentialsOf(undefined);
+    const clean = (text: string) => redact(text, secrets);
     try {
-        return await work((line) => log(redact(line, secrets)));
+        return await work((line) => log(clean(line)), clean);
     } catch (e) {
         throw redactError(e, secrets);
     }
@@ -147,12 +144,9 @@ async function checkInputs(olds: Record<string, unknown>, news: Record<string, u
 
 export const prePullProvider: pulumi.dynamic.ResourceProvider = {
     async check(olds: Record<string, unknown>, news: Record<string, unknown>) {
-        return redacting([news?.kubeconfig], async () => {
+        return redacting([news?.kubeconfig], async (_logLine, clean) => {
             const { inputs, failures } = await checkInputs(olds, news);
-            return {
-                inputs,
-                failures: failures.map((f) => ({ ...f, reason: redactLine(f.reason, news?.kubeconfig) })),
-            };
+            return { inputs, failures: failures.map((f) => ({ ...f, reason: clean(f.reason) })) };
         });
     },
 
