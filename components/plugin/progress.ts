@@ -9,9 +9,7 @@ import { format } from "node:util";
 import { EngineClient } from "@pulumi/pulumi/proto/engine_grpc_pb";
 import { LogRequest, LogSeverity } from "@pulumi/pulumi/proto/engine_pb";
 
-import type { Logger } from "../run/results";
-
-export type { Logger };
+import type { Logger } from "../run/shared";
 
 type Credentials = ConstructorParameters<typeof EngineClient>[1];
 

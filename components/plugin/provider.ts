@@ -9,7 +9,8 @@ import { COMPONENT_TYPE, ImagePrePuller, type ImagePrePullerArgs } from "../pulu
 import { cleanupProvider, prePullProvider } from "../pulumi/provider";
 import { CLEANUP_TYPE, PRE_PULL_TYPE } from "./children";
 import { isPlainObject } from "../rules/input-fields";
-import { withProgressTo, type Logger } from "./progress";
+import type { Logger } from "../run/shared";
+import { withProgressTo } from "./progress";
 
 /** The component's public outputs, returned as its state by `construct`. */
 export const COMPONENT_OUTPUTS = [

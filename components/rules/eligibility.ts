@@ -18,6 +18,11 @@ export interface SchedulingConstraints {
     affinity?: Affinity;
 }
 
+/** The scheduling constraints of a pre-pull's inputs. */
+export function constraintsOf(inputs: SchedulingConstraints): SchedulingConstraints {
+    return { nodeSelector: inputs.nodeSelector, tolerations: inputs.tolerations, affinity: inputs.affinity };
+}
+
 /** The taint the control plane puts on cordoned nodes; tolerating it lets a pod onto them. */
 const UNSCHEDULABLE_TAINT: Taint = { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" };
 

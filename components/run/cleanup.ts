@@ -9,13 +9,11 @@
  */
 import { ownerSelector } from "../rules/daemonset";
 import type { ClusterClient } from "../cluster/client";
-import type { Logger } from "./results";
+import type { Logger } from "./shared";
 import { statusCode } from "../cluster/errors";
 
 /** Cleanup after presence is decided (or the run failed) gets this long of its own. */
 export const CLEANUP_BUDGET_SECONDS = 30;
-
-export type { Logger } from "./results";
 
 /** What cleanup needs: tolerant of state written by earlier versions, so everything is optional. */
 export interface OwnedObjects {

@@ -26,17 +26,18 @@ import {
     deleteCreatedDaemonSet,
     deleteOwnedDaemonSets,
     type CreatedDaemonSet,
-    type Logger,
     type OwnedObjects,
 } from "./cleanup";
 import { BatchMover, checkPullSecretsExist, createDaemonSet, watchNodes, watchOwnPods, watchWarnings } from "./pullers";
-import { constraintsOf, OPERATION_BUDGET_SECONDS, type PrePullResult } from "./results";
+import { constraintsOf } from "../rules/eligibility";
+import { OPERATION_BUDGET_SECONDS, type Logger, type PrePullResult } from "./shared";
 import { systemClock, waitForPresence } from "./waiting";
 import { watchEngine } from "./watchdog";
 
-export type { Logger, OwnedObjects } from "./cleanup";
+export type { OwnedObjects } from "./cleanup";
+export type { Logger } from "./shared";
 export { inspectPresence, KUBELET_MAX_REPORTED_IMAGES } from "./refresh";
-export type { PrePullResult } from "./results";
+export type { PrePullResult } from "./shared";
 
 /** Presence is re-evaluated this long after a watched change (coalescing bursts of events). */
 const EVENT_DEBOUNCE_MS = 100;

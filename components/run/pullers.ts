@@ -11,7 +11,8 @@ import type { PrePullInputs } from "../rules/inputs";
 import type { Event, Node, Pod } from "../rules/wire";
 import { projectEvent, projectNode, projectPod } from "../rules/projection";
 import type { ImageReference } from "../rules/references";
-import type { CreatedDaemonSet, Logger } from "./cleanup";
+import type { CreatedDaemonSet } from "./cleanup";
+import type { Logger } from "./shared";
 
 export function watchNodes(
     cluster: ClusterClient,

@@ -7,7 +7,8 @@ import type { PrePullInputs } from "../rules/inputs";
 import type { Node } from "../rules/wire";
 import { evaluatePresence, unprovenAbsence } from "../rules/presence";
 import { parseImageReference } from "../rules/references";
-import { constraintsOf, OPERATION_BUDGET_SECONDS, type PrePullResult } from "./results";
+import { constraintsOf } from "../rules/eligibility";
+import { OPERATION_BUDGET_SECONDS, type PrePullResult } from "./shared";
 
 /** The kubelet's default --node-status-max-images. */
 export const KUBELET_MAX_REPORTED_IMAGES = 50;

@@ -13,15 +13,13 @@ import type { PrePullInputs } from "../rules/inputs";
 import type { Event, Node, Pod } from "../rules/wire";
 import { evaluatePresence, problemKey, type ContainerProblem, type PresenceReport } from "../rules/presence";
 import { creationProblems, podEventProblems, targetNode, unschedulablePods, type PodProblem } from "../rules/problems";
-import type { Logger } from "./results";
+import type { Logger } from "./shared";
 import type { ImageReference } from "../rules/references";
 
 /** How long a transient problem may persist before the pre-pull fails. */
 export const PROBLEM_TOLERANCE_SECONDS = 30;
 /** Progress is printed at least this often while waiting. */
 export const PROGRESS_INTERVAL_SECONDS = 10;
-
-export type { Logger } from "./results";
 
 /** Time as the wait loop sees it: the system's in a run, a fake one in unit tests. */
 export interface Clock {
