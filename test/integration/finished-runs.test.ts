@@ -70,15 +70,21 @@ describe("a finished run leaves nothing running", function () {
         );
     }
 
-    it("after a create that succeeded, a refresh and a delete", async () => {
-        const s = await newScenario(cluster, "finished-ok");
+    /** A scenario with one fast node, and checked inputs that pull a new image onto it. */
+    async function oneNodeInputs(title: string, extra: Record<string, unknown> = {}) {
+        const s = await newScenario(cluster, title);
         await addNode(cluster, s, "a", { annotations: FAST_PULL });
-        const inputs = await checkedInputs(cluster, {
+        return checkedInputs(cluster, {
             images: [`registry.example.com/finished/${s.id}:1`],
             namespace: s.namespace,
             nodeSelector: s.nodeSelector,
             timeoutSeconds: 300,
+            ...extra,
         });
+    }
+
+    it("after a create that succeeded, a refresh and a delete", async () => {
+        const inputs = await oneNodeInputs("finished-ok");
         const created = await runAlone("create", inputs);
         assert.equal(created.outcome, "OP-DONE");
         assertEnded(created);
@@ -92,15 +98,7 @@ describe("a finished run leaves nothing running", function () {
     });
 
     it("after a create that failed early (a missing PriorityClass)", async () => {
-        const s = await newScenario(cluster, "finished-failed");
-        await addNode(cluster, s, "a", { annotations: FAST_PULL });
-        const inputs = await checkedInputs(cluster, {
-            images: [`registry.example.com/finished/${s.id}:1`],
-            namespace: s.namespace,
-            nodeSelector: s.nodeSelector,
-            priorityClassName: "does-not-exist",
-            timeoutSeconds: 300,
-        });
+        const inputs = await oneNodeInputs("finished-failed", { priorityClassName: "does-not-exist" });
         const failed = await runAlone("create", inputs);
         assert.match(failed.outcome, /^OP-FAILED .*cannot pre-pull images/);
         assertEnded(failed);
