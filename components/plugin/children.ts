@@ -4,21 +4,28 @@
  * plugin process that runs `construct`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { ChildResources, CleanupProps, PrePullProps } from "../pulumi/component";
+import {
+    PRE_PULL_OUTPUTS,
+    type ChildResources,
+    type CleanupProps,
+    type PrePullProps,
+    type PrePullResource,
+} from "../pulumi/component";
 
 export const PRE_PULL_TYPE = "image-prepuller:index:PrePull";
 export const CLEANUP_TYPE = "image-prepuller:index:PrePullCleanup";
 
-class PrePull extends pulumi.CustomResource {
-    declare public readonly images: pulumi.Output<string[]>;
-    declare public readonly nodes: pulumi.Output<string[]>;
-    declare public readonly skipped: pulumi.Output<boolean>;
-    declare public readonly durationSeconds: pulumi.Output<number>;
-    declare public readonly missingNodes: pulumi.Output<Record<string, string[]>>;
+class PrePull extends pulumi.CustomResource implements Omit<PrePullResource, keyof pulumi.CustomResource> {
+    declare public readonly images: PrePullResource["images"];
+    declare public readonly nodes: PrePullResource["nodes"];
+    declare public readonly skipped: PrePullResource["skipped"];
+    declare public readonly durationSeconds: PrePullResource["durationSeconds"];
+    declare public readonly missingNodes: PrePullResource["missingNodes"];
+    declare public readonly droppedNodes: PrePullResource["droppedNodes"];
+    declare public readonly skippedNodes: PrePullResource["skippedNodes"];
 
     constructor(name: string, props: PrePullProps, opts: pulumi.CustomResourceOptions) {
-        const outputs = { nodes: undefined, skipped: undefined, durationSeconds: undefined, missingNodes: undefined };
-        super(PRE_PULL_TYPE, name, { ...props, ...outputs }, opts);
+        super(PRE_PULL_TYPE, name, { ...props, ...PRE_PULL_OUTPUTS }, opts);
     }
 }
 

@@ -20,6 +20,8 @@ export const COMPONENT_OUTPUTS = [
     "durationSeconds",
     "missingNodes",
     "continuousDaemonSet",
+    "droppedNodes",
+    "skippedNodes",
 ] as const satisfies readonly (keyof ImagePrePuller)[];
 
 const served: Record<string, pulumi.dynamic.ResourceProvider> = {

@@ -44,6 +44,14 @@ export interface ImagePrePullerArgs {
     continuous?: boolean;
     /** At most this many nodes pull at once during the blocking pre-pull. Default: all at once. */
     maxParallelNodes?: pulumi.Input<number>;
+    /**
+     * A node whose pre-pull pod the scheduler cannot place for 30 s (full: "Too many pods", no
+     * room for the requests, an untolerated taint): "skip" leaves it out, named in a progress line
+     * and in `skippedNodes`, and goes on; "fail" fails the pre-pull naming it. A run in which no
+     * node could take the pods fails either way. Default "skip": such a node cannot take a user's
+     * pod either, and the JupyterHub chart's pre-puller stops waiting for it, too.
+     */
+    unschedulableNodes?: pulumi.Input<"skip" | "fail">;
 }
 
 /**
@@ -62,6 +70,10 @@ export class ImagePrePuller extends pulumi.ComponentResource {
     public readonly missingNodes: pulumi.Output<Record<string, string[]>>;
     /** `namespace/name` of the continuous puller's DaemonSet; undefined unless `continuous` is true. */
     public readonly continuousDaemonSet: pulumi.Output<string | undefined>;
+    /** Nodes that were eligible and left before they held the images, with the cause; not in `nodes`. */
+    public readonly droppedNodes: pulumi.Output<Record<string, string>>;
+    /** Nodes skipped because their pre-pull pod could not be scheduled, with the scheduler's reason; not in `nodes`. */
+    public readonly skippedNodes: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: ImagePrePullerArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPE, name, {}, opts);
@@ -91,6 +103,9 @@ export class ImagePrePuller extends pulumi.ComponentResource {
         this.skipped = prePull.skipped;
         this.durationSeconds = prePull.durationSeconds;
         this.missingNodes = prePull.missingNodes;
+        // State written before 0.2 has neither.
+        this.droppedNodes = prePull.droppedNodes.apply((d) => d ?? {});
+        this.skippedNodes = prePull.skippedNodes.apply((d) => d ?? {});
         // Created only after the pre-pull, so it starts on nodes that already hold the images.
         this.continuousDaemonSet =
             args.continuous === true
@@ -103,6 +118,8 @@ export class ImagePrePuller extends pulumi.ComponentResource {
             durationSeconds: this.durationSeconds,
             missingNodes: this.missingNodes,
             continuousDaemonSet: this.continuousDaemonSet,
+            droppedNodes: this.droppedNodes,
+            skippedNodes: this.skippedNodes,
         });
     }
 
@@ -209,22 +226,27 @@ export function prePullProps(name: string, args: ImagePrePullerArgs, component?:
     };
 }
 
+/** The pre-pull resource's outputs that are not inputs: declared, so that the resource has them. */
+export const PRE_PULL_OUTPUTS = {
+    nodes: undefined,
+    skipped: undefined,
+    durationSeconds: undefined,
+    missingNodes: undefined,
+    droppedNodes: undefined,
+    skippedNodes: undefined,
+};
+
 class PrePull extends pulumi.dynamic.Resource {
     declare public readonly images: pulumi.Output<string[]>;
     declare public readonly nodes: pulumi.Output<string[]>;
     declare public readonly skipped: pulumi.Output<boolean>;
     declare public readonly durationSeconds: pulumi.Output<number>;
     declare public readonly missingNodes: pulumi.Output<Record<string, string[]>>;
+    declare public readonly droppedNodes: pulumi.Output<Record<string, string> | undefined>;
+    declare public readonly skippedNodes: pulumi.Output<Record<string, string> | undefined>;
 
     constructor(name: string, props: PrePullProps, opts: pulumi.CustomResourceOptions) {
-        super(
-            prePullProvider,
-            name,
-            { ...props, nodes: undefined, skipped: undefined, durationSeconds: undefined, missingNodes: undefined },
-            opts,
-            "image-prepuller",
-            "PrePull",
-        );
+        super(prePullProvider, name, { ...props, ...PRE_PULL_OUTPUTS }, opts, "image-prepuller", "PrePull");
     }
 }
 
@@ -244,7 +266,10 @@ class PrePullCleanup extends pulumi.dynamic.Resource {
 
 /** The pre-pull child's outputs the component passes on. */
 export type PrePullResource = pulumi.CustomResource &
-    Pick<PrePull, "images" | "nodes" | "skipped" | "durationSeconds" | "missingNodes">;
+    Pick<
+        PrePull,
+        "images" | "nodes" | "skipped" | "durationSeconds" | "missingNodes" | "droppedNodes" | "skippedNodes"
+    >;
 
 /** Makes the component's two custom children. */
 export interface ChildResources {

@@ -177,6 +177,8 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
                 skipped: olds.skipped ?? true,
                 durationSeconds: olds.durationSeconds ?? 0,
                 missingNodes: {},
+                ...(olds.droppedNodes ? { droppedNodes: olds.droppedNodes } : {}),
+                ...(olds.skippedNodes ? { skippedNodes: olds.skippedNodes } : {}),
             };
             return { outs: { ...news, ...previous } };
         }

@@ -173,6 +173,22 @@ export function normalizeContinuous(value: unknown, errors: Collector): boolean 
     return value;
 }
 
+/** The choices of `unschedulableNodes`, the first the default. */
+export const UNSCHEDULABLE_NODE_POLICIES: readonly string[] = ["skip", "fail"];
+
+export function normalizeUnschedulableNodes(value: unknown, errors: Collector): "skip" | "fail" | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (isUnknown(value)) return value as unknown as "skip";
+    if (typeof value !== "string" || !UNSCHEDULABLE_NODE_POLICIES.includes(value)) {
+        errors.fail(
+            "unschedulableNodes",
+            `must be one of ${UNSCHEDULABLE_NODE_POLICIES.map((p) => `"${p}"`).join(", ")}, got ${describeType(value)}`,
+        );
+        return undefined;
+    }
+    return value as "skip" | "fail";
+}
+
 export function normalizeMaxParallelNodes(value: unknown, errors: Collector): number | undefined {
     if (value === undefined || value === null) return undefined;
     if (isUnknown(value)) return value as unknown as number;

@@ -17,6 +17,7 @@ import {
     normalizePullSecrets,
     normalizeSeconds,
     normalizeSingleImage,
+    normalizeUnschedulableNodes,
     optionalName,
     optionalString,
 } from "./input-fields";
@@ -61,6 +62,12 @@ export interface PrePullInputs {
     continuous?: boolean;
     /** At most this many nodes pull at once; absent: all eligible nodes at once. */
     maxParallelNodes?: number;
+    /**
+     * A node whose pre-pull pod the scheduler cannot place (full, no room, an untolerated taint)
+     * for the problem tolerance: "skip" leaves it out, named, and goes on; "fail" fails the run.
+     * Absent: "skip".
+     */
+    unschedulableNodes?: "skip" | "fail";
     /** Names the DaemonSet and labels everything this resource creates. Stable for its lifetime. */
     ownerId: string;
     /**
@@ -96,6 +103,7 @@ export const OPERATIONAL_PROPERTIES = [
     "ownerId",
     "continuous",
     "maxParallelNodes",
+    "unschedulableNodes",
 ] as const;
 /** Properties a user may set; anything else is a typo we reject rather than ignore. */
 export const INPUT_PROPERTIES: readonly string[] = [...PULL_PROPERTIES, ...OPERATIONAL_PROPERTIES];
@@ -156,6 +164,9 @@ export function normalizeInputs(
     if (continuous !== false) inputs.continuous = continuous;
     const maxParallelNodes = normalizeMaxParallelNodes(news.maxParallelNodes, errors);
     if (maxParallelNodes !== undefined) inputs.maxParallelNodes = maxParallelNodes;
+    const unschedulableNodes = normalizeUnschedulableNodes(news.unschedulableNodes, errors);
+    if (unschedulableNodes !== undefined && unschedulableNodes !== "skip")
+        inputs.unschedulableNodes = unschedulableNodes;
 
     if (
         !isUnknown(inputs.pollIntervalSeconds) &&

@@ -15,14 +15,36 @@ export interface PodProblem {
 
 /** Warning reasons the kubelet records on a pod that cannot start at all (no container status says so). */
 const POD_EVENT_REASONS: readonly string[] = ["FailedCreatePodSandBox", "FailedMount", "FailedAttachVolume"];
+/** Waiting reasons the kubelet gives every container of a pod it has not yet got to. */
+const NOT_STARTED_REASONS: readonly string[] = ["PodInitializing", "ContainerCreating"];
+
+/**
+ * Whether the kubelet got past the stage those events are about: the pod's sandbox exists
+ * (PodReadyToStartContainers=True, which the kubelet sets once volumes are mounted and the runtime
+ * created the sandbox), or some container ran, or is held up further on (a pull error). A sandbox
+ * or mount warning of such a pod is history: the kubelet retried and moved on.
+ */
+export function pastSandbox(pod: Pod): boolean {
+    const ready = (pod.status?.conditions ?? []).find((c) => c.type === "PodReadyToStartContainers");
+    if (ready?.status === "True") return true;
+    const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+    return statuses.some(
+        (s) =>
+            s.state?.running !== undefined ||
+            s.state?.terminated !== undefined ||
+            s.lastState?.terminated !== undefined ||
+            (s.state?.waiting?.reason !== undefined && !NOT_STARTED_REASONS.includes(s.state.waiting.reason)),
+    );
+}
 
 /**
  * Our pods the kubelet cannot start, from its Warning events: a sandbox it cannot create (the
- * runtime or the network plugin fails), a volume it cannot mount. The newest message per pod.
+ * runtime or the network plugin fails), a volume it cannot mount. The newest message per pod,
+ * and only while the pod is still stuck there (see pastSandbox): the events live for an hour.
  */
 export function podEventProblems(events: readonly Event[], pods: readonly Pod[]): PodProblem[] {
     const byUid: Record<string, Pod> = {};
-    for (const pod of pods) if (pod.metadata?.uid) byUid[pod.metadata.uid] = pod;
+    for (const pod of pods) if (pod.metadata?.uid && !pastSandbox(pod)) byUid[pod.metadata.uid] = pod;
     const newest: Record<string, Event> = {};
     for (const event of events) {
         const uid = event.involvedObject?.uid;
@@ -53,11 +75,22 @@ export function targetNode(pod: Pod): string | undefined {
 
 /**
  * The DaemonSet controller could not create pods: its FailedCreate Warning events, newest message
- * first, one entry per distinct message. Only events about `daemonSetUid` count.
+ * first, one entry per distinct message. Only events about `daemonSetUid` count, and of those only
+ * the ones `current` accepts (the wait loop: those written recently).
  */
-export function creationProblems(events: readonly Event[], daemonSetUid: string): PodProblem[] {
+export function creationProblems(
+    events: readonly Event[],
+    daemonSetUid: string,
+    current: (event: Event) => boolean = () => true,
+): PodProblem[] {
     const relevant = events
-        .filter((e) => e.involvedObject?.uid === daemonSetUid && e.type === "Warning" && e.reason === "FailedCreate")
+        .filter(
+            (e) =>
+                e.involvedObject?.uid === daemonSetUid &&
+                e.type === "Warning" &&
+                e.reason === "FailedCreate" &&
+                current(e),
+        )
         .sort((a, b) => eventTime(b) - eventTime(a));
     const seen: string[] = [];
     const problems: PodProblem[] = [];

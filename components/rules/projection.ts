@@ -37,12 +37,14 @@ export function projectNode(node: Node, wanted: readonly ImageReference[]): Node
 
 /**
  * A pre-pull Pod reduced to its owner, node (or the node its affinity pins it to), PodScheduled
- * condition, container images and container states (with the fields the API always sends, so
+ * and PodReadyToStartContainers conditions, container images and container states (with the fields the API always sends, so
  * that the projection is still a Pod).
  */
 export function projectPod(pod: Pod): Pod {
     const metadata = pod.metadata ?? {};
-    const scheduled = (pod.status?.conditions ?? []).filter((c) => c.type === "PodScheduled");
+    const conditions = (pod.status?.conditions ?? []).filter(
+        (c) => c.type === "PodScheduled" || c.type === "PodReadyToStartContainers",
+    );
     const containers = (list: k8s.V1Container[] | undefined) => list?.map((c) => ({ name: c.name, image: c.image }));
     const statuses = (list: Wire<k8s.V1ContainerStatus>[] | undefined) =>
         list?.map((s) => ({
@@ -76,7 +78,7 @@ export function projectPod(pod: Pod): Pod {
         },
         status: {
             phase: pod.status?.phase,
-            conditions: scheduled.map((c) => ({
+            conditions: conditions.map((c) => ({
                 type: c.type,
                 status: c.status,
                 reason: c.reason,

@@ -32,6 +32,11 @@ export interface PrePullResult {
      * untolerated-taint, node-selector, node-affinity, deleted): not covered.
      */
     droppedNodes?: Record<string, string>;
+    /**
+     * Eligible nodes whose pre-pull pod could not be scheduled (unschedulableNodes: "skip"), with
+     * the scheduler's reason: not covered.
+     */
+    skippedNodes?: Record<string, string>;
 }
 
 /** The outputs of the pre-pull resource: its normalized inputs and its result. */

@@ -127,6 +127,8 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
                 durationSeconds: seconds(started),
                 missingNodes: {},
                 decidedAt,
+                droppedNodes: {},
+                skippedNodes: {},
             };
         }
 
@@ -169,16 +171,10 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
                     ? undefined
                     : new BatchMover(cluster, created, render, maxParallel, batch, log),
         });
-        const droppedCount = Object.keys(report.droppedNodes).length;
         log(
             `image-prepuller: all ${report.eligibleNodes.length} eligible nodes hold all ${images.length} images after ${seconds(started).toFixed(1)}s` +
-                (droppedCount > 0
-                    ? `; ${droppedCount} node${droppedCount === 1 ? "" : "s"} left before holding them: ${Object.entries(
-                          report.droppedNodes,
-                      )
-                          .map(([n, r]) => `${n} (${r})`)
-                          .join(", ")}`
-                    : ""),
+                notCovered("left before holding them", report.droppedNodes) +
+                notCovered("skipped, their pre-pull pod could not be scheduled", report.skippedNodes),
         );
         const decidedAt = new Date().toISOString();
         try {
@@ -199,6 +195,7 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             missingNodes: {},
             decidedAt,
             droppedNodes: report.droppedNodes,
+            skippedNodes: report.skippedNodes,
         };
     } finally {
         await cleanup().catch((e: Error) => log(`image-prepuller: cleanup failed: ${e.message}`));
@@ -213,6 +210,14 @@ export async function removeOwnedObjects(owned: OwnedObjects, log: Logger): Prom
         AbortSignal.timeout(OPERATION_BUDGET_SECONDS * 1000),
     );
     await deleteOwnedDaemonSets(cluster, owned, log, false);
+}
+
+/** "; 2 nodes left before holding them: a (cordoned), b (deleted)", or "" for none. */
+function notCovered(what: string, nodes: Record<string, string>): string {
+    const entries = Object.entries(nodes);
+    if (entries.length === 0) return "";
+    const list = entries.map(([node, reason]) => `${node} (${reason})`).join(", ");
+    return `; ${entries.length} node${entries.length === 1 ? "" : "s"} ${what}: ${list}`;
 }
 
 export function seconds(since: number): number {

@@ -113,6 +113,11 @@ export class BatchMover {
         private readonly log: Logger,
     ) {}
 
+    /** The nodes the DaemonSet is confined to now. */
+    current(): readonly string[] {
+        return this.batch;
+    }
+
     async move(missingNodes: readonly string[]): Promise<void> {
         const next = nextBatch(this.batch, missingNodes, this.maxParallel);
         if (next.length === 0 || canonicalList(next) === canonicalList(this.batch)) return;

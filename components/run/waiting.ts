@@ -18,6 +18,14 @@ import type { ImageReference } from "../rules/references";
 
 /** How long a transient problem may persist before the pre-pull fails. */
 export const PROBLEM_TOLERANCE_SECONDS = 30;
+/**
+ * A FailedCreate event counts for this long after it was written (first seen, or updated: the
+ * controller bumps its count on every failed retry). A failure that persists keeps renewing it
+ * (the controller retries with a back-off that stays below 20 s for the first 30 s), while one
+ * that cleared, such as a webhook that refused the first pod, stops counting before the
+ * tolerance runs out, however long the event itself lives (about an hour).
+ */
+export const FAILED_CREATE_RECENT_SECONDS = PROBLEM_TOLERANCE_SECONDS;
 /** Progress is printed at least this often while waiting. */
 export const PROGRESS_INTERVAL_SECONDS = 10;
 
@@ -58,7 +66,7 @@ function abandoned(): Error {
 export type WatchedList<T> = Pick<Watched<T>, "list" | "fatalError" | "trouble">;
 
 export interface WaitContext {
-    inputs: Pick<PrePullInputs, "namespace" | "timeoutSeconds" | "pollIntervalSeconds">;
+    inputs: Pick<PrePullInputs, "namespace" | "timeoutSeconds" | "pollIntervalSeconds" | "unschedulableNodes">;
     images: readonly ImageReference[];
     constraints: SchedulingConstraints;
     nodes: WatchedList<Node>;
@@ -73,7 +81,7 @@ export interface WaitContext {
     /** Resolves at the next watched change (the loop then decides at once, not at the next poll). */
     nextChange: () => Promise<void>;
     /** With maxParallelNodes: confines the pulls to a batch of the nodes still missing images. */
-    batches?: { move(missingNodes: readonly string[]): Promise<void> };
+    batches?: { move(missingNodes: readonly string[]): Promise<void>; current(): readonly string[] };
 }
 
 /** A problem of either kind, keyed for how long it has persisted. */
@@ -81,6 +89,8 @@ interface TrackedProblem {
     key: string;
     permanent: boolean;
     describe: string;
+    /** The node whose pod the scheduler cannot place (unschedulableNodes decides what that does). */
+    unschedulableNode?: string;
 }
 
 function containerProblem(p: ContainerProblem): TrackedProblem {
@@ -95,6 +105,7 @@ function podProblem(p: PodProblem): TrackedProblem {
     return {
         key: `pod\u0000${p.node ?? ""}\u0000${p.reason}`,
         permanent: false,
+        unschedulableNode: p.reason === "Unschedulable" ? p.node : undefined,
         describe: !p.node
             ? `the DaemonSet cannot create pre-pull pods: ${p.reason}: ${p.message}`
             : p.reason === "Unschedulable"
@@ -112,6 +123,8 @@ function ownPods(pods: readonly Pod[], uid: string): Pod[] {
 export interface WaitResult extends PresenceReport {
     /** Node name to why it left: cordoned, not-ready, untolerated-taint, node-selector, node-affinity or deleted. */
     droppedNodes: Record<string, string>;
+    /** Node name to why its pod could not be scheduled (unschedulableNodes: "skip"). */
+    skippedNodes: Record<string, string>;
 }
 
 function noteDropped(
@@ -120,6 +133,7 @@ function noteDropped(
     constraints: SchedulingConstraints,
     wanted: Set<string>,
     done: ReadonlySet<string>,
+    skipped: ReadonlyMap<string, string>,
     dropped: Map<string, string>,
     log: Logger,
 ): void {
@@ -129,7 +143,7 @@ function noteDropped(
     }
     const eligible = new Set(report.eligibleNodes);
     for (const name of wanted) {
-        if (done.has(name) || eligible.has(name) || dropped.has(name)) continue;
+        if (done.has(name) || skipped.has(name) || eligible.has(name) || dropped.has(name)) continue;
         const node = nodes.find((n) => n.metadata?.name === name);
         const reason = node ? (ineligibilityReason(node, constraints) ?? "ineligible") : "deleted";
         dropped.set(name, reason);
@@ -146,6 +160,31 @@ function describeDropped(dropped: ReadonlyMap<string, string>): string {
         .join(", ");
 }
 
+/** No eligible node was covered: every one left or could not take the pod. */
+function nothingCovered(
+    dropped: ReadonlyMap<string, string>,
+    skipped: ReadonlyMap<string, string>,
+    inputs: Pick<PrePullInputs, "namespace">,
+    daemonSetName: string,
+): Error {
+    if (skipped.size === 0) {
+        return new Error(
+            `image-prepuller: every eligible node left before it held the images: ${describeDropped(dropped)}; nothing was pre-pulled (the DaemonSet ${inputs.namespace}/${daemonSetName} was deleted)`,
+        );
+    }
+    return new Error(
+        describeFailures(
+            [
+                `no eligible node could take the pre-pull pod, so nothing was pre-pulled (unschedulableNodes: "skip" skips single nodes, not all):`,
+                ...[...skipped].sort().map(([, describe]) => describe),
+                ...(dropped.size > 0 ? [`nodes that left before holding the images: ${describeDropped(dropped)}`] : []),
+            ],
+            inputs,
+            daemonSetName,
+        ),
+    );
+}
+
 export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
     const { inputs, images, constraints, log, clock, signal } = ctx;
     const firstSeen = new Map<string, number>();
@@ -156,6 +195,12 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
     // them are named, never counted as covered.
     const wanted = new Set<string>();
     const dropped = new Map<string, string>();
+    // Nodes whose pod the scheduler could not place for the tolerance, under unschedulableNodes:
+    // "skip": out of the wait (and of the batch), named, never counted as covered.
+    const skipped = new Map<string, string>();
+    const skipUnschedulable = inputs.unschedulableNodes !== "fail";
+    // When this run first saw each version of each Warning event (the recency of FailedCreate).
+    const eventSeen = new Map<string, number>();
     let lastProgress = -Infinity;
     let lastSummary = "";
     for (;;) {
@@ -165,29 +210,48 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
         if (watchFailure) throw watchFailure;
         const pods = ownPods(ctx.pods.list(), ctx.daemonSet.uid);
         const nodes = ctx.nodes.list();
-        const report = withoutDone(evaluatePresence(nodes, pods, images, constraints), done);
+        const report = withoutSettled(evaluatePresence(nodes, pods, images, constraints), done, skipped);
         const missingNodes = Object.keys(report.missing);
-        noteDropped(nodes, report, constraints, wanted, done, dropped, log);
+        noteDropped(nodes, report, constraints, wanted, done, skipped, dropped, log);
         if (missingNodes.length === 0) {
-            if (report.eligibleNodes.length === 0 && dropped.size > 0) {
-                throw new Error(
-                    `image-prepuller: every eligible node left before it held the images: ${describeDropped(dropped)}; nothing was pre-pulled (the DaemonSet ${inputs.namespace}/${ctx.daemonSet.name} was deleted)`,
-                );
+            if (report.eligibleNodes.length === 0 && (dropped.size > 0 || skipped.size > 0)) {
+                throw nothingCovered(dropped, skipped, inputs, ctx.daemonSet.name);
             }
-            return { ...report, droppedNodes: Object.fromEntries([...dropped].sort()) };
+            return {
+                ...report,
+                droppedNodes: Object.fromEntries([...dropped].sort()),
+                skippedNodes: Object.fromEntries(
+                    [...skipped].sort().map(([node, describe]) => [node, skipReason(describe)]),
+                ),
+            };
         }
         if (!signal.aborted) await ctx.batches?.move(missingNodes);
 
+        const events = ctx.events?.list() ?? [];
+        noteEventsSeen(events, eventSeen, now);
         const problems = [
             ...report.problems.map(containerProblem),
-            ...podProblemsFor(pods, ctx.events?.list() ?? [], ctx.daemonSet.uid, missingNodes).map(podProblem),
+            ...podProblemsFor(pods, events, ctx.daemonSet.uid, missingNodes, {
+                // Without maxParallelNodes every missing node is in the batch.
+                pullingNodes: ctx.batches?.current().filter((n) => missingNodes.includes(n)),
+                recent: (e) => now - (eventSeen.get(eventVersion(e)) ?? now) < FAILED_CREATE_RECENT_SECONDS * 1000,
+            }).map(podProblem),
         ];
         const currentKeys = new Set(problems.map((p) => p.key));
         for (const key of [...firstSeen.keys()]) if (!currentKeys.has(key)) firstSeen.delete(key);
         for (const key of currentKeys) if (!firstSeen.has(key)) firstSeen.set(key, now);
-        const fatal = problems.filter(
+        const persisted = problems.filter(
             (p) => p.permanent || now - (firstSeen.get(p.key) ?? now) >= PROBLEM_TOLERANCE_SECONDS * 1000,
         );
+        const toSkip = skipUnschedulable ? persisted.filter((p) => p.unschedulableNode !== undefined) : [];
+        for (const p of toSkip) {
+            skipped.set(p.unschedulableNode!, p.describe);
+            log(
+                `image-prepuller: skipping node ${p.unschedulableNode}: its pre-pull pod could not be scheduled for ${PROBLEM_TOLERANCE_SECONDS}s (${skipReason(p.describe)}); not counted as covered (unschedulableNodes: "fail" fails instead)`,
+            );
+        }
+        if (toSkip.length > 0) continue; // decide again without them: they leave the batch, too
+        const fatal = persisted;
         if (fatal.length > 0) {
             throw new Error(
                 describeFailures(
@@ -218,19 +282,42 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
     }
 }
 
+/** One version of one event: the controller updates an event (its count) on every repeat. */
+function eventVersion(event: Event): string {
+    const m = event.metadata ?? {};
+    return `${m.name ?? ""}\u0000${m.resourceVersion ?? `${event.count ?? ""}/${event.lastTimestamp ?? ""}`}`;
+}
+
+function noteEventsSeen(events: readonly Event[], seen: Map<string, number>, now: number): void {
+    const present = new Set<string>();
+    for (const event of events) {
+        const key = eventVersion(event);
+        present.add(key);
+        if (!seen.has(key)) seen.set(key, now);
+    }
+    for (const key of [...seen.keys()]) if (!present.has(key)) seen.delete(key);
+}
+
 /**
- * Pods that cannot be created (while some node that misses images has no pod of ours) and pods
- * that cannot be scheduled on a node that misses images.
+ * Pods that cannot be created (a recent FailedCreate, while some node of the current batch that
+ * misses images has no pod of ours: nodes outside the batch have none by design), pods that
+ * cannot be scheduled on a node that misses images, and pods stuck before their sandbox.
  */
 export function podProblemsFor(
     pods: readonly Pod[],
     events: readonly Event[],
     daemonSetUid: string,
     missingNodes: readonly string[],
+    options: {
+        /** The missing nodes the DaemonSet is meant to run on now; default: all of them. */
+        pullingNodes?: readonly string[];
+        /** Whether a FailedCreate event is recent enough to count; default: all count. */
+        recent?: (event: Event) => boolean;
+    } = {},
 ): PodProblem[] {
     const withPod = new Set(pods.map(targetNode).filter((n): n is string => n !== undefined));
-    const someoneWithout = missingNodes.some((n) => !withPod.has(n));
-    const creation = someoneWithout ? creationProblems(events, daemonSetUid) : [];
+    const someoneWithout = (options.pullingNodes ?? missingNodes).some((n) => !withPod.has(n));
+    const creation = someoneWithout ? creationProblems(events, daemonSetUid, options.recent) : [];
     const onMissing = (p: PodProblem) => p.node === undefined || missingNodes.includes(p.node);
     return [
         ...creation,
@@ -239,12 +326,29 @@ export function podProblemsFor(
     ];
 }
 
-/** Records newly complete nodes in `done` and drops every done node from the report. */
-function withoutDone(report: PresenceReport, done: Set<string>): PresenceReport {
+/**
+ * Records newly complete nodes in `done`, drops every done node from what is missing, and every
+ * skipped node from the report (neither waited for nor covered).
+ */
+function withoutSettled(
+    report: PresenceReport,
+    done: Set<string>,
+    skipped: ReadonlyMap<string, string>,
+): PresenceReport {
     for (const node of report.eligibleNodes)
-        if (!Object.prototype.hasOwnProperty.call(report.missing, node)) done.add(node);
-    const missing = Object.fromEntries(Object.entries(report.missing).filter(([node]) => !done.has(node)));
-    return { ...report, missing, problems: report.problems.filter((p) => !done.has(p.node)) };
+        if (!Object.prototype.hasOwnProperty.call(report.missing, node) && !skipped.has(node)) done.add(node);
+    const settled = (node: string) => done.has(node) || skipped.has(node);
+    const missing = Object.fromEntries(Object.entries(report.missing).filter(([node]) => !settled(node)));
+    return {
+        eligibleNodes: report.eligibleNodes.filter((node) => !skipped.has(node)),
+        missing,
+        problems: report.problems.filter((p) => !settled(p.node)),
+    };
+}
+
+/** "node n: the pre-pull pod cannot be scheduled: Too many pods (...)" -> "Too many pods (...)". */
+function skipReason(describe: string): string {
+    return describe.replace(/^node [^:]*: the pre-pull pod cannot be scheduled: /, "");
 }
 
 function apiTrouble(ctx: WaitContext): string[] {

@@ -73,6 +73,7 @@ type podState struct {
 	condTimes  map[v1.PodConditionType]time.Time
 	condStatus map[v1.PodConditionType]v1.ConditionStatus
 	failed     bool
+	sandbox    bool   // the runtime created the pod's sandbox (PodReadyToStartContainers, a pod IP)
 	terminated bool   // killed (evicted or deleted): final statuses written
 	evicted    string // eviction message
 }
@@ -382,6 +383,7 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 		rec.Eventf(pod, v1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: rpc error: code = Unknown desc = %s", msg)
 		return 10 * time.Second, nil
 	}
+	st.sandbox = true
 	for st.cur < len(st.ctrs) && !st.failed {
 		c := st.ctrs[st.cur]
 		if c.until.After(now) {
@@ -626,12 +628,16 @@ func (s *simulator) buildStatus(pod *v1.Pod, st *podState) v1.PodStatus {
 	nodeState := s.nodeStateFor(pod.Spec.NodeName)
 	out.HostIP = nodeState.hostIP
 	out.HostIPs = []v1.HostIP{{IP: nodeState.hostIP}}
+	// As the kubelet: no pod IP before the runtime created the sandbox (a host-network pod has the node's).
+	out.PodIP, out.PodIPs = "", nil
 	if pod.Spec.HostNetwork {
 		out.PodIP = nodeState.hostIP
-	} else {
+	} else if st.sandbox {
 		out.PodIP = st.podIP
 	}
-	out.PodIPs = []v1.PodIP{{IP: out.PodIP}}
+	if out.PodIP != "" {
+		out.PodIPs = []v1.PodIP{{IP: out.PodIP}}
+	}
 	if out.StartTime == nil {
 		t := mt(st.startTime)
 		out.StartTime = &t
@@ -660,8 +666,10 @@ func (s *simulator) buildStatus(pod *v1.Pod, st *podState) v1.PodStatus {
 	if allInitDone && allRunning {
 		ready = v1.ConditionTrue
 	}
+	// The kubelet's PodReadyToStartContainers: True once the sandbox exists, False before (while
+	// the runtime fails to create it) and after the pod was killed.
 	readyToStart := v1.ConditionTrue
-	if st.terminated {
+	if st.terminated || !st.sandbox {
 		readyToStart = v1.ConditionFalse
 	}
 	s.setCond(st, v1.PodReadyToStartContainers, readyToStart, now)

@@ -69,8 +69,20 @@ describe("continuous mode through the real Pulumi engine", function () {
             60_000,
         );
         await stack.refresh();
-        const again = await stack.up();
-        assert.deepEqual(Object.keys(again.summary.resourceChanges ?? {}), ["same"]);
+        const changed: string[] = [];
+        const again = await stack.up({
+            onEvent: (event) => {
+                const step = event.resourcePreEvent?.metadata;
+                if (step && step.op !== "same") {
+                    changed.push(`${step.op} ${step.urn} diffs=${JSON.stringify(step.diffs ?? [])}`);
+                }
+            },
+        });
+        assert.deepEqual(
+            Object.keys(again.summary.resourceChanges ?? {}),
+            ["same"],
+            `steps other than same:\n${changed.join("\n")}`,
+        );
         assert.deepEqual(again.outputs.missingNodes!.value, {});
         assert.ok((again.outputs.nodes!.value as string[]).includes(late));
     });

@@ -5,8 +5,8 @@
  */
 import * as assert from "node:assert/strict";
 import { prePullProvider } from "../../components/pulumi/provider";
-import { FAST_PULL, sharedCluster, SIM, type TestCluster } from "../../harness/cluster";
-import { addNode, assertNothingLeft, checkedInputs, newScenario, type Scenario } from "../../harness/scenario";
+import { FAST_PULL, FAST_STATUS, sharedCluster, SIM, type TestCluster } from "../../harness/cluster";
+import { addNode, assertNothingLeft, checkedInputs, newScenario, waitFor, type Scenario } from "../../harness/scenario";
 import { denyPodsIn, WEBHOOK_MESSAGE, WEBHOOK_NAME } from "../support/webhook";
 
 /** How soon after the first sign the create must fail: the problem tolerance (30 s) and slack. */
@@ -47,6 +47,17 @@ describe("pods that cannot be created or scheduled fail the create early, naming
             console.log = original;
         }
         throw new Error(`the create succeeded, but it should have failed:\n${lines.join("\n")}`);
+    }
+
+    /** Runs `f` with console.log lines collected into `lines` (the provider's progress). */
+    async function withLines<T>(lines: string[], f: () => Promise<T>): Promise<T> {
+        const original = console.log;
+        console.log = (...args: unknown[]) => void lines.push(args.join(" "));
+        try {
+            return await f();
+        } finally {
+            console.log = original;
+        }
     }
 
     function assertEarly(result: { seconds: number }) {
@@ -119,7 +130,7 @@ describe("pods that cannot be created or scheduled fail the create early, naming
         await assertNothingLeft(cluster, s.namespace);
     });
 
-    it("a full node: the pod stays Pending, Too many pods (where the JupyterHub chart's pre-puller hangs)", async () => {
+    it("the only node full: the pod stays Pending, Too many pods; with no node to skip to, the create fails", async () => {
         const s = await scenario("full-node", { ...FAST_PULL, [SIM.maxPods]: "0" });
         const result = await failingCreate(s, {});
         assertEarly(result);
@@ -131,6 +142,44 @@ describe("pods that cannot be created or scheduled fail the create early, naming
         assert.ok(
             result.lines.some((l) => /problems: .*Too many pods/.test(l)),
             result.lines.join("\n"),
+        );
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("one full node among two does not block the rollout: it is skipped (the default), named, and not covered", async () => {
+        const s = await newScenario(cluster, "one-full");
+        const full = await addNode(cluster, s, "a", { annotations: { ...FAST_PULL, [SIM.maxPods]: "0" } });
+        const ok = await addNode(cluster, s, "b", { annotations: FAST_PULL });
+        const inputs = await checkedInputs(cluster, {
+            images: [`registry.example.com/failures/${s.id}:1`],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+        });
+        const lines: string[] = [];
+        const result = await withLines(lines, () => prePullProvider.create(inputs));
+        assert.deepEqual(result.outs.nodes, [ok]);
+        assert.deepEqual(Object.keys(result.outs.skippedNodes), [full]);
+        assert.match(result.outs.skippedNodes[full], /^Too many pods/);
+        assert.ok(
+            lines.some((l) => new RegExp(`skipping node ${full}: its pre-pull pod could not be scheduled`).test(l)),
+            lines.join("\n"),
+        );
+        assert.ok(
+            lines.some((l) => new RegExp(`1 node skipped, their pre-pull pod could not be scheduled: ${full}`).test(l)),
+            lines.join("\n"),
+        );
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it('unschedulableNodes: "fail" fails on one full node among two, naming it', async () => {
+        const s = await newScenario(cluster, "one-full-fails");
+        const full = await addNode(cluster, s, "a", { annotations: { ...FAST_PULL, [SIM.maxPods]: "0" } });
+        await addNode(cluster, s, "b", { annotations: FAST_PULL });
+        const result = await failingCreate(s, { unschedulableNodes: "fail" });
+        assertEarly(result);
+        assert.match(
+            result.error.message,
+            new RegExp(`node ${full}: the pre-pull pod cannot be scheduled: Too many pods`),
         );
         await assertNothingLeft(cluster, s.namespace);
     });
@@ -174,6 +223,77 @@ describe("pods that cannot be created or scheduled fail the create early, naming
                 `node ${s.id}-a: the pre-pull pod cannot start: FailedCreatePodSandBox: .*unable to start container process`,
             ),
         );
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("a sandbox error that clears after its first warning ends in success, though the warning lives on", async () => {
+        // The pull (45 s) outlasts the 30 s tolerance: a warning that still counted would fail it.
+        const s = await newScenario(cluster, "sandbox-clears");
+        const node = await addNode(cluster, s, "a", {
+            annotations: { ...FAST_STATUS, [SIM.pullSeconds]: "45", [SIM.sandboxError]: "runc create failed" },
+        });
+        const inputs = await checkedInputs(cluster, {
+            images: [`registry.example.com/failures/${s.id}:1`],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+        });
+        const lines: string[] = [];
+        const creating = withLines(lines, () => prePullProvider.create(inputs));
+        await waitFor(
+            async () =>
+                (
+                    await cluster.core.listNamespacedEvent({
+                        namespace: s.namespace,
+                        fieldSelector: "reason=FailedCreatePodSandBox",
+                    })
+                ).items.length > 0,
+            "the first FailedCreatePodSandBox warning",
+            60_000,
+        );
+        await cluster.core.patchNode(
+            { name: node, body: { metadata: { annotations: { [SIM.sandboxError]: null } } } },
+            cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
+        );
+        const result = await creating;
+        assert.deepEqual(result.outs.nodes, [node]);
+        assert.ok(
+            lines.some((l) => /problems: .*FailedCreatePodSandBox/.test(l)),
+            `the warning was shown while it was current:\n${lines.join("\n")}`,
+        );
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("a webhook that denies only the first pod, with maxParallelNodes: 1, ends in success", async () => {
+        // Node b has no pod while a pulls (40 s, past the tolerance), by design of the batch: the
+        // old FailedCreate must not count for it.
+        const s = await newScenario(cluster, "webhook-blip");
+        const slow = { ...FAST_STATUS, [SIM.pullSeconds]: "40" };
+        const nodes = [
+            await addNode(cluster, s, "a", { annotations: slow }),
+            await addNode(cluster, s, "b", { annotations: FAST_PULL }),
+        ];
+        const webhook = await denyPodsIn(cluster, s.namespace, { denials: 1 });
+        try {
+            const inputs = await checkedInputs(cluster, {
+                images: [`registry.example.com/failures/${s.id}:1`],
+                namespace: s.namespace,
+                nodeSelector: s.nodeSelector,
+                maxParallelNodes: 1,
+            });
+            const lines: string[] = [];
+            const result = await withLines(lines, () => prePullProvider.create(inputs));
+            assert.deepEqual(result.outs.nodes, nodes.sort(), lines.join("\n"));
+            const denied = await cluster.core.listNamespacedEvent({
+                namespace: s.namespace,
+                fieldSelector: "reason=FailedCreate",
+            });
+            assert.ok(
+                denied.items.some((e) => /denied the request/.test(e.message ?? "")),
+                "the webhook denied a pod",
+            );
+        } finally {
+            await webhook.stop();
+        }
         await assertNothingLeft(cluster, s.namespace);
     });
 

@@ -171,6 +171,17 @@ describe("a real kubelet and containerd node, and the simulator held against it"
         assert.deepEqual(simulated, real, "init container statuses differ between the simulated and the real node");
         const [realMain, simulatedMain] = pods.map((p) => p.status!.containerStatuses!.map(readable));
         assert.deepEqual(simulatedMain, realMain);
+        // The pod's conditions (the wait loop reads PodReadyToStartContainers: the sandbox exists)
+        // and its IP, set once the sandbox exists.
+        const [realConditions, simulatedConditions] = pods.map((p) =>
+            (p.status!.conditions ?? []).map((c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ""}`).sort(),
+        );
+        assert.deepEqual(simulatedConditions, realConditions);
+        assert.ok(realConditions!.includes("PodReadyToStartContainers=True"), realConditions!.join(", "));
+        assert.deepEqual(
+            pods.map((p) => typeof p.status!.podIP === "string" && p.status!.podIP !== ""),
+            [true, true],
+        );
 
         // Both kubelets report the images at their default timings: within the 30 s image list
         // refresh plus the 10 s status sync after the pull.

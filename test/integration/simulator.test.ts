@@ -227,6 +227,55 @@ describe("the local cluster is as strict as a stock one", function () {
         assert.ok(pod!.status!.conditions!.some((c) => c.type === "DisruptionTarget" && c.status === "True"));
     });
 
+    it("a sandbox the runtime cannot create: a FailedCreatePodSandBox Warning, PodReadyToStartContainers=False and no pod IP until it can (kubelet source: pkg/kubelet/kuberuntime, status generation)", async () => {
+        // Not compared with the real node: its runc works. As the kubelet: the Warning is
+        // repeated while it retries, containers stay waiting (PodInitializing), the condition
+        // turns True and the pod gets its IP once the sandbox exists.
+        const s = await newScenario(cluster, "sandbox");
+        const node = await addNode(cluster, s, "a", {
+            annotations: {
+                ...FAST_STATUS,
+                [SIM.sandboxError]: "runc create failed: unable to start container process",
+            },
+        });
+        await cluster.core.createNamespacedPod({
+            namespace: s.namespace,
+            body: {
+                metadata: { name: "sandbox" },
+                spec: { nodeName: node, containers: [{ name: "main", image: "registry.example.com/sandbox/main:1" }] },
+            },
+        });
+        const condition = (pod: k8s.V1Pod) =>
+            pod.status?.conditions?.find((c) => c.type === "PodReadyToStartContainers")?.status;
+        let pod: k8s.V1Pod | undefined;
+        await waitFor(
+            async () => {
+                const events = await cluster.core.listNamespacedEvent({
+                    namespace: s.namespace,
+                    fieldSelector: "reason=FailedCreatePodSandBox",
+                });
+                pod = await podStatus(cluster, s.namespace, "sandbox");
+                return events.items.length > 0 && condition(pod) !== undefined;
+            },
+            "a FailedCreatePodSandBox event and a pod status",
+            30_000,
+        );
+        assert.equal(condition(pod!), "False");
+        assert.ok(!pod!.status?.podIP, `no pod IP before the sandbox exists: ${pod!.status?.podIP}`);
+        assert.equal(pod!.status?.containerStatuses?.[0]?.state?.waiting?.reason, "PodInitializing");
+
+        await cluster.core.patchNode(
+            { name: node, body: { metadata: { annotations: { [SIM.sandboxError]: null } } } },
+            mergePatch(cluster),
+        );
+        await waitFor(
+            async () => condition((pod = await podStatus(cluster, s.namespace, "sandbox"))) === "True",
+            "PodReadyToStartContainers=True once the runtime can create the sandbox",
+            30_000,
+        );
+        assert.ok(pod!.status?.podIP, "a pod IP once the sandbox exists");
+    });
+
     it("a node whose heartbeats stop turns Ready=Unknown through the node-lifecycle controller (grace period 50 s)", async function () {
         this.timeout(180_000);
         const s = await newScenario(cluster, "heartbeat");

@@ -10,9 +10,11 @@ import type { TestCluster } from "../../harness/cluster";
 export const WEBHOOK_NAME = "deny-pods.prepuller.test";
 export const WEBHOOK_MESSAGE = "pods in this namespace need an approved image policy (test webhook)";
 
+/** Denies pod creation in `namespace`: every time, or only the first `denials` times (a policy engine that blips). */
 export async function denyPodsIn(
     cluster: TestCluster,
     namespace: string,
+    options: { denials?: number } = {},
 ): Promise<{ stop: () => Promise<void>; reviews: () => number }> {
     const { key, cert } = selfSignedCertificate();
     let reviews = 0;
@@ -29,8 +31,9 @@ export async function denyPodsIn(
                     kind: "AdmissionReview",
                     response: {
                         uid: review.request.uid,
-                        allowed: false,
-                        status: { code: 403, message: WEBHOOK_MESSAGE },
+                        ...(options.denials !== undefined && reviews > options.denials
+                            ? { allowed: true }
+                            : { allowed: false, status: { code: 403, message: WEBHOOK_MESSAGE } }),
                     },
                 }),
             );

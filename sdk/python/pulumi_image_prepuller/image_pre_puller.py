@@ -13,6 +13,7 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from ._enums import *
 from ._inputs import *
 
 __all__ = ['ImagePrePullerArgs', 'ImagePrePuller']
@@ -35,7 +36,8 @@ class ImagePrePullerArgs:
                  poll_interval_seconds: pulumi.Input[Optional[_builtins.float]] = None,
                  priority_class_name: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout_seconds: pulumi.Input[Optional[_builtins.float]] = None,
-                 tolerations: pulumi.Input[Optional[Sequence[pulumi.Input['TolerationArgs']]]] = None):
+                 tolerations: pulumi.Input[Optional[Sequence[pulumi.Input['TolerationArgs']]]] = None,
+                 unschedulable_nodes: pulumi.Input[Optional['UnschedulableNodes']] = None):
         """
         The set of arguments for constructing a ImagePrePuller resource.
 
@@ -55,6 +57,7 @@ class ImagePrePullerArgs:
         :param pulumi.Input[_builtins.str] priority_class_name: Priority class of the pre-pull pods.
         :param pulumi.Input[_builtins.float] timeout_seconds: Fail if not every eligible node holds every image after this many seconds. Default 600.
         :param pulumi.Input[Sequence[pulumi.Input['TolerationArgs']]] tolerations: Tolerations of the user pods: tainted nodes whose NoSchedule/NoExecute taints these tolerate are covered.
+        :param pulumi.Input['UnschedulableNodes'] unschedulable_nodes: What a node that cannot take the pre-pull pod (the scheduler reports it full: "Too many pods", "Insufficient cpu", an untolerated taint) does to the pre-pull once that has lasted 30 s: "skip" leaves it out, named in a progress line and in `skippedNodes` (never in `nodes`), and the run goes on with the other nodes; "fail" fails the pre-pull naming it. A run in which no node could take the pods fails either way. Default "skip": a node that cannot take the pre-pull pod cannot take a user's pod either, and the JupyterHub chart's own pre-puller stops waiting for such nodes, too.
         """
         pulumi.set(__self__, "images", images)
         if affinity is not None:
@@ -87,6 +90,8 @@ class ImagePrePullerArgs:
             pulumi.set(__self__, "timeout_seconds", timeout_seconds)
         if tolerations is not None:
             pulumi.set(__self__, "tolerations", tolerations)
+        if unschedulable_nodes is not None:
+            pulumi.set(__self__, "unschedulable_nodes", unschedulable_nodes)
 
     @_builtins.property
     @pulumi.getter
@@ -280,6 +285,18 @@ class ImagePrePullerArgs:
     def tolerations(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['TolerationArgs']]]]):
         pulumi.set(self, "tolerations", value)
 
+    @_builtins.property
+    @pulumi.getter(name="unschedulableNodes")
+    def unschedulable_nodes(self) -> pulumi.Input[Optional['UnschedulableNodes']]:
+        """
+        What a node that cannot take the pre-pull pod (the scheduler reports it full: "Too many pods", "Insufficient cpu", an untolerated taint) does to the pre-pull once that has lasted 30 s: "skip" leaves it out, named in a progress line and in `skippedNodes` (never in `nodes`), and the run goes on with the other nodes; "fail" fails the pre-pull naming it. A run in which no node could take the pods fails either way. Default "skip": a node that cannot take the pre-pull pod cannot take a user's pod either, and the JupyterHub chart's own pre-puller stops waiting for such nodes, too.
+        """
+        return pulumi.get(self, "unschedulable_nodes")
+
+    @unschedulable_nodes.setter
+    def unschedulable_nodes(self, value: pulumi.Input[Optional['UnschedulableNodes']]):
+        pulumi.set(self, "unschedulable_nodes", value)
+
 
 @pulumi.type_token("image-prepuller:index:ImagePrePuller")
 class ImagePrePuller(pulumi.ComponentResource):
@@ -303,6 +320,7 @@ class ImagePrePuller(pulumi.ComponentResource):
                  priority_class_name: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout_seconds: pulumi.Input[Optional[_builtins.float]] = None,
                  tolerations: pulumi.Input[Optional[Sequence[pulumi.Input[Union['TolerationArgs', 'TolerationArgsDict']]]]] = None,
+                 unschedulable_nodes: pulumi.Input[Optional['UnschedulableNodes']] = None,
                  __props__=None):
         """
         Pre-pulls container images onto every eligible node. Its create (and update) step blocks until every eligible node holds every image, so resources that depend on it start on warm nodes.
@@ -325,6 +343,7 @@ class ImagePrePuller(pulumi.ComponentResource):
         :param pulumi.Input[_builtins.str] priority_class_name: Priority class of the pre-pull pods.
         :param pulumi.Input[_builtins.float] timeout_seconds: Fail if not every eligible node holds every image after this many seconds. Default 600.
         :param pulumi.Input[Sequence[pulumi.Input[Union['TolerationArgs', 'TolerationArgsDict']]]] tolerations: Tolerations of the user pods: tainted nodes whose NoSchedule/NoExecute taints these tolerate are covered.
+        :param pulumi.Input['UnschedulableNodes'] unschedulable_nodes: What a node that cannot take the pre-pull pod (the scheduler reports it full: "Too many pods", "Insufficient cpu", an untolerated taint) does to the pre-pull once that has lasted 30 s: "skip" leaves it out, named in a progress line and in `skippedNodes` (never in `nodes`), and the run goes on with the other nodes; "fail" fails the pre-pull naming it. A run in which no node could take the pods fails either way. Default "skip": a node that cannot take the pre-pull pod cannot take a user's pod either, and the JupyterHub chart's own pre-puller stops waiting for such nodes, too.
         """
         ...
     @overload
@@ -366,6 +385,7 @@ class ImagePrePuller(pulumi.ComponentResource):
                  priority_class_name: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout_seconds: pulumi.Input[Optional[_builtins.float]] = None,
                  tolerations: pulumi.Input[Optional[Sequence[pulumi.Input[Union['TolerationArgs', 'TolerationArgsDict']]]]] = None,
+                 unschedulable_nodes: pulumi.Input[Optional['UnschedulableNodes']] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
         if not isinstance(opts, pulumi.ResourceOptions):
@@ -395,11 +415,14 @@ class ImagePrePuller(pulumi.ComponentResource):
             __props__.__dict__["priority_class_name"] = priority_class_name
             __props__.__dict__["timeout_seconds"] = timeout_seconds
             __props__.__dict__["tolerations"] = tolerations
+            __props__.__dict__["unschedulable_nodes"] = unschedulable_nodes
             __props__.__dict__["continuous_daemon_set"] = None
+            __props__.__dict__["dropped_nodes"] = None
             __props__.__dict__["duration_seconds"] = None
             __props__.__dict__["missing_nodes"] = None
             __props__.__dict__["nodes"] = None
             __props__.__dict__["skipped"] = None
+            __props__.__dict__["skipped_nodes"] = None
         super(ImagePrePuller, __self__).__init__(
             'image-prepuller:index:ImagePrePuller',
             resource_name,
@@ -414,6 +437,14 @@ class ImagePrePuller(pulumi.ComponentResource):
         `namespace/name` of the continuous puller's DaemonSet; unset unless `continuous` is true.
         """
         return pulumi.get(self, "continuous_daemon_set")
+
+    @_builtins.property
+    @pulumi.getter(name="droppedNodes")
+    def dropped_nodes(self) -> pulumi.Output[Mapping[str, _builtins.str]]:
+        """
+        Nodes that were eligible and left before they held the images (cordoned, not-ready, untolerated-taint, node-selector, node-affinity or deleted), with that cause; never counted in `nodes`. Empty when none left.
+        """
+        return pulumi.get(self, "dropped_nodes")
 
     @_builtins.property
     @pulumi.getter(name="durationSeconds")
@@ -454,4 +485,12 @@ class ImagePrePuller(pulumi.ComponentResource):
         True when every eligible node already held every image, so no DaemonSet was created.
         """
         return pulumi.get(self, "skipped")
+
+    @_builtins.property
+    @pulumi.getter(name="skippedNodes")
+    def skipped_nodes(self) -> pulumi.Output[Mapping[str, _builtins.str]]:
+        """
+        Eligible nodes that could not take the pre-pull pod and were skipped (unschedulableNodes: "skip"), with the scheduler's reason; never counted in `nodes`. Empty when none were.
+        """
+        return pulumi.get(self, "skipped_nodes")
 

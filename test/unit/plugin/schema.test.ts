@@ -22,8 +22,10 @@ interface SchemaProperty {
     secret?: boolean;
 }
 interface SchemaObject {
+    type?: string;
     properties?: Record<string, SchemaProperty>;
     required?: string[];
+    enum?: { value: unknown }[];
 }
 interface Schema {
     name: string;
@@ -99,6 +101,18 @@ function differences(checker: ts.TypeChecker, where: string, node: ts.TypeNode, 
         return prop.type === "array" && prop.items
             ? differences(checker, `${where}[]`, inner.elementType, prop.items)
             : mismatch("array");
+    }
+    if (
+        ts.isUnionTypeNode(inner) &&
+        inner.types.every((t) => ts.isLiteralTypeNode(t) && ts.isStringLiteral(t.literal))
+    ) {
+        // "a" | "b": a schema enum of strings with exactly those values.
+        const values = inner.types.map((t) => ((t as ts.LiteralTypeNode).literal as ts.StringLiteral).text);
+        const own = prop.$ref ? resolveRef(prop.$ref) : undefined;
+        const enumValues = (own?.enum ?? []).map((e) => e.value);
+        return own?.type === "string" && JSON.stringify(enumValues) === JSON.stringify(values)
+            ? []
+            : mismatch(`an enum of strings ${JSON.stringify(values)}`);
     }
     if (ts.isUnionTypeNode(inner)) {
         const options = prop.oneOf ?? [];

@@ -105,7 +105,7 @@ describe("provider diff and update (offline)", () => {
 
     it("continuous and maxParallelNodes changes are recorded without re-pulling or calling the cluster", async () => {
         const olds = outputsOf(await checked({ images: ["python:3.12"], kubeconfig: unreachable }));
-        for (const change of [{ continuous: true }, { maxParallelNodes: 3 }]) {
+        for (const change of [{ continuous: true }, { maxParallelNodes: 3 }, { unschedulableNodes: "fail" }]) {
             const news = await checked({ images: ["python:3.12"], kubeconfig: unreachable, ...change }, olds);
             assert.equal((await prePullProvider.diff!("default/x", olds, news)).changes, true, JSON.stringify(change));
             const result = await prePullProvider.update!("default/x", olds, news);

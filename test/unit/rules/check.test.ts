@@ -191,6 +191,18 @@ describe("check", () => {
             ["zero maxParallelNodes", { images: ["python"], maxParallelNodes: 0 }, "maxParallelNodes", /at least 1/],
             ["fractional maxParallelNodes", { images: ["python"], maxParallelNodes: 1.5 }, "maxParallelNodes", /whole/],
             ["string maxParallelNodes", { images: ["python"], maxParallelNodes: "2" }, "maxParallelNodes"],
+            [
+                "unschedulableNodes not a policy",
+                { images: ["python"], unschedulableNodes: "wait" },
+                "unschedulableNodes",
+                /must be one of "skip", "fail", got string "wait"/,
+            ],
+            [
+                "unschedulableNodes as a boolean",
+                { images: ["python"], unschedulableNodes: true },
+                "unschedulableNodes",
+                /must be one of "skip", "fail"/,
+            ],
         ];
         for (const [title, news, property, reason] of table) {
             it(`${title} -> ${property}`, async () => {
@@ -266,14 +278,22 @@ describe("check", () => {
         assert.deepEqual(i.tolerations, []);
     });
 
-    it("leaves continuous and maxParallelNodes out at their defaults, so older state compares equal", async () => {
+    it("leaves continuous, maxParallelNodes and unschedulableNodes out at their defaults, so older state compares equal", async () => {
         const plain = (await check({ images: ["python"] })).inputs as Record<string, unknown>;
-        const explicit = await check({ images: ["python"], continuous: false, maxParallelNodes: null });
+        const explicit = await check({
+            images: ["python"],
+            continuous: false,
+            maxParallelNodes: null,
+            unschedulableNodes: "skip",
+        });
         assert.deepEqual(explicit.failures, []);
         assert.deepEqual(Object.keys(explicit.inputs as object).sort(), Object.keys(plain).sort());
-        const set = (await check({ images: ["python"], continuous: true, maxParallelNodes: 3 })).inputs;
+        const set = (
+            await check({ images: ["python"], continuous: true, maxParallelNodes: 3, unschedulableNodes: "fail" })
+        ).inputs;
         assert.equal((set as Record<string, unknown>).continuous, true);
         assert.equal((set as Record<string, unknown>).maxParallelNodes, 3);
+        assert.equal((set as Record<string, unknown>).unschedulableNodes, "fail");
     });
 
     it("keeps the owner id of an existing resource", async () => {

@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import type { Event, Pod } from "../../../components/rules/wire";
 import { creationProblems, schedulerReasons, targetNode, unschedulablePods } from "../../../components/rules/problems";
 import { podProblemsFor } from "../../../components/run/waiting";
+import { makePendingPod } from "../fixtures/nodes";
 
 const dsUid = "5f0c2a5e-0000-4000-8000-000000000001";
 const ownedByDaemonSet = [{ apiVersion: "apps/v1", kind: "DaemonSet", name: "prepull-x", uid: dsUid }];
@@ -20,25 +21,7 @@ function failedCreate(message: string, at: string, uid = dsUid): Event {
 
 /** A DaemonSet pod the scheduler could not place, pinned to `node` by its affinity. */
 function pendingPod(node: string, schedulerMessage: string): Pod {
-    return {
-        metadata: { name: `prepull-x-${node}`, ownerReferences: ownedByDaemonSet },
-        spec: {
-            containers: [],
-            affinity: {
-                nodeAffinity: {
-                    requiredDuringSchedulingIgnoredDuringExecution: {
-                        nodeSelectorTerms: [
-                            { matchFields: [{ key: "metadata.name", operator: "In", values: [node] }] },
-                        ],
-                    },
-                },
-            },
-        },
-        status: {
-            phase: "Pending",
-            conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: schedulerMessage }],
-        },
-    };
+    return makePendingPod(node, schedulerMessage, ownedByDaemonSet[0]!);
 }
 
 describe("problems: why pre-pull pods do not appear or do not start", () => {

@@ -12,7 +12,8 @@ import {
     type Clock,
     type WaitContext,
 } from "../../../components/run/waiting";
-import { makeNode, makePod, type ContainerOutcome } from "../fixtures/nodes";
+import { nextBatch } from "../../../components/rules/batches";
+import { makeNode, makePendingPod, makePod, type ContainerOutcome } from "../fixtures/nodes";
 
 const UID = "uid-of-this-run";
 const IMAGE = "docker.io/library/python:3.12";
@@ -44,7 +45,10 @@ function ownPod(node: string, outcomes: ContainerOutcome[]): Pod {
     return { ...pod, metadata: { ...pod.metadata, ownerReferences: [{ uid: UID } as never] } };
 }
 
-function run(timeline: Timeline, options: { timeoutSeconds?: number; batches?: WaitContext["batches"] } = {}) {
+function run(
+    timeline: Timeline,
+    options: { timeoutSeconds?: number; batches?: WaitContext["batches"]; unschedulableNodes?: "skip" | "fail" } = {},
+) {
     const controller = new AbortController();
     const timeoutMs = (options.timeoutSeconds ?? 600) * 1000;
     const clock = new FakeClock((t) => {
@@ -59,7 +63,12 @@ function run(timeline: Timeline, options: { timeoutSeconds?: number; batches?: W
         trouble: () => undefined,
     });
     const result = waitForPresence({
-        inputs: { namespace: "jhub", timeoutSeconds: options.timeoutSeconds ?? 600, pollIntervalSeconds: 2 },
+        inputs: {
+            namespace: "jhub",
+            timeoutSeconds: options.timeoutSeconds ?? 600,
+            pollIntervalSeconds: 2,
+            unschedulableNodes: options.unschedulableNodes,
+        },
         images: [parseImageReference(IMAGE)],
         constraints: {},
         nodes: watched(timeline.nodes),
@@ -76,6 +85,46 @@ function run(timeline: Timeline, options: { timeoutSeconds?: number; batches?: W
 }
 
 const pullError: ContainerOutcome = { reason: "ErrImagePull", message: "registry blip" };
+
+/** A pod of ours whose sandbox the runtime has (PodReadyToStartContainers=True) or has not yet created. */
+function podWithSandbox(node: string, sandbox: boolean, outcome: ContainerOutcome): Pod {
+    const pod = ownPod(node, [outcome]);
+    return {
+        ...pod,
+        metadata: { ...pod.metadata, uid: `pod-${node}` },
+        status: {
+            ...pod.status,
+            conditions: [{ type: "PodReadyToStartContainers", status: sandbox ? "True" : "False" }],
+        },
+    };
+}
+
+/** A Warning event; `version` stands for its resourceVersion, which changes whenever it is repeated. */
+function warning(reason: string, about: { kind: string; uid: string }, version: number, message: string): Event {
+    return {
+        metadata: { name: `${about.uid}.${reason}`, resourceVersion: String(version) },
+        involvedObject: { kind: about.kind, uid: about.uid },
+        type: "Warning",
+        reason,
+        message,
+        count: version,
+    };
+}
+
+const SANDBOX_ERROR = "Failed to create pod sandbox: rpc error: code = Unknown desc = runc create failed";
+const DENIED = 'Error creating: admission webhook "deny.example.com" denied the request: not yet';
+
+/** maxParallelNodes as BatchMover does it: the batch moves to the nodes still missing images. */
+function batchOf(size: number) {
+    let batch: readonly string[] = [];
+    return {
+        move: async (missing: readonly string[]) => {
+            const next = nextBatch(batch, missing, size);
+            if (next.length > 0) batch = next;
+        },
+        current: () => batch,
+    };
+}
 
 describe("the wait loop, on a fake clock", () => {
     it("a pull error that clears within the tolerance does not fail", async () => {
@@ -207,10 +256,157 @@ describe("the wait loop, on a fake clock", () => {
                     makeNode("b", { images: t >= 4000 ? [[IMAGE]] : [] }),
                 ],
             },
-            { batches: { move: async (missing) => void moves.push([...missing]) } },
+            { batches: { move: async (missing) => void moves.push([...missing]), current: () => ["a", "b"] } },
         );
         await result;
         assert.deepEqual(moves, [["a", "b"], ["b"]]);
+    });
+
+    it("a sandbox warning stops counting once the pod's sandbox exists, however long the pull then takes", async () => {
+        const sandboxWarning = warning("FailedCreatePodSandBox", { kind: "Pod", uid: "pod-a" }, 1, SANDBOX_ERROR);
+        const { result, clock, lines } = run({
+            nodes: () => [makeNode("a")],
+            pods: (t) => [podWithSandbox("a", t >= 8000, t < 70_000 ? "waiting" : "completed")],
+            events: () => [sandboxWarning],
+        });
+        assert.deepEqual((await result).eligibleNodes, ["a"]);
+        assert.equal(clock.t, 70_000);
+        assert.ok(
+            lines.some((l) => /problems: node a: the pre-pull pod cannot start: FailedCreatePodSandBox/.test(l)),
+            "the warning was shown while it was current",
+        );
+    });
+
+    it("a sandbox warning of a pod that never gets its sandbox fails after the tolerance", async () => {
+        const sandboxWarning = warning("FailedCreatePodSandBox", { kind: "Pod", uid: "pod-a" }, 1, SANDBOX_ERROR);
+        const { result, clock } = run({
+            nodes: () => [makeNode("a")],
+            pods: () => [podWithSandbox("a", false, "waiting")],
+            events: () => [sandboxWarning],
+        });
+        await assert.rejects(
+            result,
+            /node a: the pre-pull pod cannot start: FailedCreatePodSandBox: .*runc create failed/,
+        );
+        assert.equal(clock.t, PROBLEM_TOLERANCE_SECONDS * 1000);
+    });
+
+    it("a FailedCreate that cleared does not fail the run while maxParallelNodes keeps the other nodes without pods", async () => {
+        // The webhook denied the first pod once; the controller's retry created it. Node b has
+        // no pod for as long as a pulls (60 s), by design of the batch.
+        const denied = warning("FailedCreate", { kind: "DaemonSet", uid: UID }, 1, DENIED);
+        const { result, clock } = run(
+            {
+                nodes: (t) => [
+                    makeNode("a", { images: t >= 60_000 ? [[IMAGE]] : [] }),
+                    makeNode("b", { images: t >= 66_000 ? [[IMAGE]] : [] }),
+                ],
+                pods: (t) => (t >= 1000 && t < 60_000 ? [ownPod("a", ["waiting"])] : []),
+                events: () => [denied],
+            },
+            { batches: batchOf(1) },
+        );
+        assert.deepEqual((await result).eligibleNodes, ["a", "b"]);
+        assert.equal(clock.t, 66_000);
+    });
+
+    it("a FailedCreate that cleared does not fail the run while a large DaemonSet is still filling", async () => {
+        const denied = warning("FailedCreate", { kind: "DaemonSet", uid: UID }, 1, DENIED);
+        const { result } = run({
+            nodes: (t) => [makeNode("a"), makeNode("b", { images: t >= 70_000 ? [[IMAGE]] : [] })],
+            pods: (t) => [
+                ownPod("a", [t < 70_000 ? "waiting" : "completed"]),
+                ...(t >= 50_000 ? [ownPod("b", ["waiting"])] : []),
+            ],
+            events: () => [denied],
+        });
+        assert.deepEqual((await result).eligibleNodes, ["a", "b"]);
+    });
+
+    it("a FailedCreate that the controller keeps repeating fails after the tolerance, naming the cause", async () => {
+        // Every retry bumps the event's count: a new version every 10 s.
+        const { result, clock } = run({
+            nodes: () => [makeNode("a")],
+            events: (t) => [
+                warning("FailedCreate", { kind: "DaemonSet", uid: UID }, 1 + Math.floor(t / 10_000), DENIED),
+            ],
+        });
+        await assert.rejects(
+            result,
+            /the DaemonSet cannot create pre-pull pods: FailedCreate: admission webhook "deny\.example\.com" denied the request/,
+        );
+        assert.equal(clock.t, PROBLEM_TOLERANCE_SECONDS * 1000);
+    });
+
+    describe("a node whose pod cannot be scheduled (unschedulableNodes)", () => {
+        const TOO_MANY =
+            "0/2 nodes are available: 1 Too many pods, 1 node(s) didn't match Pod's node affinity/selector.";
+        const full = (node: string): Pod => makePendingPod(node, TOO_MANY, { uid: UID });
+        const timeline: Timeline = {
+            nodes: (t) => [makeNode("full"), makeNode("ok", { images: t >= 60_000 ? [[IMAGE]] : [] })],
+            pods: (t) => [full("full"), ownPod("ok", [t < 60_000 ? "waiting" : "completed"])],
+        };
+
+        it("skip (the default): skipped after the tolerance, named in progress and the result, not covered", async () => {
+            const { result, lines, clock } = run(timeline);
+            const done = await result;
+            assert.deepEqual(done.eligibleNodes, ["ok"]);
+            assert.deepEqual(Object.keys(done.skippedNodes), ["full"]);
+            assert.match(done.skippedNodes.full!, /^Too many pods \(the node already runs its maximum number of pods/);
+            assert.equal(clock.t, 60_000);
+            const skipLine = lines.findIndex((l) =>
+                /skipping node full: its pre-pull pod could not be scheduled for 30s/.test(l),
+            );
+            assert.ok(skipLine >= 0, lines.join("\n"));
+            assert.ok(
+                lines.slice(skipLine + 1).every((l) => !/waiting on full/.test(l)),
+                "full is no longer waited for",
+            );
+        });
+
+        it("skip: a skipped node leaves the batch, so the next node gets its slot", async () => {
+            const moves: string[][] = [];
+            const batch = batchOf(1);
+            const { result } = run(
+                {
+                    nodes: (t) => [makeNode("a-full"), makeNode("b", { images: t >= 40_000 ? [[IMAGE]] : [] })],
+                    pods: () => [full("a-full")],
+                },
+                {
+                    batches: {
+                        move: async (m) => void (moves.push([...m]), await batch.move(m)),
+                        current: batch.current,
+                    },
+                },
+            );
+            const done = await result;
+            assert.deepEqual(done.eligibleNodes, ["b"]);
+            assert.deepEqual(moves.at(-1), ["b"]);
+        });
+
+        it("fail: the run fails after the tolerance, naming the node and the scheduler's reason", async () => {
+            const { result, clock } = run(timeline, { unschedulableNodes: "fail" });
+            await assert.rejects(result, /node full: the pre-pull pod cannot be scheduled: Too many pods/);
+            assert.equal(clock.t, PROBLEM_TOLERANCE_SECONDS * 1000);
+        });
+
+        it("skip: a run in which no node could take the pod fails, naming each", async () => {
+            const { result } = run({ nodes: () => [makeNode("full")], pods: () => [full("full")] });
+            await assert.rejects(
+                result,
+                /no eligible node could take the pre-pull pod, so nothing was pre-pulled[^]*node full: the pre-pull pod cannot be scheduled: Too many pods/,
+            );
+        });
+
+        it("a pod that is scheduled within the tolerance is waited for as usual", async () => {
+            const { result } = run({
+                nodes: (t) => [makeNode("busy", { images: t >= 50_000 ? [[IMAGE]] : [] })],
+                pods: (t) => [t < 20_000 ? full("busy") : ownPod("busy", ["waiting"])],
+            });
+            const done = await result;
+            assert.deepEqual(done.eligibleNodes, ["busy"]);
+            assert.deepEqual(done.skippedNodes, {});
+        });
     });
 
     it("prints progress at once, on change (at most every 2 s) and at least every 10 s", async () => {
