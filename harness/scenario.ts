@@ -311,3 +311,19 @@ export function assertHubAfterPulls(
     const lastPullSeen = Math.max(...ours.map((e) => e.at));
     assert.ok(hubAdded.at >= lastPullSeen, `${dependent} appeared before the last pre-pull pod event`);
 }
+
+/** A `kubernetes.io/dockerconfigjson` Secret `regcred` in `namespace` holding `auths` (registry -> credentials). */
+export async function createPullSecret(
+    cluster: Pick<TestCluster, "core">,
+    namespace: string,
+    auths: Record<string, { username: string; password: string; auth?: string }>,
+): Promise<void> {
+    await cluster.core.createNamespacedSecret({
+        namespace,
+        body: {
+            metadata: { name: "regcred" },
+            type: "kubernetes.io/dockerconfigjson",
+            stringData: { ".dockerconfigjson": JSON.stringify({ auths }) },
+        },
+    });
+}

@@ -5,7 +5,7 @@
  * deadline, or nobody waiting any more), so no call outlives the run.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { describeCallError, isRetryable, REQUEST_TIMEOUT_SECONDS, type ApiCall } from "./errors";
+import { describeCallError, isPermissionDenial, isRetryable, REQUEST_TIMEOUT_SECONDS, type ApiCall } from "./errors";
 import {
     loadClientLibrary,
     loadKubeConfig,
@@ -18,8 +18,16 @@ import {
 export interface CallOptions {
     /** At most this many attempts. Default 6. */
     attempts?: number;
+    /**
+     * A permission the run can do without (events, secrets): an RBAC denial is final at once.
+     * Other calls retry one for RBAC_PROPAGATION_SECONDS after the client was made, since RBAC
+     * created in the same `pulumi up` takes a moment to reach the authorizer.
+     */
+    optional?: boolean;
     /** Content-Type of the request body (patches). */
     contentType?: string;
+    /** Accept header of the request (a metadata-only read). */
+    accept?: string;
 }
 
 export type RequestOptions = ReturnType<ClusterClient["requestOptions"]>;
@@ -29,6 +37,9 @@ export interface ListPage<T> {
     items: T[];
     metadata?: { resourceVersion?: string; _continue?: string };
 }
+
+/** How long after a run started an RBAC denial of a required call is retried (RBAC made in the same up). */
+export const RBAC_PROPAGATION_SECONDS = 10;
 
 /** Lists are read in pages of this many objects, so a large cluster is never in memory whole. */
 export const LIST_PAGE_SIZE = 250;
@@ -42,6 +53,8 @@ export class ClusterClient {
         readonly kc: KubeConfig,
         /** Fires when the run ends: its deadline passed, or nobody waits for it any more. */
         readonly signal: AbortSignal,
+        /** Until then (ms since the epoch), an RBAC denial of a required call is retried. */
+        private readonly rbacGraceUntil: number,
     ) {
         this.core = kc.makeApiClient(lib.CoreV1Api);
         this.apps = kc.makeApiClient(lib.AppsV1Api);
@@ -49,19 +62,24 @@ export class ClusterClient {
 
     static connect(kubeconfig: string | undefined, context: string | undefined, signal: AbortSignal): ClusterClient {
         const lib = loadClientLibrary();
-        return new ClusterClient(lib, loadKubeConfig(lib, kubeconfig, context), signal);
+        return new ClusterClient(
+            lib,
+            loadKubeConfig(lib, kubeconfig, context),
+            signal,
+            Date.now() + RBAC_PROPAGATION_SECONDS * 1000,
+        );
     }
 
     /** The same connection bounded by another signal (cleanup has a budget of its own). */
     withSignal(signal: AbortSignal): ClusterClient {
-        return new ClusterClient(this.lib, this.kc, signal);
+        return new ClusterClient(this.lib, this.kc, signal, this.rbacGraceUntil);
     }
 
     /**
      * client-node's per-request options: each request is abandoned after REQUEST_TIMEOUT_SECONDS
      * or when the run's signal fires (an AbortSignal set by a middleware as the request starts).
      */
-    requestOptions(contentType?: string) {
+    requestOptions(contentType?: string, accept?: string) {
         const lib = this.lib;
         const run = this.signal;
         const configuration = {
@@ -76,7 +94,8 @@ export class ClusterClient {
             ],
             middlewareMergeStrategy: "append" as const,
         };
-        return contentType ? lib.setHeaderOptions("Content-Type", contentType, configuration) : configuration;
+        const typed = contentType ? lib.setHeaderOptions("Content-Type", contentType, configuration) : configuration;
+        return accept ? lib.setHeaderOptions("Accept", accept, typed) : typed;
     }
 
     /**
@@ -93,9 +112,11 @@ export class ClusterClient {
         let delay = 250;
         for (let attempt = 1; ; attempt++) {
             try {
-                return await operation(this.requestOptions(options.contentType));
+                return await operation(this.requestOptions(options.contentType, options.accept));
             } catch (e) {
-                if (attempt >= attempts || this.signal.aborted || !isRetryable(e)) {
+                const propagating = !options.optional && isPermissionDenial(e) && Date.now() < this.rbacGraceUntil;
+                if (propagating) attempt--; // not an attempt used up: the permission may still arrive
+                if (!propagating && (attempt >= attempts || this.signal.aborted || !isRetryable(e))) {
                     throw describeCallError(e, call, attempt);
                 }
                 try {

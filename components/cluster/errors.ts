@@ -14,6 +14,29 @@ export function statusCode(error: unknown): number | undefined {
     return typeof code === "number" && code >= 100 && code <= 599 ? code : undefined;
 }
 
+/** The API's own message in an error's body (a Status), if there is one. */
+function apiMessage(error: unknown): string | undefined {
+    const body = (error as { body?: unknown })?.body;
+    if (typeof body === "string") {
+        try {
+            return (JSON.parse(body) as { message?: string }).message;
+        } catch {
+            return undefined;
+        }
+    }
+    return body && typeof body === "object" ? (body as { message?: string }).message : undefined;
+}
+
+/**
+ * Whether a 403 comes from the authorizer (RBAC: `User "x" cannot list resource "nodes" ...`),
+ * not from admission (a terminating namespace, a quota, a webhook), which also answer 403.
+ */
+export function isPermissionDenial(error: unknown): boolean {
+    if (statusCode(error) !== 403) return false;
+    const message = apiMessage(error);
+    return message === undefined || / cannot [a-z]+ resource "/.test(message);
+}
+
 /** A short, credential-free description of an API error. */
 export function describeApiError(error: unknown): string {
     const code = statusCode(error);
@@ -44,6 +67,23 @@ export function isTimeout(error: unknown): boolean {
     return name === "TimeoutError" || causeName === "TimeoutError" || /aborted due to timeout/i.test(String(error));
 }
 
+/**
+ * Whether an error says the cluster cannot be reached with these credentials at all: no
+ * connection (refused, no such host, no route), no answer, or credentials it no longer accepts
+ * (401). What `deleteUnreachable` forgives.
+ */
+export function isUnreachable(error: unknown): boolean {
+    if ((error as { unreachable?: unknown })?.unreachable === true) return true;
+    const code = statusCode(error);
+    if (code !== undefined) return code === 401;
+    return (
+        isTimeout(error) ||
+        /fetch failed|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ETIMEDOUT|socket hang up/i.test(
+            `${String(error)} ${String((error as { cause?: unknown })?.cause ?? "")}`,
+        )
+    );
+}
+
 /** Errors worth retrying: throttling, server errors, timeouts, and connections that failed. */
 export function isRetryable(error: unknown): boolean {
     const code = statusCode(error);
@@ -68,13 +108,32 @@ export interface ApiCall {
 export function describeCallError(error: unknown, call: ApiCall, attempts = 1): Error {
     const code = statusCode(error);
     const where = call.namespace ? ` in namespace "${call.namespace}"` : code === 403 ? " (cluster-wide)" : "";
+    const detail = apiMessage(error) ?? "";
     let message: string;
-    if (code === 403) {
+    if (code === 403 && isPermissionDenial(error)) {
         message = `image-prepuller: the credentials may not ${call.verb} ${call.resource}${where}; grant RBAC verb "${call.verb}" on "${call.resource}" (see README, RBAC). ${describeApiError(error)}`;
+    } else if (code === 403) {
+        message = `image-prepuller: ${call.verb} ${call.resource}${where} was refused: ${detail}${admissionHint(detail, call)}`;
+    } else if (code === 404 && /^namespaces "[^"]*" not found/.test(detail) && call.namespace) {
+        message = `image-prepuller: namespace "${call.namespace}" does not exist; create it first (a Namespace resource the component dependsOn) or set namespace to an existing one`;
     } else if (isTimeout(error)) {
         message = `image-prepuller: ${call.verb} ${call.resource}${where} did not answer (${attempts} attempt${attempts === 1 ? "" : "s"}, each given up after at most ${REQUEST_TIMEOUT_SECONDS}s); check that the API server is reachable and responding`;
     } else {
         message = `image-prepuller: ${call.verb} ${call.resource}${where} failed${attempts > 1 ? ` after ${attempts} attempts` : ""}: ${describeApiError(error)}`;
     }
-    return Object.assign(new Error(message), { code });
+    return Object.assign(new Error(message), { code, unreachable: isUnreachable(error) });
+}
+
+/** What to change when admission, not RBAC, refused a call. */
+function admissionHint(detail: string, call: ApiCall): string {
+    if (/because it is being terminated/.test(detail)) {
+        return ` (namespace "${call.namespace}" is being deleted; wait until it is gone and create it again, or pre-pull in another namespace)`;
+    }
+    if (/exceeded quota/.test(detail)) {
+        return ` (a ResourceQuota in namespace "${call.namespace}" allows no more ${call.resource}; raise it, or pre-pull in another namespace)`;
+    }
+    if (/admission webhook .* denied/.test(detail)) {
+        return ` (an admission webhook refuses the pre-puller's ${call.resource}; allow them in its policy)`;
+    }
+    return " (an admission plugin or policy refused it; RBAC allowed it)";
 }

@@ -32,6 +32,8 @@ export interface WatchSpec<T> {
     fieldSelector?: string;
     project: (obj: T) => T;
     onChange: () => void;
+    /** The run can do without this watch: a permission denied is final at once (see CallOptions). */
+    optional?: boolean;
 }
 
 /** Informer errors come from its list (API errors carry `code`) or its watch (`statusCode`). */
@@ -55,7 +57,7 @@ export async function watchObjects<T extends { metadata?: { name?: string } }>(
             (page) => {
                 for (const item of page.items) items.push(spec.project(item));
             },
-            { attempts: 2 },
+            { attempts: 2, optional: spec.optional },
         );
         return { items, metadata: { resourceVersion } };
     };

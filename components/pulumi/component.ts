@@ -52,6 +52,14 @@ export interface ImagePrePullerArgs {
      * pod either, and the JupyterHub chart's pre-puller stops waiting for it, too.
      */
     unschedulableNodes?: pulumi.Input<"skip" | "fail">;
+    /**
+     * On destroy (or a replace), a cluster that cannot be reached any more (deleted, or its
+     * stored credentials no longer accepted) removes the pre-pull's resources from the state
+     * with a warning instead of failing, as @pulumi/kubernetes' `deleteUnreachable` does; also
+     * passed to the kubernetes provider this component makes from `kubeconfig`. Takes effect once
+     * an `up` has recorded it (or with PULUMI_K8S_DELETE_UNREACHABLE=true). Default false.
+     */
+    deleteUnreachable?: pulumi.Input<boolean>;
 }
 
 /**
@@ -90,7 +98,13 @@ export class ImagePrePuller extends pulumi.ComponentResource {
         const props = prePullProps(name, args, this);
         const cleanup = childResources.cleanup(
             `${name}-cleanup`,
-            { namespace: args.namespace, ownerId: props.ownerId, kubeconfig: props.kubeconfig, context: args.context },
+            {
+                namespace: args.namespace,
+                ownerId: props.ownerId,
+                kubeconfig: props.kubeconfig,
+                context: args.context,
+                deleteUnreachable: args.deleteUnreachable,
+            },
             { parent: this, additionalSecretOutputs: ["kubeconfig"] },
         );
         const prePull = childResources.prePull(name, props, {
@@ -140,7 +154,11 @@ export class ImagePrePuller extends pulumi.ComponentResource {
             (args.kubeconfig !== undefined
                 ? new kubernetes.Provider(
                       `${name}-kubernetes`,
-                      { kubeconfig: pulumi.secret(args.kubeconfig), context: args.context },
+                      {
+                          kubeconfig: pulumi.secret(args.kubeconfig),
+                          context: args.context,
+                          deleteUnreachable: args.deleteUnreachable,
+                      },
                       { parent: this },
                   )
                 : undefined);
@@ -255,6 +273,7 @@ export interface CleanupProps {
     ownerId: pulumi.Input<string>;
     kubeconfig?: pulumi.Input<string>;
     context?: pulumi.Input<string>;
+    deleteUnreachable?: pulumi.Input<boolean>;
 }
 
 /** Removes, on destroy, anything a killed pre-pull of this component left; see cleanupProvider. */

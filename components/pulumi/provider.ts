@@ -13,6 +13,8 @@ import {
 } from "../rules/inputs";
 import { UNKNOWN_VALUE } from "../rules/input-fields";
 import { clusterIdentity, credentialsOf, loadClientLibrary, loadKubeConfig } from "../cluster/kubeconfig";
+import { isUnreachable } from "../cluster/errors";
+import { ownerSelector } from "../rules/daemonset";
 import { kubeconfigForm, redact, redactError } from "../rules/credentials";
 import { legacyContinuousOwnerId } from "../rules/continuous";
 import type { PrePullOutputs, PrePullResult } from "../rules/public-types";
@@ -52,6 +54,11 @@ function clusterChanged(olds: Record<string, unknown>, news: Record<string, unkn
         typeof news.clusterIdentity === "string" &&
         olds.clusterIdentity !== news.clusterIdentity
     );
+}
+
+/** deleteUnreachable, from the stored inputs or, as @pulumi/kubernetes reads it, the environment. */
+function deletesUnreachable(props: { deleteUnreachable?: unknown } | undefined): boolean {
+    return props?.deleteUnreachable === true || process.env.PULUMI_K8S_DELETE_UNREACHABLE === "true";
 }
 
 /** Whether a refresh found eligible nodes missing images (drift the next update heals). */
@@ -204,9 +211,19 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
         const namespace = props?.namespace ?? idNamespace;
         const ownerId = props?.ownerId ?? idOwner;
         if (!namespace || !ownerId) return;
-        await redacting([props?.kubeconfig], (logLine) =>
-            removeOwnedObjects({ namespace, ownerId, kubeconfig: props?.kubeconfig, context: props?.context }, logLine),
-        );
+        await redacting([props?.kubeconfig], async (logLine) => {
+            try {
+                await removeOwnedObjects(
+                    { namespace, ownerId, kubeconfig: props?.kubeconfig, context: props?.context },
+                    logLine,
+                );
+            } catch (e) {
+                if (!deletesUnreachable(props) || !isUnreachable(e)) throw e;
+                logLine(
+                    `image-prepuller: warning: the cluster cannot be reached (${(e as Error).message.replace(/^image-prepuller: /, "")}); removing ${namespace}/${ownerId} from the state without deleting anything (deleteUnreachable). If the cluster still exists, delete its DaemonSets labelled ${ownerSelector(ownerId)} yourself.`,
+                );
+            }
+        });
     },
 };
 
@@ -216,6 +233,7 @@ export interface CleanupInputs {
     ownerId: string;
     kubeconfig?: string;
     context?: string;
+    deleteUnreachable?: boolean;
 }
 
 /**
@@ -225,7 +243,9 @@ export interface CleanupInputs {
  */
 export const cleanupProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: CleanupInputs, news: CleanupInputs) {
-        const changes = (["namespace", "ownerId", "kubeconfig", "context"] as const).some((k) => olds[k] !== news[k]);
+        const changes = (["namespace", "ownerId", "kubeconfig", "context", "deleteUnreachable"] as const).some(
+            (k) => olds[k] !== news[k],
+        );
         return { changes, replaces: [], deleteBeforeReplace: false };
     },
     async create(inputs: CleanupInputs) {
@@ -243,9 +263,14 @@ export const cleanupProvider: pulumi.dynamic.ResourceProvider = {
         // Versions before 0.2 kept the continuous puller as a dynamic resource of this owner.
         if (owned.ownerId) {
             const ownerId = legacyContinuousOwnerId(owned.ownerId);
-            await redacting([owned.kubeconfig], (logLine) =>
-                removeOwnedObjects({ ...(owned as OwnedObjects), ownerId }, logLine),
-            );
+            await redacting([owned.kubeconfig], async (logLine) => {
+                try {
+                    await removeOwnedObjects({ ...(owned as OwnedObjects), ownerId }, logLine);
+                } catch (e) {
+                    // The same cluster the delete above found unreachable (and was told to forgive).
+                    if (!deletesUnreachable(owned) || !isUnreachable(e)) throw e;
+                }
+            });
         }
     },
 };

@@ -164,10 +164,15 @@ export function normalizePatch(value: unknown, errors: Collector): Record<string
 }
 
 export function normalizeContinuous(value: unknown, errors: Collector): boolean {
+    return normalizeFlag(value, "continuous", errors);
+}
+
+/** An optional boolean, false when absent. */
+export function normalizeFlag(value: unknown, property: string, errors: Collector): boolean {
     if (value === undefined || value === null) return false;
     if (isUnknown(value)) return value as unknown as boolean;
     if (typeof value !== "boolean") {
-        errors.fail("continuous", `must be true or false, got ${describeType(value)}`);
+        errors.fail(property, `must be true or false, got ${describeType(value)}`);
         return false;
     }
     return value;

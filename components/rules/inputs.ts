@@ -9,6 +9,7 @@ import {
     collector,
     isUnknown,
     normalizeContinuous,
+    normalizeFlag,
     normalizeImages,
     normalizeMaxParallelNodes,
     normalizeNamespace,
@@ -68,6 +69,12 @@ export interface PrePullInputs {
      * Absent: "skip".
      */
     unschedulableNodes?: "skip" | "fail";
+    /**
+     * On delete, a cluster that cannot be reached (gone, or its credentials no longer accepted)
+     * removes the resource from state instead of failing, as @pulumi/kubernetes'
+     * `deleteUnreachable` does. Absent: false (also set by PULUMI_K8S_DELETE_UNREACHABLE=true).
+     */
+    deleteUnreachable?: boolean;
     /** Names the DaemonSet and labels everything this resource creates. Stable for its lifetime. */
     ownerId: string;
     /**
@@ -104,6 +111,7 @@ export const OPERATIONAL_PROPERTIES = [
     "continuous",
     "maxParallelNodes",
     "unschedulableNodes",
+    "deleteUnreachable",
 ] as const;
 /** Properties a user may set; anything else is a typo we reject rather than ignore. */
 export const INPUT_PROPERTIES: readonly string[] = [...PULL_PROPERTIES, ...OPERATIONAL_PROPERTIES];
@@ -167,6 +175,8 @@ export function normalizeInputs(
     const unschedulableNodes = normalizeUnschedulableNodes(news.unschedulableNodes, errors);
     if (unschedulableNodes !== undefined && unschedulableNodes !== "skip")
         inputs.unschedulableNodes = unschedulableNodes;
+    const deleteUnreachable = normalizeFlag(news.deleteUnreachable, "deleteUnreachable", errors);
+    if (deleteUnreachable !== false) inputs.deleteUnreachable = deleteUnreachable;
 
     if (
         !isUnknown(inputs.pollIntervalSeconds) &&

@@ -28,7 +28,15 @@ import {
     type CreatedDaemonSet,
     type OwnedObjects,
 } from "./cleanup";
-import { BatchMover, checkPullSecretsExist, createDaemonSet, watchNodes, watchOwnPods, watchWarnings } from "./pullers";
+import {
+    BatchMover,
+    checkPullSecretsExist,
+    createDaemonSet,
+    daemonSetGone,
+    watchNodes,
+    watchOwnPods,
+    watchWarnings,
+} from "./pullers";
 import { constraintsOf } from "../rules/eligibility";
 import { OPERATION_BUDGET_SECONDS, type Logger, type PrePullResult } from "./shared";
 import { systemClock, waitForPresence } from "./waiting";
@@ -132,9 +140,6 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             };
         }
 
-        await checkPullSecretsExist(cluster, inputs);
-        const pods = await watchOwnPods(cluster, namespace, ownerSelector(inputs.ownerId), changes.notify);
-        watches.push(pods);
         const name = daemonSetName(inputs.ownerId);
         const render = (nodeBatch: readonly string[] | undefined) =>
             renderDaemonSet({
@@ -146,6 +151,9 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             });
         const maxParallel = inputs.maxParallelNodes;
         const batch = maxParallel === undefined ? undefined : nextBatch([], missing, maxParallel);
+        await checkPullSecretsExist(cluster, inputs, render(batch), log);
+        const pods = await watchOwnPods(cluster, namespace, ownerSelector(inputs.ownerId), changes.notify);
+        watches.push(pods);
         created = await createDaemonSet(cluster, namespace, render(batch));
         log(
             `image-prepuller: pulling ${images.length} images on ${missing.length} of ${initial.eligibleNodes.length} eligible nodes (DaemonSet ${namespace}/${name})` +
@@ -166,6 +174,7 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             clock: systemClock,
             signal,
             nextChange: () => changes.next(),
+            daemonSetGone: () => daemonSetGone(cluster, created!),
             batches:
                 maxParallel === undefined || batch === undefined
                     ? undefined
@@ -204,11 +213,17 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
 
 /** Removes everything an owner has (the delete of a resource, or a move to another namespace). */
 export async function removeOwnedObjects(owned: OwnedObjects, log: Logger): Promise<void> {
-    const cluster = ClusterClient.connect(
-        owned.kubeconfig,
-        owned.context,
-        AbortSignal.timeout(OPERATION_BUDGET_SECONDS * 1000),
-    );
+    let cluster: ClusterClient;
+    try {
+        cluster = ClusterClient.connect(
+            owned.kubeconfig,
+            owned.context,
+            AbortSignal.timeout(OPERATION_BUDGET_SECONDS * 1000),
+        );
+    } catch (e) {
+        // A stored kubeconfig that no longer loads (a path that is gone) reaches no cluster.
+        throw Object.assign(e as Error, { unreachable: true });
+    }
     await deleteOwnedDaemonSets(cluster, owned, log, false);
 }
 

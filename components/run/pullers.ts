@@ -14,6 +14,9 @@ import type { ImageReference } from "../rules/references";
 import type { CreatedDaemonSet } from "./cleanup";
 import type { Logger } from "./shared";
 
+/** The Accept header of a metadata-only read (PartialObjectMetadata): no spec, no status, no data. */
+const METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+
 export function watchNodes(
     cluster: ClusterClient,
     images: readonly ImageReference[],
@@ -64,6 +67,7 @@ export async function watchWarnings(
             fieldSelector,
             project: projectEvent,
             onChange,
+            optional: true,
         });
     } catch (e) {
         if (statusCode(e) !== 403) throw e;
@@ -152,24 +156,69 @@ function canonicalList(values: readonly string[]): string {
     return [...values].sort().join(",");
 }
 
+/**
+ * Fails at once, naming it, when a pull secret does not exist (and the credentials may tell).
+ * A secret read in a namespace that does not exist answers "secret not found" too, so that
+ * answer is checked with a server-side dry run of the DaemonSet's create, which says whether the
+ * namespace exists and creates nothing.
+ */
 export async function checkPullSecretsExist(
     cluster: ClusterClient,
     inputs: Pick<PrePullInputs, "imagePullSecrets" | "namespace">,
+    manifest: Record<string, unknown>,
+    log: Logger,
 ): Promise<void> {
     for (const name of inputs.imagePullSecrets) {
         try {
-            await cluster.call({ verb: "get", resource: "secrets", namespace: inputs.namespace }, (options) =>
-                cluster.core.readNamespacedSecret({ name, namespace: inputs.namespace }, options),
+            // Only the metadata: the secret's data never reaches this process.
+            await cluster.call(
+                { verb: "get", resource: "secrets", namespace: inputs.namespace },
+                (options) => cluster.core.readNamespacedSecret({ name, namespace: inputs.namespace }, options),
+                { optional: true, accept: METADATA_ONLY },
             );
         } catch (e) {
             const code = statusCode(e);
             if (code === 404) {
+                await dryRunCreate(cluster, inputs.namespace, manifest);
                 throw new Error(
                     `imagePullSecrets: secret "${name}" does not exist in namespace "${inputs.namespace}"; create it or remove it from imagePullSecrets`,
                 );
             }
             // Reading secrets is an optional permission: without it, the kubelet reports pull failures instead.
             if (code !== 403) throw e;
+            log(
+                `image-prepuller: the credentials may not get secret "${name}" in namespace "${inputs.namespace}": if it is missing, the kubelet's pull errors tell (grant get on that secret, see README, RBAC)`,
+            );
         }
+    }
+}
+
+/** A server-side dry run of the DaemonSet's create: its errors (a missing namespace) without creating it. */
+async function dryRunCreate(
+    cluster: ClusterClient,
+    namespace: string,
+    manifest: Record<string, unknown>,
+): Promise<void> {
+    await cluster.call({ verb: "create", resource: "daemonsets", namespace }, (options) =>
+        cluster.apps.createNamespacedDaemonSet({ namespace, body: manifest as never, dryRun: "All" }, options),
+    );
+}
+
+/** Why the DaemonSet this run created is gone, or undefined while it is there (or cannot be read now). */
+export async function daemonSetGone(cluster: ClusterClient, created: CreatedDaemonSet): Promise<string | undefined> {
+    const { namespace, name, uid } = created;
+    try {
+        const found = await cluster.call(
+            { verb: "get", resource: "daemonsets", namespace },
+            (options) => cluster.apps.readNamespacedDaemonSet({ name, namespace }, options),
+            { optional: true, accept: METADATA_ONLY },
+        );
+        if (found.metadata?.uid !== uid) return "was replaced by another DaemonSet of the same name";
+        if (found.metadata?.deletionTimestamp) return "is being deleted";
+        return undefined;
+    } catch (e) {
+        if (statusCode(e) === 404) return "was deleted";
+        // The watches report an API in trouble; this read decides nothing.
+        return undefined;
     }
 }

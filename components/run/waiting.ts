@@ -26,6 +26,8 @@ export const PROBLEM_TOLERANCE_SECONDS = 30;
  * tolerance runs out, however long the event itself lives (about an hour).
  */
 export const FAILED_CREATE_RECENT_SECONDS = PROBLEM_TOLERANCE_SECONDS;
+/** How often the loop reads the DaemonSet back: one deleted by someone else ends the run then. */
+export const DAEMONSET_CHECK_SECONDS = 10;
 /** Progress is printed at least this often while waiting. */
 export const PROGRESS_INTERVAL_SECONDS = 10;
 
@@ -80,6 +82,11 @@ export interface WaitContext {
     signal: AbortSignal;
     /** Resolves at the next watched change (the loop then decides at once, not at the next poll). */
     nextChange: () => Promise<void>;
+    /**
+     * Reads the DaemonSet back: why it is gone ("was deleted", "is being deleted", "was replaced
+     * by another of the same name"), or undefined while it is there (or the read failed).
+     */
+    daemonSetGone?: () => Promise<string | undefined>;
     /** With maxParallelNodes: confines the pulls to a batch of the nodes still missing images. */
     batches?: { move(missingNodes: readonly string[]): Promise<void>; current(): readonly string[] };
 }
@@ -202,6 +209,7 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
     // When this run first saw each version of each Warning event (the recency of FailedCreate).
     const eventSeen = new Map<string, number>();
     let lastProgress = -Infinity;
+    let lastDaemonSetCheck = -Infinity;
     let lastSummary = "";
     for (;;) {
         const now = clock.now();
@@ -224,6 +232,15 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
                     [...skipped].sort().map(([node, describe]) => [node, skipReason(describe)]),
                 ),
             };
+        }
+        if (ctx.daemonSetGone && !signal.aborted && now - lastDaemonSetCheck >= DAEMONSET_CHECK_SECONDS * 1000) {
+            lastDaemonSetCheck = now;
+            const gone = await ctx.daemonSetGone();
+            if (gone) {
+                throw new Error(
+                    `image-prepuller: the DaemonSet ${inputs.namespace}/${ctx.daemonSet.name} ${gone} while ${missingNodes.length} of ${report.eligibleNodes.length} eligible nodes still missed images; something other than this pre-pull removed it (a namespace deletion, a GitOps prune, kubectl delete), so nothing more can be pulled. Run pulumi up again once nothing removes it.`,
+                );
+            }
         }
         if (!signal.aborted) await ctx.batches?.move(missingNodes);
 

@@ -7,6 +7,7 @@ import * as assert from "node:assert/strict";
 import { prePullProvider } from "../../components/pulumi/provider";
 import { FAST_PULL, FAST_STATUS, sharedCluster, SIM, type TestCluster } from "../../harness/cluster";
 import { addNode, assertNothingLeft, checkedInputs, newScenario, waitFor, type Scenario } from "../../harness/scenario";
+import { withConsoleLines } from "../support/console";
 import { denyPodsIn, WEBHOOK_MESSAGE, WEBHOOK_NAME } from "../support/webhook";
 
 /** How soon after the first sign the create must fail: the problem tolerance (30 s) and slack. */
@@ -47,17 +48,6 @@ describe("pods that cannot be created or scheduled fail the create early, naming
             console.log = original;
         }
         throw new Error(`the create succeeded, but it should have failed:\n${lines.join("\n")}`);
-    }
-
-    /** Runs `f` with console.log lines collected into `lines` (the provider's progress). */
-    async function withLines<T>(lines: string[], f: () => Promise<T>): Promise<T> {
-        const original = console.log;
-        console.log = (...args: unknown[]) => void lines.push(args.join(" "));
-        try {
-            return await f();
-        } finally {
-            console.log = original;
-        }
     }
 
     function assertEarly(result: { seconds: number }) {
@@ -156,7 +146,7 @@ describe("pods that cannot be created or scheduled fail the create early, naming
             nodeSelector: s.nodeSelector,
         });
         const lines: string[] = [];
-        const result = await withLines(lines, () => prePullProvider.create(inputs));
+        const result = await withConsoleLines(lines, () => prePullProvider.create(inputs));
         assert.deepEqual(result.outs.nodes, [ok]);
         assert.deepEqual(Object.keys(result.outs.skippedNodes), [full]);
         assert.match(result.outs.skippedNodes[full], /^Too many pods/);
@@ -238,7 +228,7 @@ describe("pods that cannot be created or scheduled fail the create early, naming
             nodeSelector: s.nodeSelector,
         });
         const lines: string[] = [];
-        const creating = withLines(lines, () => prePullProvider.create(inputs));
+        const creating = withConsoleLines(lines, () => prePullProvider.create(inputs));
         await waitFor(
             async () =>
                 (
@@ -281,7 +271,7 @@ describe("pods that cannot be created or scheduled fail the create early, naming
                 maxParallelNodes: 1,
             });
             const lines: string[] = [];
-            const result = await withLines(lines, () => prePullProvider.create(inputs));
+            const result = await withConsoleLines(lines, () => prePullProvider.create(inputs));
             assert.deepEqual(result.outs.nodes, nodes.sort(), lines.join("\n"));
             const denied = await cluster.core.listNamespacedEvent({
                 namespace: s.namespace,
@@ -295,6 +285,112 @@ describe("pods that cannot be created or scheduled fail the create early, naming
             await webhook.stop();
         }
         await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("a DaemonSet deleted by someone else mid-run (a GitOps prune) fails the create within seconds, naming that", async () => {
+        const s = await newScenario(cluster, "ds-deleted");
+        await addNode(cluster, s, "a", { annotations: { ...FAST_STATUS, [SIM.pullSeconds]: "120" } });
+        const inputs = await checkedInputs(cluster, {
+            images: [`registry.example.com/failures/${s.id}:1`],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+        });
+        const lines: string[] = [];
+        const creating = withConsoleLines(lines, () => prePullProvider.create(inputs)).then(
+            () => undefined,
+            (e: Error) => e,
+        );
+        let name = "";
+        await waitFor(
+            async () => {
+                const found = await cluster.apps.listNamespacedDaemonSet({ namespace: s.namespace });
+                name = found.items[0]?.metadata?.name ?? "";
+                return name !== "";
+            },
+            "the pre-pull DaemonSet",
+            30_000,
+        );
+        // Once the wait has begun (its first look read the DaemonSet back), as a prune would come.
+        await waitFor(async () => lines.some((l) => /0\/1 nodes ready/.test(l)), "the wait to begin", 30_000);
+        await new Promise((r) => setTimeout(r, 2000));
+        const deleted = Date.now();
+        await cluster.apps.deleteNamespacedDaemonSet({ name, namespace: s.namespace });
+        const error = await creating;
+        assert.ok(error, `the create succeeded:\n${lines.join("\n")}`);
+        assert.match(
+            error.message,
+            new RegExp(
+                `the DaemonSet ${s.namespace}/${name} was deleted while 1 of 1 eligible nodes still missed images`,
+            ),
+        );
+        const seconds = (Date.now() - deleted) / 1000;
+        assert.ok(seconds < 20, `failed ${seconds}s after the DaemonSet was deleted`);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("a namespace being deleted: the error says so, not RBAC", async () => {
+        const s = await scenario("terminating");
+        // A finalizer holds the namespace in Terminating until the test lets it go.
+        await cluster.core.createNamespacedConfigMap({
+            namespace: s.namespace,
+            body: { metadata: { name: "hold", finalizers: ["prepuller.test/hold"] } },
+        });
+        await cluster.core.deleteNamespace({ name: s.namespace });
+        try {
+            await waitFor(
+                async () => (await cluster.core.readNamespace({ name: s.namespace })).status?.phase === "Terminating",
+                "the namespace to be Terminating",
+                30_000,
+            );
+            const result = await failingCreate(s, {});
+            assertEarly(result);
+            assert.match(
+                result.error.message,
+                new RegExp(
+                    `create daemonsets in namespace "${s.namespace}" was refused: .*being terminated.*is being deleted`,
+                ),
+            );
+            assert.doesNotMatch(result.error.message, /grant RBAC/);
+        } finally {
+            await cluster.core.patchNamespacedConfigMap(
+                { name: "hold", namespace: s.namespace, body: { metadata: { finalizers: null } } },
+                cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
+            );
+        }
+    });
+
+    it("a ResourceQuota that allows no DaemonSets: the error names the quota, not RBAC", async () => {
+        const s = await scenario("ds-quota");
+        await cluster.core.createNamespacedResourceQuota({
+            namespace: s.namespace,
+            body: { metadata: { name: "no-daemonsets" }, spec: { hard: { "count/daemonsets.apps": "0" } } },
+        });
+        await waitFor(
+            async () =>
+                (await cluster.core.readNamespacedResourceQuota({ name: "no-daemonsets", namespace: s.namespace }))
+                    .status?.hard !== undefined,
+            "the quota controller to count the namespace",
+            30_000,
+        );
+        const result = await failingCreate(s, {});
+        assertEarly(result);
+        assert.match(
+            result.error.message,
+            /was refused: .*exceeded quota: no-daemonsets.*a ResourceQuota in namespace/,
+        );
+        assert.doesNotMatch(result.error.message, /grant RBAC/);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("a namespace that does not exist, with pull secrets: the error names the namespace, not the secret", async () => {
+        const s = await scenario("no-namespace");
+        const result = await failingCreate(s, {
+            namespace: `${s.id}-missing`,
+            imagePullSecrets: ["regcred"],
+        });
+        assertEarly(result);
+        assert.match(result.error.message, new RegExp(`namespace "${s.id}-missing" does not exist; create it first`));
+        assert.doesNotMatch(result.error.message, /secret/);
     });
 
     it("a pull error that clears within the tolerance does not fail the create", async () => {

@@ -16,7 +16,7 @@ import {
     type LocalRegistry,
     type TestCluster,
 } from "../../harness/cluster";
-import { assertNothingLeft, checkedInputs, nodeImages, waitFor } from "../../harness/scenario";
+import { assertNothingLeft, checkedInputs, createPullSecret, nodeImages, waitFor } from "../../harness/scenario";
 
 const SIMULATED_NODE = "node-1";
 
@@ -61,17 +61,8 @@ function pullPod(
 
 async function createSecret(cluster: TestCluster, namespace: string, registry: LocalRegistry): Promise<void> {
     const auth = Buffer.from(`${registry.username}:${registry.password}`).toString("base64");
-    await cluster.core.createNamespacedSecret({
-        namespace,
-        body: {
-            metadata: { name: "regcred" },
-            type: "kubernetes.io/dockerconfigjson",
-            stringData: {
-                ".dockerconfigjson": JSON.stringify({
-                    auths: { [registry.address]: { username: registry.username, password: registry.password, auth } },
-                }),
-            },
-        },
+    await createPullSecret(cluster, namespace, {
+        [registry.address]: { username: registry.username, password: registry.password, auth },
     });
 }
 

@@ -7,7 +7,16 @@ import * as assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { prePullProvider } from "../../components/pulumi/provider";
 import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../../harness/cluster";
-import { addNode, assertNothingLeft, create, leftovers, newScenario, removeAllOurs } from "../../harness/scenario";
+import {
+    addNode,
+    assertNothingLeft,
+    create,
+    createPullSecret,
+    leftovers,
+    newScenario,
+    removeAllOurs,
+} from "../../harness/scenario";
+import { withConsoleLines } from "../support/console";
 
 /** The rules README.md documents as required (events and secrets are optional, and tested apart). */
 const CLUSTER_RULES: k8s.V1PolicyRule[] = [{ apiGroups: [""], resources: ["nodes"], verbs: ["list", "watch"] }];
@@ -42,8 +51,22 @@ async function accountWith(
     clusterRules: k8s.V1PolicyRule[],
     namespaceRules: k8s.V1PolicyRule[],
 ): Promise<string> {
-    const rbac = cluster.kc.makeApiClient(cluster.lib.RbacAuthorizationV1Api);
     await cluster.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+    await grant(cluster, namespace, name, clusterRules, namespaceRules);
+    // RBAC changes reach the authorizer's cache quickly but not instantly.
+    await new Promise((r) => setTimeout(r, 1500));
+    return kubeconfigFor(cluster, namespace, name);
+}
+
+/** Binds `clusterRules` and `namespaceRules` to the ServiceAccount `name`. */
+async function grant(
+    cluster: TestCluster,
+    namespace: string,
+    name: string,
+    clusterRules: k8s.V1PolicyRule[],
+    namespaceRules: k8s.V1PolicyRule[],
+): Promise<void> {
+    const rbac = cluster.kc.makeApiClient(cluster.lib.RbacAuthorizationV1Api);
     const subjects = [{ kind: "ServiceAccount", name, namespace }];
     await rbac.createClusterRole({ body: { metadata: { name: `${namespace}-${name}` }, rules: clusterRules } });
     await rbac.createClusterRoleBinding({
@@ -62,9 +85,28 @@ async function accountWith(
             subjects,
         },
     });
-    // RBAC changes reach the authorizer's cache quickly but not instantly.
-    await new Promise((r) => setTimeout(r, 1500));
-    return kubeconfigFor(cluster, namespace, name);
+}
+
+/** A pre-pull of a public image naming the pull secret `secret`; returns its progress lines. */
+async function createWithPullSecret(
+    cluster: TestCluster,
+    s: { namespace: string; nodeSelector: Record<string, string> },
+    kubeconfig: string,
+    secret: string,
+    nodes: number,
+): Promise<string[]> {
+    const printed: string[] = [];
+    await withConsoleLines(printed, async () => {
+        const result = await create(cluster, {
+            images: ["registry.example.com/public/notebook:1"],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            imagePullSecrets: [secret],
+            kubeconfig,
+        });
+        assert.equal(result.nodes.length, nodes);
+    });
+    return printed;
 }
 
 function without(rules: k8s.V1PolicyRule[], resource: string, verb: string): k8s.V1PolicyRule[] {
@@ -90,9 +132,7 @@ describe("security", function () {
         for (const n of nodes) await addNode(cluster, s, n, { annotations: FAST_PULL });
         const kubeconfig = await accountWith(cluster, s.namespace, "prepuller", CLUSTER_RULES, namespaceRules);
         const printed: string[] = [];
-        const original = console.log;
-        console.log = (...args: unknown[]) => void printed.push(args.join(" "));
-        try {
+        await withConsoleLines(printed, async () => {
             const result = await create(cluster, {
                 images: [`python:3.1-${title}`],
                 namespace: s.namespace,
@@ -101,9 +141,7 @@ describe("security", function () {
                 ...extra,
             });
             assert.equal(result.nodes.length, nodes.length);
-        } finally {
-            console.log = original;
-        }
+        });
         await assertNothingLeft(cluster, s.namespace);
         return printed;
     }
@@ -153,30 +191,76 @@ describe("security", function () {
         );
     });
 
+    it("RBAC granted a few seconds after the run started (made in the same up) is waited for", async () => {
+        const s = await newScenario(cluster, "rbac-late");
+        await addNode(cluster, s, "a", { annotations: FAST_PULL });
+        await cluster.core.createNamespacedServiceAccount({
+            namespace: s.namespace,
+            body: { metadata: { name: "prepuller" } },
+        });
+        const kubeconfig = await kubeconfigFor(cluster, s.namespace, "prepuller");
+        const creating = create(cluster, {
+            images: ["python:3.1-rbac-late"],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            kubeconfig,
+        });
+        await new Promise((r) => setTimeout(r, 3000));
+        await grant(cluster, s.namespace, "prepuller", CLUSTER_RULES, NAMESPACE_RULES);
+        const result = await creating;
+        assert.equal(result.nodes.length, 1);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it('"get" on secrets scoped to the pull secret (resourceNames): a missing one fails at once, and the check reads no data', async () => {
+        const s = await newScenario(cluster, "rbac-scoped-secrets");
+        await addNode(cluster, s, "a", { annotations: FAST_PULL });
+        await createPullSecret(cluster, s.namespace, { "registry.example.com": { username: "u", password: "p" } });
+        const scoped = [
+            ...NAMESPACE_RULES,
+            { apiGroups: [""], resources: ["secrets"], resourceNames: ["regcred", "missing"], verbs: ["get"] },
+        ];
+        const kubeconfig = await accountWith(cluster, s.namespace, "prepuller", CLUSTER_RULES, scoped);
+        const printed = await createWithPullSecret(cluster, s, kubeconfig, "regcred", 1);
+        assert.ok(!printed.some((l) => /may not get secret/.test(l)), printed.join("\n"));
+        await assert.rejects(
+            create(cluster, {
+                images: ["registry.example.com/public/notebook:1"],
+                namespace: s.namespace,
+                nodeSelector: s.nodeSelector,
+                imagePullSecrets: ["missing"],
+                kubeconfig,
+            }),
+            /imagePullSecrets: secret "missing" does not exist in namespace/,
+        );
+        // The same rules read the secret's metadata only: a full read through them returns no data.
+        const lib = cluster.lib;
+        const kc = new lib.KubeConfig();
+        kc.loadFromString(kubeconfig);
+        const core = kc.makeApiClient(lib.CoreV1Api);
+        const metadataOnly = await core.readNamespacedSecret(
+            { name: "regcred", namespace: s.namespace },
+            lib.setHeaderOptions("Accept", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"),
+        );
+        assert.equal(metadataOnly.data, undefined);
+        assert.equal((metadataOnly as { kind?: string }).kind, "PartialObjectMetadata");
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
     it('with "get" on secrets denied, a pull secret is left to the kubelet (it warns and pulls public images)', async () => {
         const s = await newScenario(cluster, "rbac-no-secrets");
         for (const n of ["a", "b"]) await addNode(cluster, s, n, { annotations: FAST_PULL });
-        await cluster.core.createNamespacedSecret({
-            namespace: s.namespace,
-            body: {
-                metadata: { name: "regcred" },
-                type: "kubernetes.io/dockerconfigjson",
-                stringData: {
-                    ".dockerconfigjson": JSON.stringify({
-                        auths: { "registry.example.com": { username: "u", password: "p" } },
-                    }),
-                },
-            },
-        });
+        await createPullSecret(cluster, s.namespace, { "registry.example.com": { username: "u", password: "p" } });
         const kubeconfig = await accountWith(cluster, s.namespace, "prepuller", CLUSTER_RULES, NAMESPACE_RULES);
-        const result = await create(cluster, {
-            images: ["registry.example.com/public/notebook:1"],
-            namespace: s.namespace,
-            nodeSelector: s.nodeSelector,
-            imagePullSecrets: ["regcred"],
-            kubeconfig,
-        });
-        assert.equal(result.nodes.length, 2);
+        const printed = await createWithPullSecret(cluster, s, kubeconfig, "regcred", 2);
+        assert.ok(
+            printed.some((l) =>
+                /may not get secret "regcred" in namespace .*: if it is missing, the kubelet's pull errors tell/.test(
+                    l,
+                ),
+            ),
+            printed.join("\n"),
+        );
         await assertNothingLeft(cluster, s.namespace);
     });
 
@@ -189,7 +273,8 @@ describe("security", function () {
         ["pods", "list", false],
         ["pods", "watch", false],
     ];
-    // "get" on daemonsets is needed only to recover from a lost create response; untested here.
+    // "get" on daemonsets is needed only to recover from a lost create response and to notice a
+    // DaemonSet deleted by someone else; untested here.
     for (const [resource, verb, clusterScoped] of needed) {
         it(`without "${verb}" on ${resource} the error names that permission`, async () => {
             const s = await newScenario(cluster, `rbac-no-${verb}-${resource}`);

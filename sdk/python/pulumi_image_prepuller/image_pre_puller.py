@@ -26,6 +26,7 @@ class ImagePrePullerArgs:
                  context: pulumi.Input[Optional[_builtins.str]] = None,
                  continuous: Optional[_builtins.bool] = None,
                  daemon_set_patch: pulumi.Input[Optional[Mapping[str, Any]]] = None,
+                 delete_unreachable: pulumi.Input[Optional[_builtins.bool]] = None,
                  helper_image: pulumi.Input[Optional[_builtins.str]] = None,
                  image_pull_secrets: pulumi.Input[Optional[Sequence[pulumi.Input[Union[_builtins.str, 'LocalObjectReferenceArgs']]]]] = None,
                  kubeconfig: pulumi.Input[Optional[_builtins.str]] = None,
@@ -46,6 +47,7 @@ class ImagePrePullerArgs:
         :param pulumi.Input[_builtins.str] context: Kubeconfig context to use.
         :param _builtins.bool continuous: Also keep a long-lived DaemonSet (same pods and scheduling) so that nodes joining later pull the images on arrival. The blocking pre-pull still gates dependents; destroy removes it. A plain boolean: it decides whether that child resource exists. Default false.
         :param pulumi.Input[Mapping[str, Any]] daemon_set_patch: A JSON merge patch (RFC 7386) applied to the generated DaemonSet manifest.
+        :param pulumi.Input[_builtins.bool] delete_unreachable: On destroy (or a replace), a cluster that cannot be reached any more (deleted, or its stored credentials no longer accepted) removes the pre-pull's resources from the state with a warning instead of failing, as @pulumi/kubernetes' `deleteUnreachable` does; also passed to the kubernetes provider this component makes from `kubeconfig`. Takes effect once an `up` has recorded it (or with PULUMI_K8S_DELETE_UNREACHABLE=true). Default false.
         :param pulumi.Input[_builtins.str] helper_image: Image whose statically linked `/bin/true` (and `cp`) provides the no-op the pull containers run. Default busybox.
         :param pulumi.Input[Sequence[pulumi.Input[Union[_builtins.str, 'LocalObjectReferenceArgs']]]] image_pull_secrets: Names of image pull secrets in `namespace` (or `{ name }` objects).
         :param pulumi.Input[_builtins.str] kubeconfig: Kubeconfig contents (or a path to one). Stored as a secret. Default: the ambient kubeconfig or in-cluster config.
@@ -68,6 +70,8 @@ class ImagePrePullerArgs:
             pulumi.set(__self__, "continuous", continuous)
         if daemon_set_patch is not None:
             pulumi.set(__self__, "daemon_set_patch", daemon_set_patch)
+        if delete_unreachable is not None:
+            pulumi.set(__self__, "delete_unreachable", delete_unreachable)
         if helper_image is not None:
             pulumi.set(__self__, "helper_image", helper_image)
         if image_pull_secrets is not None:
@@ -152,6 +156,18 @@ class ImagePrePullerArgs:
     @daemon_set_patch.setter
     def daemon_set_patch(self, value: pulumi.Input[Optional[Mapping[str, Any]]]):
         pulumi.set(self, "daemon_set_patch", value)
+
+    @_builtins.property
+    @pulumi.getter(name="deleteUnreachable")
+    def delete_unreachable(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        On destroy (or a replace), a cluster that cannot be reached any more (deleted, or its stored credentials no longer accepted) removes the pre-pull's resources from the state with a warning instead of failing, as @pulumi/kubernetes' `deleteUnreachable` does; also passed to the kubernetes provider this component makes from `kubeconfig`. Takes effect once an `up` has recorded it (or with PULUMI_K8S_DELETE_UNREACHABLE=true). Default false.
+        """
+        return pulumi.get(self, "delete_unreachable")
+
+    @delete_unreachable.setter
+    def delete_unreachable(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "delete_unreachable", value)
 
     @_builtins.property
     @pulumi.getter(name="helperImage")
@@ -308,6 +324,7 @@ class ImagePrePuller(pulumi.ComponentResource):
                  context: pulumi.Input[Optional[_builtins.str]] = None,
                  continuous: Optional[_builtins.bool] = None,
                  daemon_set_patch: pulumi.Input[Optional[Mapping[str, Any]]] = None,
+                 delete_unreachable: pulumi.Input[Optional[_builtins.bool]] = None,
                  helper_image: pulumi.Input[Optional[_builtins.str]] = None,
                  image_pull_secrets: pulumi.Input[Optional[Sequence[pulumi.Input[Union[_builtins.str, Union['LocalObjectReferenceArgs', 'LocalObjectReferenceArgsDict']]]]]] = None,
                  images: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -331,6 +348,7 @@ class ImagePrePuller(pulumi.ComponentResource):
         :param pulumi.Input[_builtins.str] context: Kubeconfig context to use.
         :param _builtins.bool continuous: Also keep a long-lived DaemonSet (same pods and scheduling) so that nodes joining later pull the images on arrival. The blocking pre-pull still gates dependents; destroy removes it. A plain boolean: it decides whether that child resource exists. Default false.
         :param pulumi.Input[Mapping[str, Any]] daemon_set_patch: A JSON merge patch (RFC 7386) applied to the generated DaemonSet manifest.
+        :param pulumi.Input[_builtins.bool] delete_unreachable: On destroy (or a replace), a cluster that cannot be reached any more (deleted, or its stored credentials no longer accepted) removes the pre-pull's resources from the state with a warning instead of failing, as @pulumi/kubernetes' `deleteUnreachable` does; also passed to the kubernetes provider this component makes from `kubeconfig`. Takes effect once an `up` has recorded it (or with PULUMI_K8S_DELETE_UNREACHABLE=true). Default false.
         :param pulumi.Input[_builtins.str] helper_image: Image whose statically linked `/bin/true` (and `cp`) provides the no-op the pull containers run. Default busybox.
         :param pulumi.Input[Sequence[pulumi.Input[Union[_builtins.str, Union['LocalObjectReferenceArgs', 'LocalObjectReferenceArgsDict']]]]] image_pull_secrets: Names of image pull secrets in `namespace` (or `{ name }` objects).
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] images: Images to pre-pull. Duplicates after normalization (`python` = `docker.io/library/python:latest`) are merged.
@@ -373,6 +391,7 @@ class ImagePrePuller(pulumi.ComponentResource):
                  context: pulumi.Input[Optional[_builtins.str]] = None,
                  continuous: Optional[_builtins.bool] = None,
                  daemon_set_patch: pulumi.Input[Optional[Mapping[str, Any]]] = None,
+                 delete_unreachable: pulumi.Input[Optional[_builtins.bool]] = None,
                  helper_image: pulumi.Input[Optional[_builtins.str]] = None,
                  image_pull_secrets: pulumi.Input[Optional[Sequence[pulumi.Input[Union[_builtins.str, Union['LocalObjectReferenceArgs', 'LocalObjectReferenceArgsDict']]]]]] = None,
                  images: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
@@ -401,6 +420,7 @@ class ImagePrePuller(pulumi.ComponentResource):
             __props__.__dict__["context"] = context
             __props__.__dict__["continuous"] = continuous
             __props__.__dict__["daemon_set_patch"] = daemon_set_patch
+            __props__.__dict__["delete_unreachable"] = delete_unreachable
             __props__.__dict__["helper_image"] = helper_image
             __props__.__dict__["image_pull_secrets"] = image_pull_secrets
             if images is None and not opts.urn:

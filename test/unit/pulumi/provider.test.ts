@@ -105,11 +105,73 @@ describe("provider diff and update (offline)", () => {
 
     it("continuous and maxParallelNodes changes are recorded without re-pulling or calling the cluster", async () => {
         const olds = outputsOf(await checked({ images: ["python:3.12"], kubeconfig: unreachable }));
-        for (const change of [{ continuous: true }, { maxParallelNodes: 3 }, { unschedulableNodes: "fail" }]) {
+        for (const change of [
+            { continuous: true },
+            { maxParallelNodes: 3 },
+            { unschedulableNodes: "fail" },
+            { deleteUnreachable: true },
+        ]) {
             const news = await checked({ images: ["python:3.12"], kubeconfig: unreachable, ...change }, olds);
             assert.equal((await prePullProvider.diff!("default/x", olds, news)).changes, true, JSON.stringify(change));
             const result = await prePullProvider.update!("default/x", olds, news);
             assert.deepEqual(result.outs.nodes, ["a"]);
         }
+    });
+});
+
+describe("delete when the cluster cannot be reached (deleteUnreachable)", function () {
+    this.timeout(60_000);
+    const unreachableState = (extra: Record<string, unknown> = {}) => ({
+        images: ["docker.io/library/python:3.12"],
+        namespace: "jhub",
+        ownerId: "prepull-gone",
+        kubeconfig: unreachableKubeconfig,
+        ...extra,
+    });
+
+    it("fails without it, and removes from state with a warning with it (input or environment)", async () => {
+        const lines: string[] = [];
+        const original = console.log;
+        console.log = (...args: unknown[]) => void lines.push(args.join(" "));
+        const previous = process.env.PULUMI_K8S_DELETE_UNREACHABLE;
+        const attempt = (owner: string, extra: Record<string, unknown> = {}) =>
+            prePullProvider.delete!(`jhub/${owner}`, unreachableState({ ownerId: owner, ...extra })).then(
+                () => undefined,
+                (e: Error) => e,
+            );
+        try {
+            const [without, withInput, missingFile] = await Promise.all([
+                attempt("prepull-without"),
+                attempt("prepull-input", { deleteUnreachable: true }),
+                attempt("prepull-file", { deleteUnreachable: true, kubeconfig: "/nonexistent/kubeconfig" }),
+            ]);
+            assert.ok(without instanceof Error, "a delete without deleteUnreachable must fail");
+            assert.match(without.message, /list daemonsets in namespace "jhub" failed/);
+            assert.equal(withInput, undefined, String(withInput));
+            assert.equal(missingFile, undefined, String(missingFile));
+            process.env.PULUMI_K8S_DELETE_UNREACHABLE = "true";
+            assert.equal(await attempt("prepull-environment"), undefined);
+        } finally {
+            console.log = original;
+            if (previous === undefined) delete process.env.PULUMI_K8S_DELETE_UNREACHABLE;
+            else process.env.PULUMI_K8S_DELETE_UNREACHABLE = previous;
+        }
+        for (const owner of ["prepull-input", "prepull-file", "prepull-environment"]) {
+            assert.ok(
+                lines.some((l) =>
+                    new RegExp(
+                        `warning: the cluster cannot be reached .*removing jhub/${owner} from the state without deleting anything \\(deleteUnreachable\\)`,
+                    ).test(l),
+                ),
+                `${owner}:\n${lines.join("\n")}`,
+            );
+        }
+        assert.ok(!lines.some((l) => /prepull-without/.test(l) && /warning/.test(l)));
+    });
+
+    it("check rejects a deleteUnreachable that is not a boolean", async () => {
+        const { failures } = await prePullProvider.check!({}, { images: ["python"], deleteUnreachable: "yes" });
+        assert.equal(failures?.[0]?.property, "deleteUnreachable");
+        assert.match(failures?.[0]?.reason ?? "", /must be true or false/);
     });
 });

@@ -70,7 +70,7 @@ describe("state written by 0.1.0", function () {
             const provider = stored(name);
             const props = { namespace: "jhub", ownerId: "prepull-0123456789", kubeconfig };
             await assert.rejects(provider.delete("jhub/prepull-0123456789", props), (e: Error) => {
-                assert.match(e.message, /may not list daemonsets in namespace "jhub"/);
+                assert.match(e.message, /list daemonsets in namespace "jhub" was refused: forbidden/);
                 return true;
             });
             assert.ok(
@@ -92,7 +92,10 @@ describe("state written by 0.1.0", function () {
             ownerId: "prepull-1",
             kubeconfig,
         };
-        await assert.rejects(stored("prepull").read!("jhub/prepull-1", props), /may not list nodes/);
+        await assert.rejects(
+            stored("prepull").read!("jhub/prepull-1", props),
+            /list nodes \(cluster-wide\) was refused: forbidden/,
+        );
         assert.ok(
             requests.some((r) => r.startsWith("GET /api/v1/nodes")),
             requests.join(", "),

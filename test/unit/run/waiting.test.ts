@@ -47,7 +47,12 @@ function ownPod(node: string, outcomes: ContainerOutcome[]): Pod {
 
 function run(
     timeline: Timeline,
-    options: { timeoutSeconds?: number; batches?: WaitContext["batches"]; unschedulableNodes?: "skip" | "fail" } = {},
+    options: {
+        timeoutSeconds?: number;
+        batches?: WaitContext["batches"];
+        unschedulableNodes?: "skip" | "fail";
+        daemonSetGone?: (t: number) => string | undefined;
+    } = {},
 ) {
     const controller = new AbortController();
     const timeoutMs = (options.timeoutSeconds ?? 600) * 1000;
@@ -80,6 +85,7 @@ function run(
         signal: controller.signal,
         nextChange: () => new Promise(() => undefined),
         batches: options.batches,
+        daemonSetGone: options.daemonSetGone && (async () => options.daemonSetGone!(clock.t)),
     });
     return { result, clock, lines, controller };
 }
@@ -407,6 +413,25 @@ describe("the wait loop, on a fake clock", () => {
             assert.deepEqual(done.eligibleNodes, ["busy"]);
             assert.deepEqual(done.skippedNodes, {});
         });
+    });
+
+    it("a DaemonSet deleted by someone else ends the run at the next read-back, naming that", async () => {
+        const reads: number[] = [];
+        const { result, clock } = run(
+            { nodes: () => [makeNode("a")], pods: () => [ownPod("a", ["waiting"])] },
+            {
+                daemonSetGone: (t) => {
+                    reads.push(t);
+                    return t >= 15_000 ? "was deleted" : undefined;
+                },
+            },
+        );
+        await assert.rejects(
+            result,
+            /the DaemonSet jhub\/prepull-x was deleted while 1 of 1 eligible nodes still missed images; something other than this pre-pull removed it/,
+        );
+        assert.deepEqual(reads, [0, 10_000, 20_000]);
+        assert.equal(clock.t, 20_000);
     });
 
     it("prints progress at once, on change (at most every 2 s) and at least every 10 s", async () => {
