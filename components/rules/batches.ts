@@ -2,7 +2,9 @@
  * `maxParallelNodes`: which nodes may pull now, and the node affinity that confines the
  * DaemonSet to them. Pure functions; the wait loop in ./prepull moves the batch as nodes finish.
  */
-import type { V1Affinity, V1NodeSelectorTerm } from "@kubernetes/client-node" with { "resolution-mode": "import" };
+import type { V1Affinity, V1NodeSelectorRequirement, V1NodeSelectorTerm } from "@kubernetes/client-node" with {
+    "resolution-mode": "import",
+};
 
 /**
  * The nodes that may pull next: the current batch's nodes that still miss images (never
@@ -19,6 +21,45 @@ export function nextBatch(
 }
 
 const NODE_NAME_FIELD = "metadata.name";
+
+/**
+ * `affinity` with every required term also demanding that the node is none of `nodeNames`
+ * (one NotIn field requirement per node: a field requirement takes exactly one value, and the
+ * requirements of a term are ANDed). Without required terms there is one term of just those.
+ * Empty user terms match nothing and stay as they are. Preferred terms are kept.
+ */
+export function excludeNodes(affinity: V1Affinity | undefined, nodeNames: readonly string[]): V1Affinity | undefined {
+    if (nodeNames.length === 0) return affinity;
+    const notIn = nodeNames.map((node) => ({ key: NODE_NAME_FIELD, operator: "NotIn", values: [node] }));
+    return withEveryTerm(affinity, (term) => ({ ...term, matchFields: [...(term.matchFields ?? []), ...notIn] }));
+}
+
+/**
+ * `affinity` whose required terms also demand `requirement` of the node's labels (a term of just
+ * that when there are none). Empty user terms match nothing and stay as they are.
+ */
+export function requireLabel(affinity: V1Affinity | undefined, requirement: V1NodeSelectorRequirement): V1Affinity {
+    return withEveryTerm(affinity, (term) => ({
+        ...term,
+        matchExpressions: [...(term.matchExpressions ?? []), requirement],
+    }))!;
+}
+
+function withEveryTerm(
+    affinity: V1Affinity | undefined,
+    change: (term: V1NodeSelectorTerm) => V1NodeSelectorTerm,
+): V1Affinity {
+    const nodeAffinity = affinity?.nodeAffinity ?? {};
+    const userTerms = nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+    const terms = (userTerms ?? [{}]).map((term) => {
+        const empty = (term.matchExpressions ?? []).length === 0 && (term.matchFields ?? []).length === 0;
+        return empty && userTerms !== undefined ? term : change(term);
+    });
+    return {
+        ...affinity,
+        nodeAffinity: { ...nodeAffinity, requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } },
+    };
+}
 
 /**
  * `affinity` with its required node affinity also demanding that the node is one of `nodeNames`.

@@ -4,7 +4,8 @@
  * (distroless, scratch) work: the helper image copies its statically linked `true` there first.
  */
 import type { V1Affinity, V1Toleration } from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import { restrictToNodes } from "./batches";
+import { excludeNodes, requireLabel, restrictToNodes } from "./batches";
+import { OS_LABEL } from "./eligibility";
 import type { PrePullInputs } from "./inputs";
 
 export const LABEL_NAME = "app.kubernetes.io/name";
@@ -38,6 +39,13 @@ export interface DaemonSetSpecification {
      * are then never restarted by a template change, so moving the batch never interrupts a pull.
      */
     nodeBatch?: readonly string[];
+    /**
+     * The blocking pre-pull's DaemonSet: keep it off these nodes (see nodesToKeepOut), which the
+     * DaemonSet controller would otherwise pull on. Given, even empty, the pods are never restarted
+     * by a template change (OnDelete), so updating the list never interrupts a pull. Absent: the
+     * continuous puller (a rolling update carries new images to its pods).
+     */
+    keepOut?: readonly string[];
     /** Labels added to the DaemonSet and its pods (not to the selector). */
     extraLabels?: Record<string, string>;
 }
@@ -158,18 +166,29 @@ export function renderDaemonSet(spec: DaemonSetSpecification): Record<string, un
               podLabels,
           )
         : rendered;
-    return spec.nodeBatch ? confineToBatch(patched, spec.nodeBatch) : patched;
+    return place(patched, spec);
 }
 
-/** Applied after the user's patch, which cannot undo it: the batch is what bounds parallelism. */
-function confineToBatch(manifest: Record<string, unknown>, nodeBatch: readonly string[]): Record<string, unknown> {
+/**
+ * Applied after the user's patch, which cannot undo it: Linux nodes only (the pull containers
+ * run Linux binaries; Windows nodes are never eligible), and for the blocking pre-pull the batch
+ * (what bounds parallelism) or the nodes to keep out.
+ */
+function place(manifest: Record<string, unknown>, spec: DaemonSetSpecification): Record<string, unknown> {
     const dsSpec = asRecord(manifest.spec);
     const template = asRecord(dsSpec.template);
     const podSpec = asRecord(template.spec);
-    podSpec.affinity = restrictToNodes(podSpec.affinity as V1Affinity | undefined, nodeBatch);
+    let affinity: V1Affinity | undefined = requireLabel(podSpec.affinity as V1Affinity | undefined, {
+        key: OS_LABEL,
+        operator: "NotIn",
+        values: ["windows"],
+    });
+    if (spec.nodeBatch) affinity = restrictToNodes(affinity, spec.nodeBatch);
+    else if (spec.keepOut) affinity = excludeNodes(affinity, spec.keepOut);
+    podSpec.affinity = affinity;
     template.spec = podSpec;
     dsSpec.template = template;
-    dsSpec.updateStrategy = { type: "OnDelete" };
+    if (spec.nodeBatch || spec.keepOut) dsSpec.updateStrategy = { type: "OnDelete" };
     return { ...manifest, spec: dsSpec };
 }
 

@@ -26,11 +26,27 @@ export function constraintsOf(inputs: SchedulingConstraints): SchedulingConstrai
 /** The taint the control plane puts on cordoned nodes; tolerating it lets a pod onto them. */
 const UNSCHEDULABLE_TAINT: Taint = { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" };
 
-export type IneligibleReason = "cordoned" | "not-ready" | "untolerated-taint" | "node-selector" | "node-affinity";
+export type IneligibleReason =
+    "windows" | "cordoned" | "not-ready" | "untolerated-taint" | "node-selector" | "node-affinity";
+
+/** The node label the kubelet sets to its OS; the pull containers run Linux binaries. */
+export const OS_LABEL = "kubernetes.io/os";
+/** The node label the kubelet sets to its CPU architecture. */
+export const ARCH_LABEL = "kubernetes.io/arch";
+
+/**
+ * Taints the DaemonSet controller tolerates on every pod it makes (pkg/controller/daemon/util):
+ * a DaemonSet runs on cordoned, not-ready, unreachable and pressured nodes, where no user pod
+ * would be scheduled. Nodes tainted only so must be kept out of the pre-pull DaemonSet by name.
+ */
+const DAEMONSET_TOLERATED_TAINT_PREFIX = "node.kubernetes.io/";
 
 /** Why a node is not eligible, or undefined when it is. */
 export function ineligibilityReason(node: Node, constraints: SchedulingConstraints): IneligibleReason | undefined {
     const tolerations = constraints.tolerations ?? [];
+    if (node.metadata?.labels?.[OS_LABEL] === "windows") {
+        return "windows";
+    }
     if (node.spec?.unschedulable && !tolerations.some((t) => toleratesTaint(t, UNSCHEDULABLE_TAINT))) {
         return "cordoned";
     }
@@ -41,6 +57,14 @@ export function ineligibilityReason(node: Node, constraints: SchedulingConstrain
     if (!blocking.every((taint) => tolerations.some((t) => toleratesTaint(t, taint)))) {
         return "untolerated-taint";
     }
+    return selectionMismatch(node, constraints);
+}
+
+/** Whether nodeSelector and the required node affinity select `node` (as the DaemonSet's own do). */
+function selectionMismatch(
+    node: Node,
+    constraints: SchedulingConstraints,
+): "node-selector" | "node-affinity" | undefined {
     const labels = node.metadata?.labels ?? {};
     for (const [key, value] of Object.entries(constraints.nodeSelector ?? {})) {
         if (labels[key] !== value) {
@@ -52,6 +76,33 @@ export function ineligibilityReason(node: Node, constraints: SchedulingConstrain
         return "node-affinity";
     }
     return undefined;
+}
+
+/**
+ * Nodes the DaemonSet controller would run a pre-pull pod on although they are not eligible:
+ * selected by nodeSelector and affinity, but cordoned, not ready, or tainted only with taints the
+ * controller tolerates by itself. The pre-pull DaemonSet names them in a NotIn affinity, so that
+ * it pulls only where the pre-pull waits. Sorted.
+ */
+export function nodesToKeepOut(nodes: readonly Node[], constraints: SchedulingConstraints): string[] {
+    const tolerations = constraints.tolerations ?? [];
+    const out: string[] = [];
+    for (const node of nodes) {
+        const reason = ineligibilityReason(node, constraints);
+        if (reason === undefined || reason === "windows" || selectionMismatch(node, constraints)) continue;
+        if (reason === "untolerated-taint") {
+            const untolerated = (node.spec?.taints ?? []).filter(
+                (taint) =>
+                    (taint.effect === "NoSchedule" || taint.effect === "NoExecute") &&
+                    !tolerations.some((t) => toleratesTaint(t, taint)),
+            );
+            // Another untolerated taint keeps the DaemonSet's pod off the node by itself.
+            if (!untolerated.every((taint) => taint.key.startsWith(DAEMONSET_TOLERATED_TAINT_PREFIX))) continue;
+        }
+        const name = node.metadata?.name;
+        if (name) out.push(name);
+    }
+    return out.sort();
 }
 
 export function isEligible(node: Node, constraints: SchedulingConstraints): boolean {

@@ -29,15 +29,15 @@ import {
     type OwnedObjects,
 } from "./cleanup";
 import {
-    BatchMover,
     checkPullSecretsExist,
     createDaemonSet,
     daemonSetGone,
+    Placement,
     watchNodes,
     watchOwnPods,
     watchWarnings,
 } from "./pullers";
-import { constraintsOf } from "../rules/eligibility";
+import { constraintsOf, nodesToKeepOut } from "../rules/eligibility";
 import { OPERATION_BUDGET_SECONDS, type Logger, type PrePullResult } from "./shared";
 import { systemClock, waitForPresence } from "./waiting";
 import { watchEngine } from "./watchdog";
@@ -141,20 +141,22 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
         }
 
         const name = daemonSetName(inputs.ownerId);
-        const render = (nodeBatch: readonly string[] | undefined) =>
+        const render = (nodeBatch: readonly string[] | undefined, keepOut: readonly string[]) =>
             renderDaemonSet({
                 ...daemonSetSpecification(inputs),
                 name,
                 ownerId: inputs.ownerId,
                 extraLabels: { [LABEL_COMPONENT]: "pre-pull" },
                 nodeBatch,
+                keepOut,
             });
         const maxParallel = inputs.maxParallelNodes;
         const batch = maxParallel === undefined ? undefined : nextBatch([], missing, maxParallel);
-        await checkPullSecretsExist(cluster, inputs, render(batch), log);
+        const keepOut = batch === undefined ? nodesToKeepOut(nodes.list(), constraints) : [];
+        await checkPullSecretsExist(cluster, inputs, render(batch, keepOut), log);
         const pods = await watchOwnPods(cluster, namespace, ownerSelector(inputs.ownerId), changes.notify);
         watches.push(pods);
-        created = await createDaemonSet(cluster, namespace, render(batch));
+        created = await createDaemonSet(cluster, namespace, render(batch, keepOut));
         log(
             `image-prepuller: pulling ${images.length} images on ${missing.length} of ${initial.eligibleNodes.length} eligible nodes (DaemonSet ${namespace}/${name})` +
                 (batch ? `; at most ${maxParallel} at once, starting with ${batch.join(", ")}` : ""),
@@ -175,10 +177,7 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             signal,
             nextChange: () => changes.next(),
             daemonSetGone: () => daemonSetGone(cluster, created!),
-            batches:
-                maxParallel === undefined || batch === undefined
-                    ? undefined
-                    : new BatchMover(cluster, created, render, maxParallel, batch, log),
+            placement: new Placement(cluster, created, render, maxParallel, batch, keepOut, log),
         });
         log(
             `image-prepuller: all ${report.eligibleNodes.length} eligible nodes hold all ${images.length} images after ${seconds(started).toFixed(1)}s` +

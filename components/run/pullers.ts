@@ -104,31 +104,52 @@ export async function createDaemonSet(
 }
 
 /**
- * With maxParallelNodes, the DaemonSet is confined to a batch of nodes that still miss images:
- * nodes that finished leave the batch and waiting ones join it (a merge patch of its affinity).
+ * Where the DaemonSet may run, kept current as nodes change: with maxParallelNodes, a batch of
+ * nodes that still miss images (nodes that finished leave it and waiting ones join); without it,
+ * every selected node but those it must be kept off (cordoned, not ready, pressured: see
+ * nodesToKeepOut). Each change is a merge patch of its affinity; the DaemonSet's OnDelete strategy
+ * leaves the other pods pulling.
  */
-export class BatchMover {
+export class Placement {
     constructor(
         private readonly cluster: ClusterClient,
         private readonly daemonSet: CreatedDaemonSet,
-        private readonly render: (batch: readonly string[]) => Record<string, unknown>,
-        private readonly maxParallel: number,
-        private batch: readonly string[],
+        private readonly render: (
+            batch: readonly string[] | undefined,
+            keepOut: readonly string[],
+        ) => Record<string, unknown>,
+        private readonly maxParallel: number | undefined,
+        private batch: readonly string[] | undefined,
+        private keepOut: readonly string[],
         private readonly log: Logger,
     ) {}
 
-    /** The nodes the DaemonSet is confined to now. */
-    current(): readonly string[] {
+    /** The nodes of the current batch; undefined without maxParallelNodes (every missing node may pull). */
+    current(): readonly string[] | undefined {
         return this.batch;
     }
 
-    async move(missingNodes: readonly string[]): Promise<void> {
-        const next = nextBatch(this.batch, missingNodes, this.maxParallel);
-        if (next.length === 0 || canonicalList(next) === canonicalList(this.batch)) return;
-        await this.patchAffinity(this.render(next));
-        const added = next.filter((n) => !this.batch.includes(n));
+    async move(missingNodes: readonly string[], keepOut: readonly string[]): Promise<void> {
+        let next = this.batch;
+        if (this.maxParallel !== undefined) {
+            const candidate = nextBatch(this.batch ?? [], missingNodes, this.maxParallel);
+            if (candidate.length > 0) next = candidate;
+        }
+        // A batch names only eligible nodes: nothing else to keep out.
+        const nextKeepOut = this.maxParallel === undefined ? keepOut : [];
+        const sameBatch = canonicalList(next ?? []) === canonicalList(this.batch ?? []);
+        if (sameBatch && canonicalList(nextKeepOut) === canonicalList(this.keepOut)) return;
+        await this.patchAffinity(this.render(next, nextKeepOut));
+        const added = (next ?? []).filter((n) => !(this.batch ?? []).includes(n));
         if (added.length > 0) this.log(`image-prepuller: now pulling on ${added.join(", ")}`);
+        const kept = nextKeepOut.filter((n) => !this.keepOut.includes(n));
+        if (kept.length > 0) {
+            this.log(
+                `image-prepuller: keeping the pre-pull pods off ${kept.join(", ")} (not eligible; the DaemonSet controller would run them there)`,
+            );
+        }
         this.batch = next;
+        this.keepOut = nextKeepOut;
     }
 
     /** Only the node affinity changes (a merge patch replaces its term list). */

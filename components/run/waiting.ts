@@ -7,7 +7,13 @@
  * It takes its clock, its inputs and the run's AbortSignal as arguments and does no I/O of its
  * own, so its decisions are unit-tested with a fake clock (test/unit/run/waiting.test.ts).
  */
-import { ineligibilityReason, type SchedulingConstraints } from "../rules/eligibility";
+import {
+    ARCH_LABEL,
+    ineligibilityReason,
+    nodesToKeepOut,
+    OS_LABEL,
+    type SchedulingConstraints,
+} from "../rules/eligibility";
 import type { Watched } from "../cluster/watch";
 import type { PrePullInputs } from "../rules/inputs";
 import type { Event, Node, Pod } from "../rules/wire";
@@ -87,8 +93,14 @@ export interface WaitContext {
      * by another of the same name"), or undefined while it is there (or the read failed).
      */
     daemonSetGone?: () => Promise<string | undefined>;
-    /** With maxParallelNodes: confines the pulls to a batch of the nodes still missing images. */
-    batches?: { move(missingNodes: readonly string[]): Promise<void>; current(): readonly string[] };
+    /**
+     * Keeps where the DaemonSet runs current: the batch of maxParallelNodes, or the nodes it must
+     * be kept off (given as `keepOut` every round). `current()` is the batch, undefined without one.
+     */
+    placement?: {
+        move(missingNodes: readonly string[], keepOut: readonly string[]): Promise<void>;
+        current(): readonly string[] | undefined;
+    };
 }
 
 /** A problem of either kind, keyed for how long it has persisted. */
@@ -100,12 +112,21 @@ interface TrackedProblem {
     unschedulableNode?: string;
 }
 
-function containerProblem(p: ContainerProblem): TrackedProblem {
+function containerProblem(p: ContainerProblem, nodes: readonly Node[]): TrackedProblem {
+    const labels = nodes.find((n) => n.metadata?.name === p.node)?.metadata?.labels;
     return {
         key: `container\u0000${problemKey(p)}`,
         permanent: p.permanent,
-        describe: `node ${p.node}: container ${p.container} (image ${p.image}): ${p.reason}: ${p.message}`,
+        describe: `node ${p.node}: container ${p.container} (image ${p.image}): ${p.reason}: ${p.message}${platformHint(p.message, labels)}`,
     };
+}
+
+/** An image without a variant for the node's platform (containerd: "no match for platform in manifest"). */
+function platformHint(message: string, labels: Record<string, string> | undefined): string {
+    if (!/no match(ing manifest)? for platform|no matching manifest for/i.test(message)) return "";
+    const os = labels?.[OS_LABEL] ?? "?";
+    const arch = labels?.[ARCH_LABEL] ?? "?";
+    return ` (the image has no variant for this node's platform, ${OS_LABEL}=${os}, ${ARCH_LABEL}=${arch}: keep such nodes out with nodeSelector or affinity on ${ARCH_LABEL}, or pre-pull a multi-platform image)`;
 }
 
 function podProblem(p: PodProblem): TrackedProblem {
@@ -242,15 +263,15 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
                 );
             }
         }
-        if (!signal.aborted) await ctx.batches?.move(missingNodes);
+        if (!signal.aborted) await ctx.placement?.move(missingNodes, nodesToKeepOut(nodes, constraints));
 
         const events = ctx.events?.list() ?? [];
         noteEventsSeen(events, eventSeen, now);
         const problems = [
-            ...report.problems.map(containerProblem),
+            ...report.problems.map((p) => containerProblem(p, nodes)),
             ...podProblemsFor(pods, events, ctx.daemonSet.uid, missingNodes, {
                 // Without maxParallelNodes every missing node is in the batch.
-                pullingNodes: ctx.batches?.current().filter((n) => missingNodes.includes(n)),
+                pullingNodes: ctx.placement?.current()?.filter((n) => missingNodes.includes(n)),
                 recent: (e) => now - (eventSeen.get(eventVersion(e)) ?? now) < FAILED_CREATE_RECENT_SECONDS * 1000,
             }).map(podProblem),
         ];

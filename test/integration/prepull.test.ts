@@ -6,6 +6,7 @@
 import * as assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { prePullProvider } from "../../components/pulumi/provider";
+import { targetNode } from "../../components/rules/problems";
 import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../../harness/cluster";
 import {
     addNode,
@@ -135,20 +136,64 @@ describe("pre-pull on a real control plane", function () {
         await assertNothingLeft(cluster, s.namespace);
     });
 
-    it("excludes cordoned and NotReady nodes", async () => {
+    it("excludes cordoned and NotReady nodes, and no pre-pull pod lands on them", async () => {
         const s = await scenario("cordon-notready");
-        const ok = await addNode(cluster, s, "ok", { annotations: FAST_PULL });
-        await addNode(cluster, s, "cordoned", { annotations: FAST_PULL, unschedulable: true });
-        await addNode(cluster, s, "notready", {
+        const ok = await addNode(cluster, s, "ok", { annotations: { ...FAST_STATUS, [SIM.pullSeconds]: "3" } });
+        const cordoned = await addNode(cluster, s, "cordoned", { annotations: FAST_PULL, unschedulable: true });
+        const notReady = await addNode(cluster, s, "notready", {
             annotations: { ...FAST_PULL, [SIM.ready]: "false" },
             waitReady: false,
         });
-        const result = await create(cluster, {
-            images: ["python:3.9"],
+        const { result, events } = await recordWhile<k8s.V1Pod, Awaited<ReturnType<typeof create>>>(
+            cluster,
+            `/api/v1/namespaces/${s.namespace}/pods`,
+            () => create(cluster, { images: ["python:3.9"], namespace: s.namespace, nodeSelector: s.nodeSelector }),
+        );
+        assert.deepEqual(result.nodes, [ok]);
+        const landed = new Set(events.map((e) => e.obj.spec?.nodeName ?? targetNode(e.obj as never)));
+        assert.ok(landed.has(ok), `no pod on ${ok}: ${[...landed].join(", ")}`);
+        assert.ok(!landed.has(cordoned), `a pre-pull pod was made for the cordoned node ${cordoned}`);
+        assert.ok(!landed.has(notReady), `a pre-pull pod was made for the NotReady node ${notReady}`);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("a node cordoned mid-run loses its pre-pull pod while the run goes on for the others", async () => {
+        const s = await scenario("cordon-mid-run");
+        const slow = { ...FAST_STATUS, [SIM.pullSeconds]: "40" };
+        const staying = await addNode(cluster, s, "staying", { annotations: slow });
+        const leaving = await addNode(cluster, s, "leaving", { annotations: slow });
+        const creating = create(cluster, {
+            images: ["python:3.9-slim"],
             namespace: s.namespace,
             nodeSelector: s.nodeSelector,
+            timeoutSeconds: 300,
         });
-        assert.deepEqual(result.nodes, [ok]);
+        const podOn = async (node: string) =>
+            (await cluster.core.listNamespacedPod({ namespace: s.namespace })).items.find(
+                (p) => p.spec?.nodeName === node && !p.metadata?.deletionTimestamp,
+            );
+        await waitFor(
+            async () => (await podOn(leaving)) !== undefined && (await podOn(staying)) !== undefined,
+            "a pod on each node",
+            30_000,
+        );
+        const stayingPod = (await podOn(staying))!.metadata!.uid;
+        await cluster.core.patchNode(
+            { name: leaving, body: { spec: { unschedulable: true } } },
+            cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
+        );
+        const cordonedAt = Date.now();
+        await waitFor(async () => (await podOn(leaving)) === undefined, "the cordoned node's pod to go", 20_000);
+        const goneAfter = (Date.now() - cordonedAt) / 1000;
+        assert.equal(
+            (await podOn(staying))?.metadata?.uid,
+            stayingPod,
+            "the other node's pod keeps pulling, not restarted",
+        );
+        const result = await creating;
+        assert.deepEqual(result.nodes, [staying]);
+        assert.deepEqual(result.droppedNodes, { [leaving]: "cordoned" });
+        assert.ok(goneAfter < 20, `the pod went ${goneAfter}s after the cordon`);
         await assertNothingLeft(cluster, s.namespace);
     });
 

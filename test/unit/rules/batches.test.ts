@@ -1,10 +1,40 @@
 import * as assert from "node:assert/strict";
-import { nextBatch, restrictToNodes } from "../../../components/rules/batches";
+import { excludeNodes, nextBatch, restrictToNodes } from "../../../components/rules/batches";
 import type { V1Affinity } from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import type { Node } from "../../../components/rules/wire";
 import { isEligible } from "../../../components/rules/eligibility";
 
 describe("node batches (maxParallelNodes)", () => {
+    it("excludeNodes ANDs one NotIn field requirement per node into every term, keeping empty terms and preferences", () => {
+        const affinity = {
+            nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                    nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: ["users"] }] }, {}],
+                },
+                preferredDuringSchedulingIgnoredDuringExecution: [
+                    { weight: 1, preference: { matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] } },
+                ],
+            },
+        };
+        const excluded = excludeNodes(affinity, ["x", "y"])!;
+        const terms = excluded.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms;
+        assert.deepEqual(terms[0]!.matchFields, [
+            { key: "metadata.name", operator: "NotIn", values: ["x"] },
+            { key: "metadata.name", operator: "NotIn", values: ["y"] },
+        ]);
+        assert.deepEqual(terms[0]!.matchExpressions, [{ key: "pool", operator: "In", values: ["users"] }]);
+        assert.deepEqual(terms[1], {});
+        assert.deepEqual(
+            excluded.nodeAffinity!.preferredDuringSchedulingIgnoredDuringExecution,
+            affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution,
+        );
+        assert.equal(excludeNodes(affinity, []), affinity);
+        const alone = excludeNodes(undefined, ["x"])!;
+        assert.deepEqual(alone.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms, [
+            { matchFields: [{ key: "metadata.name", operator: "NotIn", values: ["x"] }] },
+        ]);
+    });
+
     describe("nextBatch", () => {
         const table: [string, string[], string[], number, string[]][] = [
             ["starts with the first nodes by name", [], ["c", "a", "d", "b"], 2, ["a", "b"]],

@@ -110,6 +110,44 @@ describe("DaemonSet rendering", () => {
         assert.equal(ds.spec.updateStrategy.type, "RollingUpdate");
     });
 
+    it("keeps every DaemonSet off Windows nodes, after the user's patch", () => {
+        for (const manifest of [
+            ds,
+            renderDaemonSet({ ...base, daemonSetPatch: { spec: { template: { spec: { affinity: null } } } } }),
+            renderDaemonSet({ ...base, nodeBatch: ["n1"] }),
+        ] as Manifest[]) {
+            const terms =
+                manifest.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution
+                    .nodeSelectorTerms;
+            for (const term of terms) {
+                assert.deepEqual(term.matchExpressions.at(-1), {
+                    key: "kubernetes.io/os",
+                    operator: "NotIn",
+                    values: ["windows"],
+                });
+            }
+        }
+    });
+
+    it("the blocking pre-pull keeps its pods off the nodes named, and never restarts pods to change them", () => {
+        const pinned: Manifest = renderDaemonSet({ ...base, keepOut: ["cordoned-1", "sick-2"] });
+        const terms =
+            pinned.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution
+                .nodeSelectorTerms;
+        assert.deepEqual(terms[0].matchFields, [
+            { key: "metadata.name", operator: "NotIn", values: ["cordoned-1"] },
+            { key: "metadata.name", operator: "NotIn", values: ["sick-2"] },
+        ]);
+        assert.deepEqual(pinned.spec.updateStrategy, { type: "OnDelete" });
+        const none: Manifest = renderDaemonSet({ ...base, keepOut: [] });
+        assert.deepEqual(none.spec.updateStrategy, { type: "OnDelete" });
+        assert.equal(
+            none.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution
+                .nodeSelectorTerms[0].matchFields,
+            undefined,
+        );
+    });
+
     it("extra labels go on the DaemonSet and its pods, never into the selector", () => {
         const labelled: Manifest = renderDaemonSet({
             ...base,

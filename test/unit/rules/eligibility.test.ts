@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { ineligibilityReason, isEligible, toleratesTaint } from "../../../components/rules/eligibility";
+import { ineligibilityReason, isEligible, nodesToKeepOut, toleratesTaint } from "../../../components/rules/eligibility";
 import type { V1Toleration } from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { makeNode } from "../fixtures/nodes";
 
@@ -15,6 +15,36 @@ describe("eligibility", () => {
         assert.equal(ineligibilityReason(node, {}), "cordoned");
         const tolerations = [{ key: "node.kubernetes.io/unschedulable", operator: "Exists", effect: "NoSchedule" }];
         assert.equal(ineligibilityReason(node, { tolerations }), undefined);
+    });
+
+    it("Windows nodes are never eligible (the pull containers run Linux binaries); Linux and unlabelled ones are", () => {
+        assert.equal(ineligibilityReason(makeNode("w", { labels: { "kubernetes.io/os": "windows" } }), {}), "windows");
+        assert.equal(ineligibilityReason(makeNode("l", { labels: { "kubernetes.io/os": "linux" } }), {}), undefined);
+        assert.equal(ineligibilityReason(makeNode("u"), {}), undefined);
+    });
+
+    it("nodesToKeepOut: selected nodes the DaemonSet controller would still pull on", () => {
+        const selected = { pool: "users" };
+        const nodes = [
+            makeNode("ok", { labels: selected }),
+            makeNode("cordoned", { labels: selected, unschedulable: true }),
+            makeNode("sick", { labels: selected, ready: false }),
+            makeNode("pressured", {
+                labels: selected,
+                taints: [{ key: "node.kubernetes.io/memory-pressure", effect: "NoSchedule" }],
+            }),
+            // Its own untolerated taint keeps the DaemonSet off: no need to name it.
+            makeNode("tainted", { labels: selected, taints: [userTaint] }),
+            // Not selected: the DaemonSet's own nodeSelector keeps it off.
+            makeNode("other", { unschedulable: true }),
+            makeNode("windows", { labels: { ...selected, "kubernetes.io/os": "windows" } }),
+        ];
+        assert.deepEqual(nodesToKeepOut(nodes, { nodeSelector: selected }), ["cordoned", "pressured", "sick"]);
+        const tolerateCordon = [{ key: "node.kubernetes.io/unschedulable", operator: "Exists", effect: "NoSchedule" }];
+        assert.deepEqual(nodesToKeepOut(nodes, { nodeSelector: selected, tolerations: tolerateCordon }), [
+            "pressured",
+            "sick",
+        ]);
     });
 
     it("NotReady nodes are excluded", () => {

@@ -49,7 +49,7 @@ function run(
     timeline: Timeline,
     options: {
         timeoutSeconds?: number;
-        batches?: WaitContext["batches"];
+        placement?: WaitContext["placement"];
         unschedulableNodes?: "skip" | "fail";
         daemonSetGone?: (t: number) => string | undefined;
     } = {},
@@ -84,7 +84,7 @@ function run(
         clock,
         signal: controller.signal,
         nextChange: () => new Promise(() => undefined),
-        batches: options.batches,
+        placement: options.placement,
         daemonSetGone: options.daemonSetGone && (async () => options.daemonSetGone!(clock.t)),
     });
     return { result, clock, lines, controller };
@@ -149,6 +149,20 @@ describe("the wait loop, on a fake clock", () => {
             /node a: container pull-0 \(image docker.io\/library\/python:3.12\): ErrImagePull: registry blip/,
         );
         assert.equal(clock.t, PROBLEM_TOLERANCE_SECONDS * 1000);
+    });
+
+    it("an image without a variant for the node's platform names the node's os and arch and what to change", async () => {
+        const noPlatform: ContainerOutcome = {
+            reason: "ErrImagePull",
+            message:
+                'failed to pull and unpack image "docker.io/library/python:3.12": no match for platform in manifest: not found',
+        };
+        const arm = makeNode("arm", { labels: { "kubernetes.io/os": "linux", "kubernetes.io/arch": "arm64" } });
+        const { result } = run({ nodes: () => [arm], pods: () => [ownPod("arm", [noPlatform])] });
+        await assert.rejects(
+            result,
+            /no match for platform in manifest: not found \(the image has no variant for this node's platform, kubernetes\.io\/os=linux, kubernetes\.io\/arch=arm64: keep such nodes out with nodeSelector or affinity on kubernetes\.io\/arch/,
+        );
     });
 
     it("a permanent problem fails at the first look", async () => {
@@ -262,7 +276,7 @@ describe("the wait loop, on a fake clock", () => {
                     makeNode("b", { images: t >= 4000 ? [[IMAGE]] : [] }),
                 ],
             },
-            { batches: { move: async (missing) => void moves.push([...missing]), current: () => ["a", "b"] } },
+            { placement: { move: async (missing) => void moves.push([...missing]), current: () => ["a", "b"] } },
         );
         await result;
         assert.deepEqual(moves, [["a", "b"], ["b"]]);
@@ -310,7 +324,7 @@ describe("the wait loop, on a fake clock", () => {
                 pods: (t) => (t >= 1000 && t < 60_000 ? [ownPod("a", ["waiting"])] : []),
                 events: () => [denied],
             },
-            { batches: batchOf(1) },
+            { placement: batchOf(1) },
         );
         assert.deepEqual((await result).eligibleNodes, ["a", "b"]);
         assert.equal(clock.t, 66_000);
@@ -379,7 +393,7 @@ describe("the wait loop, on a fake clock", () => {
                     pods: () => [full("a-full")],
                 },
                 {
-                    batches: {
+                    placement: {
                         move: async (m) => void (moves.push([...m]), await batch.move(m)),
                         current: batch.current,
                     },
@@ -432,6 +446,35 @@ describe("the wait loop, on a fake clock", () => {
         );
         assert.deepEqual(reads, [0, 10_000, 20_000]);
         assert.equal(clock.t, 20_000);
+    });
+
+    it("tells the placement every round which selected nodes to keep the pods off (cordoned, not ready, pressured)", async () => {
+        const keptOut: string[][] = [];
+        const pressure = { key: "node.kubernetes.io/disk-pressure", effect: "NoSchedule" as const };
+        const gpu = { key: "example.com/gpu", effect: "NoSchedule" as const };
+        const { result } = run(
+            {
+                nodes: (t) => [
+                    makeNode("a", { images: t >= 8000 ? [[IMAGE]] : [] }),
+                    makeNode("b", { unschedulable: t >= 2000 }),
+                    makeNode("c", { taints: t >= 4000 ? [pressure] : [] }),
+                    // Kept off by its own taint, which the DaemonSet does not tolerate: not listed.
+                    makeNode("d", { taints: [gpu] }),
+                    makeNode("e", { ready: false }),
+                    makeNode("w", { labels: { "kubernetes.io/os": "windows" } }),
+                ],
+            },
+            {
+                placement: {
+                    move: async (_missing, keepOut) => void keptOut.push([...keepOut]),
+                    current: () => undefined,
+                },
+            },
+        );
+        const done = await result;
+        assert.deepEqual(done.eligibleNodes, ["a"]);
+        assert.deepEqual(keptOut[0], ["e"]);
+        assert.deepEqual(keptOut.at(-1), ["b", "c", "e"]);
     });
 
     it("prints progress at once, on change (at most every 2 s) and at least every 10 s", async () => {
