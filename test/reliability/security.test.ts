@@ -225,7 +225,8 @@ describe("security", function () {
         assert.ok(!printed.some((l) => /may not get secret/.test(l)), printed.join("\n"));
         await assert.rejects(
             create(cluster, {
-                images: ["registry.example.com/public/notebook:1"],
+                // Another image: with the first on every node already, the run would skip before any check.
+                images: ["registry.example.com/public/notebook:2"],
                 namespace: s.namespace,
                 nodeSelector: s.nodeSelector,
                 imagePullSecrets: ["missing"],
