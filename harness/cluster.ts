@@ -26,6 +26,8 @@ export const SIM = {
     imageListRefreshSeconds: "simulator.prepuller.test/image-list-refresh-seconds",
     nodeStatusSeconds: "simulator.prepuller.test/node-status-seconds",
     unpullable: "simulator.prepuller.test/unpullable",
+    /** These images fail to pull with a registry's rate-limit answer (429 toomanyrequests). */
+    rateLimited: "simulator.prepuller.test/rate-limited",
     noShell: "simulator.prepuller.test/no-shell",
     privateImages: "simulator.prepuller.test/private-images",
     preloadedImages: "simulator.prepuller.test/preloaded-images",

@@ -20,6 +20,8 @@ const NOOP_DIR = "/prepuller";
 /** Busybox dispatches on its program name, so the copy must be called `true`. */
 const NOOP_BINARY = `${NOOP_DIR}/true`;
 const NONROOT_UID = 65534;
+/** The init container that copies the helper image's no-op into the pods' shared volume. */
+export const HELPER_CONTAINER = "install-noop";
 
 export interface DaemonSetSpecification {
     name: string;
@@ -110,7 +112,7 @@ export function renderDaemonSet(spec: DaemonSetSpecification): Record<string, un
     const podSpec: Record<string, unknown> = {
         initContainers: [
             {
-                name: "install-noop",
+                name: HELPER_CONTAINER,
                 image: spec.helperImage,
                 imagePullPolicy: "IfNotPresent",
                 command: ["cp", "/bin/true", NOOP_BINARY],

@@ -20,6 +20,7 @@ import type { Event, Node, Pod } from "../rules/wire";
 import { evaluatePresence, problemKey, type ContainerProblem, type PresenceReport } from "../rules/presence";
 import { creationProblems, podEventProblems, targetNode, unschedulablePods, type PodProblem } from "../rules/problems";
 import type { Logger } from "./shared";
+import { HELPER_CONTAINER } from "../rules/daemonset";
 import type { ImageReference } from "../rules/references";
 
 /** How long a transient problem may persist before the pre-pull fails. */
@@ -110,15 +111,32 @@ interface TrackedProblem {
     describe: string;
     /** The node whose pod the scheduler cannot place (unschedulableNodes decides what that does). */
     unschedulableNode?: string;
+    /** A registry's pull rate limit: waited out (until the timeout), never failed after the tolerance. */
+    rateLimited?: boolean;
+}
+
+/** A registry refusing pulls for a while (Docker Hub's anonymous limit: HTTP 429, toomanyrequests). */
+function isRateLimit(message: string): boolean {
+    return /toomanyrequests|429 Too Many Requests/i.test(message);
 }
 
 function containerProblem(p: ContainerProblem, nodes: readonly Node[]): TrackedProblem {
     const labels = nodes.find((n) => n.metadata?.name === p.node)?.metadata?.labels;
+    const rateLimited = isRateLimit(p.message);
     return {
         key: `container\u0000${problemKey(p)}`,
-        permanent: p.permanent,
-        describe: `node ${p.node}: container ${p.container} (image ${p.image}): ${p.reason}: ${p.message}${platformHint(p.message, labels)}`,
+        permanent: p.permanent && !rateLimited,
+        rateLimited,
+        describe: `node ${p.node}: container ${p.container} (image ${p.image}): ${p.reason}: ${p.message}${platformHint(p.message, labels)}${rateLimited ? rateLimitHint(p.container) : ""}`,
     };
+}
+
+function rateLimitHint(container: string): string {
+    const change =
+        container === HELPER_CONTAINER
+            ? "point helperImage at a mirror or a registry without an anonymous limit (registry.k8s.io, your own)"
+            : "pull the image through a mirror, or give the nodes credentials for the registry (imagePullSecrets)";
+    return ` (the registry's pull rate limit: waiting for it to lift, until timeoutSeconds; ${change})`;
 }
 
 /** An image without a variant for the node's platform (containerd: "no match for platform in manifest"). */
@@ -279,7 +297,9 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
         for (const key of [...firstSeen.keys()]) if (!currentKeys.has(key)) firstSeen.delete(key);
         for (const key of currentKeys) if (!firstSeen.has(key)) firstSeen.set(key, now);
         const persisted = problems.filter(
-            (p) => p.permanent || now - (firstSeen.get(p.key) ?? now) >= PROBLEM_TOLERANCE_SECONDS * 1000,
+            (p) =>
+                p.permanent ||
+                (!p.rateLimited && now - (firstSeen.get(p.key) ?? now) >= PROBLEM_TOLERANCE_SECONDS * 1000),
         );
         const toSkip = skipUnschedulable ? persisted.filter((p) => p.unschedulableNode !== undefined) : [];
         for (const p of toSkip) {
@@ -301,7 +321,15 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
         }
         if (signal.aborted) {
             if (!isTimeoutReason(signal.reason)) throw abandoned();
-            throw new Error(describeTimeout(report, inputs, ctx.daemonSet.name, apiTrouble(ctx)));
+            throw new Error(
+                describeTimeout(
+                    report,
+                    inputs,
+                    ctx.daemonSet.name,
+                    apiTrouble(ctx),
+                    problems.map((p) => p.describe),
+                ),
+            );
         }
         const summary = progressLine(
             report,
@@ -434,11 +462,13 @@ export function describeTimeout(
     inputs: Pick<PrePullInputs, "timeoutSeconds" | "namespace">,
     daemonSetName: string,
     trouble: readonly string[] = [],
+    problems: readonly string[] = [],
 ): string {
     const missing = Object.entries(report.missing).sort(([a], [b]) => a.localeCompare(b));
     return [
         `image-prepuller: timed out after ${inputs.timeoutSeconds}s; ${missing.length} of ${report.eligibleNodes.length} eligible nodes still miss images (the DaemonSet ${inputs.namespace}/${daemonSetName} was deleted):`,
         ...missing.map(([node, images]) => `  node ${node}: ${images.join(", ")}`),
+        ...(problems.length > 0 ? ["Problems at the end:", ...problems.slice(0, 20).map((p) => `  ${p}`)] : []),
         ...(trouble.length > 0 ? ["API problems while waiting:", ...trouble.map((t) => `  ${t}`)] : []),
     ].join("\n");
 }

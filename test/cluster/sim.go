@@ -53,6 +53,7 @@ const (
 	annImageListRefresh = annPrefix + "image-list-refresh-seconds"
 	annNodeStatus       = annPrefix + "node-status-seconds"
 	annUnpullable       = annPrefix + "unpullable"
+	annRateLimited      = annPrefix + "rate-limited"
 	annNoShell          = annPrefix + "no-shell"
 	annPrivate          = annPrefix + "private-images"
 	annPreloaded        = annPrefix + "preloaded-images"

@@ -433,6 +433,14 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 					fmt.Sprintf("failed to pull and unpack image %q: failed to resolve reference %q: %s: not found", norm, norm, norm))
 				return errShowDuration, nil
 			}
+			if listContains(node.Annotations[annRateLimited], c.image) {
+				// Docker Hub's answer once a client's anonymous pull limit is used up, as containerd
+				// reports it (HTTP 429 with a toomanyrequests body on the manifest request).
+				s.pullFailed(pod, c, rec, now, "Unknown",
+					fmt.Sprintf("failed to pull and unpack image %q: failed to copy: httpReadSeeker: failed open: unexpected status code https://%s/v2/%s/manifests/%s: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit",
+						norm, host, content.repo[strings.Index(content.repo, "/")+1:], content.manifestDigest))
+				return errShowDuration, nil
+			}
 			if !s.authorized(content, host, secrets) {
 				tagOrDigest := content.tag
 				if tagOrDigest == "" {

@@ -5,6 +5,8 @@
  */
 import * as assert from "node:assert/strict";
 import { prePullProvider } from "../../components/pulumi/provider";
+import { DEFAULT_HELPER_IMAGE } from "../../components/rules/inputs";
+import { PROBLEM_TOLERANCE_SECONDS } from "../../components/run/waiting";
 import { FAST_PULL, FAST_STATUS, sharedCluster, SIM, type TestCluster } from "../../harness/cluster";
 import { addNode, assertNothingLeft, checkedInputs, newScenario, waitFor, type Scenario } from "../../harness/scenario";
 import { withConsoleLines } from "../support/console";
@@ -393,6 +395,40 @@ describe("pods that cannot be created or scheduled fail the create early, naming
         assert.doesNotMatch(result.error.message, /secret/);
     });
 
+    it("Docker Hub's rate limit on the helper image is waited out past the tolerance, naming helperImage, and the create ends when it lifts", async () => {
+        const s = await newScenario(cluster, "rate-limit");
+        const node = await addNode(cluster, s, "a", {
+            annotations: { ...FAST_PULL, [SIM.rateLimited]: DEFAULT_HELPER_IMAGE },
+        });
+        const inputs = await checkedInputs(cluster, {
+            images: [`registry.example.com/failures/${s.id}:1`],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+        });
+        const lines: string[] = [];
+        let finished = false;
+        const creating = withConsoleLines(lines, () => prePullProvider.create(inputs)).finally(() => (finished = true));
+        await waitFor(
+            async () => lines.some((l) => /toomanyrequests/.test(l)),
+            "a progress line showing the rate limit",
+            60_000,
+        );
+        // Past the 30 s tolerance, the run still waits.
+        await new Promise((r) => setTimeout(r, (PROBLEM_TOLERANCE_SECONDS + 10) * 1000));
+        assert.equal(finished, false, `the create ended during the rate limit:\n${lines.join("\n")}`);
+        assert.ok(
+            lines.some((l) => /container install-noop .*toomanyrequests.*point helperImage at a mirror/.test(l)),
+            lines.join("\n"),
+        );
+        await cluster.core.patchNode(
+            { name: node, body: { metadata: { annotations: { [SIM.rateLimited]: null } } } },
+            cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
+        );
+        const result = await creating;
+        assert.deepEqual(result.outs.nodes, [node]);
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
     it("a pull error that clears within the tolerance does not fail the create", async () => {
         const image = "registry.example.com/failures/flaky:1";
         const s = await newScenario(cluster, "transient");
@@ -402,15 +438,21 @@ describe("pods that cannot be created or scheduled fail the create early, naming
             namespace: s.namespace,
             nodeSelector: s.nodeSelector,
         });
-        const creating = prePullProvider.create(inputs);
-        // The registry comes back before the 30 s tolerance runs out: the next back-off pull succeeds.
-        await new Promise((r) => setTimeout(r, 5000));
+        const lines: string[] = [];
+        const creating = withConsoleLines(lines, () => prePullProvider.create(inputs));
+        // The pull failed (the run shows it), and the registry comes back before the 30 s
+        // tolerance runs out: the next back-off pull succeeds.
+        await waitFor(
+            async () => lines.some((l) => /problems: .*(ErrImagePull|ImagePullBackOff)/.test(l)),
+            "the pull error in a progress line",
+            25_000,
+        );
         await cluster.core.patchNode(
             { name: node, body: { metadata: { annotations: { [SIM.unpullable]: null } } } },
             cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
         );
         const result = await creating;
-        assert.deepEqual(result.outs.nodes, [node]);
+        assert.deepEqual(result.outs.nodes, [node], lines.join("\n"));
         await assertNothingLeft(cluster, s.namespace);
     });
 });

@@ -15,6 +15,7 @@ import {
     leftovers,
     newScenario,
     removeAllOurs,
+    waitFor,
 } from "../../harness/scenario";
 import { withConsoleLines } from "../support/console";
 
@@ -53,9 +54,48 @@ async function accountWith(
 ): Promise<string> {
     await cluster.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
     await grant(cluster, namespace, name, clusterRules, namespaceRules);
-    // RBAC changes reach the authorizer's cache quickly but not instantly.
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitAuthorized(cluster, namespace, name, [...clusterRules, ...namespaceRules]);
     return kubeconfigFor(cluster, namespace, name);
+}
+
+/**
+ * Waits until the authorizer allows each rule's first verb to the ServiceAccount (RBAC changes
+ * reach its cache quickly, but not at once); a rule without verbs is skipped.
+ */
+async function waitAuthorized(
+    cluster: TestCluster,
+    namespace: string,
+    name: string,
+    rules: k8s.V1PolicyRule[],
+): Promise<void> {
+    const authorization = cluster.kc.makeApiClient(cluster.lib.AuthorizationV1Api);
+    const user = `system:serviceaccount:${namespace}:${name}`;
+    await waitFor(
+        async () => {
+            for (const rule of rules) {
+                const verb = rule.verbs[0];
+                if (!verb) continue;
+                const review = await authorization.createSubjectAccessReview({
+                    body: {
+                        spec: {
+                            user,
+                            resourceAttributes: {
+                                verb,
+                                group: rule.apiGroups?.[0] ?? "",
+                                resource: rule.resources?.[0],
+                                name: rule.resourceNames?.[0],
+                                namespace: rule.resources?.[0] === "nodes" ? undefined : namespace,
+                            },
+                        },
+                    },
+                });
+                if (!review.status?.allowed) return false;
+            }
+            return true;
+        },
+        `the RBAC of ${user} to reach the authorizer`,
+        30_000,
+    );
 }
 
 /** Binds `clusterRules` and `namespaceRules` to the ServiceAccount `name`. */

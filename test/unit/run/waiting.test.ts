@@ -165,6 +165,38 @@ describe("the wait loop, on a fake clock", () => {
         );
     });
 
+    describe("a registry's pull rate limit (Docker Hub's toomanyrequests) is waited out, not failed", () => {
+        const limited: ContainerOutcome = {
+            reason: "ImagePullBackOff",
+            message:
+                'Back-off pulling image "docker.io/library/python:3.12": ErrImagePull: failed to pull and unpack image "docker.io/library/python:3.12": failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/python/manifests/sha256:0: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit.',
+        };
+
+        it("past the tolerance, and the run ends when the limit lifts", async () => {
+            const { result, lines, clock } = run({
+                nodes: () => [makeNode("a")],
+                pods: (t) => [ownPod("a", [t < 90_000 ? limited : "completed"])],
+            });
+            assert.deepEqual((await result).eligibleNodes, ["a"]);
+            assert.equal(clock.t, 90_000);
+            assert.ok(
+                lines.some((l) => /toomanyrequests.*\(the registry's pull rate limit: waiting for it to lift/.test(l)),
+                lines.join("\n"),
+            );
+        });
+
+        it("until the timeout, which names the limit and, for the helper image, helperImage", async () => {
+            const pod = ownPod("a", [limited]);
+            pod.status!.initContainerStatuses![0]!.name = "install-noop";
+            pod.spec!.initContainers![0]!.name = "install-noop";
+            const { result } = run({ nodes: () => [makeNode("a")], pods: () => [pod] }, { timeoutSeconds: 120 });
+            await assert.rejects(
+                result,
+                /timed out after 120s[^]*Problems at the end:\n {2}node a: container install-noop .*toomanyrequests.*point helperImage at a mirror/,
+            );
+        });
+    });
+
     it("a permanent problem fails at the first look", async () => {
         const invalid: ContainerOutcome = { reason: "InvalidImageName", message: "bad" };
         const { result, clock } = run({ nodes: () => [makeNode("a")], pods: () => [ownPod("a", [invalid])] });
