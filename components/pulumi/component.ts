@@ -60,6 +60,12 @@ export interface ImagePrePullerArgs {
      * an `up` has recorded it (or with PULUMI_K8S_DELETE_UNREACHABLE=true). Default false.
      */
     deleteUnreachable?: pulumi.Input<boolean>;
+    /**
+     * The kubelets' `--node-status-max-images` (-1: no cap), for `pulumi refresh`: a node that
+     * lists this many images may hold more than it shows, so its list proves an image absent only
+     * when the image is larger than the smallest one listed. Default 50, the kubelet's default.
+     */
+    nodeStatusMaxImages?: pulumi.Input<number>;
 }
 
 /**

@@ -194,6 +194,20 @@ export function normalizeUnschedulableNodes(value: unknown, errors: Collector): 
     return value as "skip" | "fail";
 }
 
+/** The kubelet's --node-status-max-images: a whole number of images, at least 1, or -1 (no cap). */
+export function normalizeNodeStatusMaxImages(value: unknown, errors: Collector): number | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (isUnknown(value)) return value as unknown as number;
+    if (typeof value !== "number" || !Number.isInteger(value) || (value < 1 && value !== -1)) {
+        errors.fail(
+            "nodeStatusMaxImages",
+            `must be the kubelets' --node-status-max-images: a whole number, at least 1, or -1 for no cap; got ${describeType(value)}`,
+        );
+        return undefined;
+    }
+    return value;
+}
+
 export function normalizeMaxParallelNodes(value: unknown, errors: Collector): number | undefined {
     if (value === undefined || value === null) return undefined;
     if (isUnknown(value)) return value as unknown as number;

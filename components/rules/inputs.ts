@@ -12,6 +12,7 @@ import {
     normalizeFlag,
     normalizeImages,
     normalizeMaxParallelNodes,
+    normalizeNodeStatusMaxImages,
     normalizeNamespace,
     normalizeOwnerId,
     normalizePatch,
@@ -75,6 +76,11 @@ export interface PrePullInputs {
      * `deleteUnreachable` does. Absent: false (also set by PULUMI_K8S_DELETE_UNREACHABLE=true).
      */
     deleteUnreachable?: boolean;
+    /**
+     * The kubelets' --node-status-max-images (-1: no cap), for refresh: a node listing that many
+     * images may hold more than it shows. Absent: the kubelet's default, 50.
+     */
+    nodeStatusMaxImages?: number;
     /** Names the DaemonSet and labels everything this resource creates. Stable for its lifetime. */
     ownerId: string;
     /**
@@ -112,6 +118,7 @@ export const OPERATIONAL_PROPERTIES = [
     "maxParallelNodes",
     "unschedulableNodes",
     "deleteUnreachable",
+    "nodeStatusMaxImages",
 ] as const;
 /** Properties a user may set; anything else is a typo we reject rather than ignore. */
 export const INPUT_PROPERTIES: readonly string[] = [...PULL_PROPERTIES, ...OPERATIONAL_PROPERTIES];
@@ -177,6 +184,8 @@ export function normalizeInputs(
         inputs.unschedulableNodes = unschedulableNodes;
     const deleteUnreachable = normalizeFlag(news.deleteUnreachable, "deleteUnreachable", errors);
     if (deleteUnreachable !== false) inputs.deleteUnreachable = deleteUnreachable;
+    const nodeStatusMaxImages = normalizeNodeStatusMaxImages(news.nodeStatusMaxImages, errors);
+    if (nodeStatusMaxImages !== undefined) inputs.nodeStatusMaxImages = nodeStatusMaxImages;
 
     if (
         !isUnknown(inputs.pollIntervalSeconds) &&

@@ -188,7 +188,9 @@ export const KUBELET_IMAGE_LIST_REFRESH_SECONDS = 30;
  * Why a node's status.images, lacking `wanted`, does not prove the image is absent, or undefined
  * when it does. The kubelet reports at most `maxReportedImages` images (largest first) and at most
  * 5 names per image (RepoDigests first, then RepoTags), from an image list it refreshes every 30 s:
- * - a node listing the maximum may hold more than it shows;
+ * - a node listing the maximum may hold more than it shows, unless the wanted image is larger
+ *   than the smallest image it lists (`wantedSizeBytes`: the list is the largest images, so the
+ *   wanted one would be on it); `maxReportedImages` of -1 is a kubelet without a cap;
  * - an entry showing the maximum of names for the wanted repository may hide the wanted tag;
  * - a node that pulled the image at `pulledAt` has not shown its new list until it writes
  *   status after the next refresh (its Ready condition's heartbeat says when it last wrote).
@@ -196,10 +198,16 @@ export const KUBELET_IMAGE_LIST_REFRESH_SECONDS = 30;
 export function unprovenAbsence(
     node: Node,
     wanted: ImageReference,
-    options: { maxReportedImages: number; pulledAt?: number },
+    options: { maxReportedImages: number; pulledAt?: number; wantedSizeBytes?: number },
 ): "list-full" | "names-cut" | "not-reported-yet" | undefined {
     const entries = node.status?.images ?? [];
-    if (entries.length >= options.maxReportedImages) return "list-full";
+    if (options.maxReportedImages >= 0 && entries.length >= options.maxReportedImages) {
+        const sizes = entries.map((e) => e.sizeBytes);
+        const smallest = sizes.every((s) => typeof s === "number") ? Math.min(...(sizes as number[])) : undefined;
+        const wouldBeListed =
+            options.wantedSizeBytes !== undefined && smallest !== undefined && options.wantedSizeBytes > smallest;
+        if (!wouldBeListed) return "list-full";
+    }
     for (const entry of entries) {
         const names = entry.names ?? [];
         if (names.length < KUBELET_MAX_NAMES_PER_IMAGE) continue;

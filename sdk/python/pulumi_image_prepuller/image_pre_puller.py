@@ -33,6 +33,7 @@ class ImagePrePullerArgs:
                  max_parallel_nodes: pulumi.Input[Optional[_builtins.int]] = None,
                  namespace: pulumi.Input[Optional[_builtins.str]] = None,
                  node_selector: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 node_status_max_images: pulumi.Input[Optional[_builtins.int]] = None,
                  pause_image: pulumi.Input[Optional[_builtins.str]] = None,
                  poll_interval_seconds: pulumi.Input[Optional[_builtins.float]] = None,
                  priority_class_name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -54,6 +55,7 @@ class ImagePrePullerArgs:
         :param pulumi.Input[_builtins.int] max_parallel_nodes: At most this many nodes pull at once during the blocking pre-pull. Default: all at once.
         :param pulumi.Input[_builtins.str] namespace: Namespace of the short-lived DaemonSet. Default: `default`.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] node_selector: Only nodes with these labels are pre-pulled (as the user pods' nodeSelector).
+        :param pulumi.Input[_builtins.int] node_status_max_images: The kubelets' `--node-status-max-images` (`nodeStatusMaxImages` in their config; -1: no cap), for `pulumi refresh`: a node that lists this many images may hold more than it shows, so its list proves an image absent only when the image is larger than the smallest one listed. Default 50, the kubelet's default.
         :param pulumi.Input[_builtins.str] pause_image: Image of the DaemonSet's main container. Default `registry.k8s.io/pause:3.10`.
         :param pulumi.Input[_builtins.float] poll_interval_seconds: How often presence is re-checked, in seconds (it is also re-checked on every watched change). Default 2.
         :param pulumi.Input[_builtins.str] priority_class_name: Priority class of the pre-pull pods.
@@ -84,6 +86,8 @@ class ImagePrePullerArgs:
             pulumi.set(__self__, "namespace", namespace)
         if node_selector is not None:
             pulumi.set(__self__, "node_selector", node_selector)
+        if node_status_max_images is not None:
+            pulumi.set(__self__, "node_status_max_images", node_status_max_images)
         if pause_image is not None:
             pulumi.set(__self__, "pause_image", pause_image)
         if poll_interval_seconds is not None:
@@ -242,6 +246,18 @@ class ImagePrePullerArgs:
         pulumi.set(self, "node_selector", value)
 
     @_builtins.property
+    @pulumi.getter(name="nodeStatusMaxImages")
+    def node_status_max_images(self) -> pulumi.Input[Optional[_builtins.int]]:
+        """
+        The kubelets' `--node-status-max-images` (`nodeStatusMaxImages` in their config; -1: no cap), for `pulumi refresh`: a node that lists this many images may hold more than it shows, so its list proves an image absent only when the image is larger than the smallest one listed. Default 50, the kubelet's default.
+        """
+        return pulumi.get(self, "node_status_max_images")
+
+    @node_status_max_images.setter
+    def node_status_max_images(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "node_status_max_images", value)
+
+    @_builtins.property
     @pulumi.getter(name="pauseImage")
     def pause_image(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
@@ -332,6 +348,7 @@ class ImagePrePuller(pulumi.ComponentResource):
                  max_parallel_nodes: pulumi.Input[Optional[_builtins.int]] = None,
                  namespace: pulumi.Input[Optional[_builtins.str]] = None,
                  node_selector: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 node_status_max_images: pulumi.Input[Optional[_builtins.int]] = None,
                  pause_image: pulumi.Input[Optional[_builtins.str]] = None,
                  poll_interval_seconds: pulumi.Input[Optional[_builtins.float]] = None,
                  priority_class_name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -356,6 +373,7 @@ class ImagePrePuller(pulumi.ComponentResource):
         :param pulumi.Input[_builtins.int] max_parallel_nodes: At most this many nodes pull at once during the blocking pre-pull. Default: all at once.
         :param pulumi.Input[_builtins.str] namespace: Namespace of the short-lived DaemonSet. Default: `default`.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] node_selector: Only nodes with these labels are pre-pulled (as the user pods' nodeSelector).
+        :param pulumi.Input[_builtins.int] node_status_max_images: The kubelets' `--node-status-max-images` (`nodeStatusMaxImages` in their config; -1: no cap), for `pulumi refresh`: a node that lists this many images may hold more than it shows, so its list proves an image absent only when the image is larger than the smallest one listed. Default 50, the kubelet's default.
         :param pulumi.Input[_builtins.str] pause_image: Image of the DaemonSet's main container. Default `registry.k8s.io/pause:3.10`.
         :param pulumi.Input[_builtins.float] poll_interval_seconds: How often presence is re-checked, in seconds (it is also re-checked on every watched change). Default 2.
         :param pulumi.Input[_builtins.str] priority_class_name: Priority class of the pre-pull pods.
@@ -399,6 +417,7 @@ class ImagePrePuller(pulumi.ComponentResource):
                  max_parallel_nodes: pulumi.Input[Optional[_builtins.int]] = None,
                  namespace: pulumi.Input[Optional[_builtins.str]] = None,
                  node_selector: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 node_status_max_images: pulumi.Input[Optional[_builtins.int]] = None,
                  pause_image: pulumi.Input[Optional[_builtins.str]] = None,
                  poll_interval_seconds: pulumi.Input[Optional[_builtins.float]] = None,
                  priority_class_name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -430,6 +449,7 @@ class ImagePrePuller(pulumi.ComponentResource):
             __props__.__dict__["max_parallel_nodes"] = max_parallel_nodes
             __props__.__dict__["namespace"] = namespace
             __props__.__dict__["node_selector"] = node_selector
+            __props__.__dict__["node_status_max_images"] = node_status_max_images
             __props__.__dict__["pause_image"] = pause_image
             __props__.__dict__["poll_interval_seconds"] = poll_interval_seconds
             __props__.__dict__["priority_class_name"] = priority_class_name

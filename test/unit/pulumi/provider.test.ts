@@ -110,6 +110,7 @@ describe("provider diff and update (offline)", () => {
             { maxParallelNodes: 3 },
             { unschedulableNodes: "fail" },
             { deleteUnreachable: true },
+            { nodeStatusMaxImages: 100 },
         ]) {
             const news = await checked({ images: ["python:3.12"], kubeconfig: unreachable, ...change }, olds);
             assert.equal((await prePullProvider.diff!("default/x", olds, news)).changes, true, JSON.stringify(change));

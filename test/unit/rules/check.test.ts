@@ -198,6 +198,12 @@ describe("check", () => {
                 /must be one of "skip", "fail", got string "wait"/,
             ],
             [
+                "nodeStatusMaxImages of 0",
+                { images: ["python"], nodeStatusMaxImages: 0 },
+                "nodeStatusMaxImages",
+                /at least 1, or -1 for no cap/,
+            ],
+            [
                 "unschedulableNodes as a boolean",
                 { images: ["python"], unschedulableNodes: true },
                 "unschedulableNodes",

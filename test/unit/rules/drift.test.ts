@@ -32,6 +32,25 @@ describe("refresh: absence from status.images counts as drift only where the kub
         assert.equal(unprovenAbsence(makeNode("a", { images: fifty }), wanted, { maxReportedImages: 50 }), "list-full");
     });
 
+    it("at the cap, an image larger than the smallest one listed would be listed: its absence is proven", () => {
+        // makeNode gives the i-th image 1 MB x (i + 1): the smallest listed is 1 MB.
+        const fifty = Array.from({ length: 50 }, (_, i) => [`registry.example.com/big/image-${i}:1`]);
+        const node = makeNode("a", { images: fifty });
+        assert.equal(unprovenAbsence(node, wanted, { maxReportedImages: 50, wantedSizeBytes: 2_500_000 }), undefined);
+        // Not larger than the smallest: it might be the 51st.
+        assert.equal(unprovenAbsence(node, wanted, { maxReportedImages: 50, wantedSizeBytes: 1_000_000 }), "list-full");
+        // A size the kubelet did not report decides nothing.
+        delete node.status!.images![0]!.sizeBytes;
+        assert.equal(unprovenAbsence(node, wanted, { maxReportedImages: 50, wantedSizeBytes: 2_500_000 }), "list-full");
+    });
+
+    it("the cap follows the kubelets' setting: a lower one, or -1 for none", () => {
+        const ten = Array.from({ length: 10 }, (_, i) => [`registry.example.com/big/image-${i}:1`]);
+        assert.equal(unprovenAbsence(makeNode("a", { images: ten }), wanted, { maxReportedImages: 10 }), "list-full");
+        const many = Array.from({ length: 80 }, (_, i) => [`registry.example.com/big/image-${i}:1`]);
+        assert.equal(unprovenAbsence(makeNode("a", { images: many }), wanted, { maxReportedImages: -1 }), undefined);
+    });
+
     it("an image listed under the maximum of 5 names for the wanted repository may hide the wanted tag", () => {
         // RepoDigests first, then RepoTags, cut to 5: the 2025-03-14 tag is the 6th name.
         const names = [
