@@ -219,10 +219,11 @@ describe("pods that cannot be created or scheduled fail the create early, naming
     });
 
     it("a sandbox error that clears after its first warning ends in success, though the warning lives on", async () => {
-        // The pull (45 s) outlasts the 30 s tolerance: a warning that still counted would fail it.
+        // The pulls (helper and image, 20 s each) outlast the 30 s tolerance: a warning that still
+        // counted would fail the create.
         const s = await newScenario(cluster, "sandbox-clears");
         const node = await addNode(cluster, s, "a", {
-            annotations: { ...FAST_STATUS, [SIM.pullSeconds]: "45", [SIM.sandboxError]: "runc create failed" },
+            annotations: { ...FAST_STATUS, [SIM.pullSeconds]: "20", [SIM.sandboxError]: "runc create failed" },
         });
         const inputs = await checkedInputs(cluster, {
             images: [`registry.example.com/failures/${s.id}:1`],
@@ -256,10 +257,10 @@ describe("pods that cannot be created or scheduled fail the create early, naming
     });
 
     it("a webhook that denies only the first pod, with maxParallelNodes: 1, ends in success", async () => {
-        // Node b has no pod while a pulls (40 s, past the tolerance), by design of the batch: the
-        // old FailedCreate must not count for it.
+        // Node b has no pod while a pulls (helper and image, 20 s each: past the tolerance), by
+        // design of the batch: the old FailedCreate must not count for it.
         const s = await newScenario(cluster, "webhook-blip");
-        const slow = { ...FAST_STATUS, [SIM.pullSeconds]: "40" };
+        const slow = { ...FAST_STATUS, [SIM.pullSeconds]: "20" };
         const nodes = [
             await addNode(cluster, s, "a", { annotations: slow }),
             await addNode(cluster, s, "b", { annotations: FAST_PULL }),

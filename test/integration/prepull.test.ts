@@ -159,7 +159,7 @@ describe("pre-pull on a real control plane", function () {
 
     it("a node cordoned mid-run loses its pre-pull pod while the run goes on for the others", async () => {
         const s = await scenario("cordon-mid-run");
-        const slow = { ...FAST_STATUS, [SIM.pullSeconds]: "40" };
+        const slow = { ...FAST_STATUS, [SIM.pullSeconds]: "20" };
         const staying = await addNode(cluster, s, "staying", { annotations: slow });
         const leaving = await addNode(cluster, s, "leaving", { annotations: slow });
         const creating = create(cluster, {

@@ -120,7 +120,7 @@ function warning(reason: string, about: { kind: string; uid: string }, version: 
 const SANDBOX_ERROR = "Failed to create pod sandbox: rpc error: code = Unknown desc = runc create failed";
 const DENIED = 'Error creating: admission webhook "deny.example.com" denied the request: not yet';
 
-/** maxParallelNodes as BatchMover does it: the batch moves to the nodes still missing images. */
+/** maxParallelNodes as Placement does it: the batch moves to the nodes still missing images. */
 function batchOf(size: number) {
     let batch: readonly string[] = [];
     return {
