@@ -327,3 +327,15 @@ export async function createPullSecret(
         },
     });
 }
+
+/** Sets (or, with null, removes) annotations of a node: how tests steer the simulator mid-run. */
+export async function annotateNode(
+    cluster: Pick<TestCluster, "core" | "lib">,
+    node: string,
+    annotations: Record<string, string | null>,
+): Promise<void> {
+    await cluster.core.patchNode(
+        { name: node, body: { metadata: { annotations } } },
+        cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
+    );
+}

@@ -37,20 +37,21 @@ export function isPermissionDenial(error: unknown): boolean {
     return message === undefined || / cannot [a-z]+ resource "/.test(message);
 }
 
+function isJson(text: string): boolean {
+    try {
+        JSON.parse(text);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
 /** A short, credential-free description of an API error. */
 export function describeApiError(error: unknown): string {
     const code = statusCode(error);
     const body = (error as { body?: unknown })?.body;
-    let detail: string | undefined;
-    if (typeof body === "string") {
-        try {
-            detail = (JSON.parse(body) as { message?: string }).message;
-        } catch {
-            detail = body.slice(0, 300);
-        }
-    } else if (body && typeof body === "object") {
-        detail = (body as { message?: string }).message;
-    }
+    // A body that is not JSON (a proxy's page) is quoted in part.
+    const detail = typeof body === "string" && !isJson(body) ? body.slice(0, 300) : apiMessage(error);
     if (code !== undefined) {
         return `HTTP ${code}${detail ? `: ${detail}` : ""}`;
     }

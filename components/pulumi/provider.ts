@@ -61,6 +61,27 @@ function deletesUnreachable(props: { deleteUnreachable?: unknown } | undefined):
     return props?.deleteUnreachable === true || process.env.PULUMI_K8S_DELETE_UNREACHABLE === "true";
 }
 
+/**
+ * Removes what an owner has; with `forgive` (deleteUnreachable), a cluster that cannot be reached
+ * leaves it in place with a warning instead of failing the delete.
+ */
+async function removeOrForget(
+    owned: OwnedObjects,
+    forgive: boolean,
+    logLine: (line: string) => void,
+    warn = true,
+): Promise<void> {
+    try {
+        await removeOwnedObjects(owned, logLine);
+    } catch (e) {
+        if (!forgive || !isUnreachable(e)) throw e;
+        if (!warn) return;
+        logLine(
+            `image-prepuller: warning: the cluster cannot be reached (${(e as Error).message.replace(/^image-prepuller: /, "")}); removing ${owned.namespace}/${owned.ownerId} from the state without deleting anything (deleteUnreachable). If the cluster still exists, delete its DaemonSets labelled ${ownerSelector(owned.ownerId)} yourself.`,
+        );
+    }
+}
+
 /** Whether a refresh found eligible nodes missing images (drift the next update heals). */
 function hasDrift(olds: Record<string, unknown>): boolean {
     const missing = olds.missingNodes;
@@ -211,19 +232,13 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
         const namespace = props?.namespace ?? idNamespace;
         const ownerId = props?.ownerId ?? idOwner;
         if (!namespace || !ownerId) return;
-        await redacting([props?.kubeconfig], async (logLine) => {
-            try {
-                await removeOwnedObjects(
-                    { namespace, ownerId, kubeconfig: props?.kubeconfig, context: props?.context },
-                    logLine,
-                );
-            } catch (e) {
-                if (!deletesUnreachable(props) || !isUnreachable(e)) throw e;
-                logLine(
-                    `image-prepuller: warning: the cluster cannot be reached (${(e as Error).message.replace(/^image-prepuller: /, "")}); removing ${namespace}/${ownerId} from the state without deleting anything (deleteUnreachable). If the cluster still exists, delete its DaemonSets labelled ${ownerSelector(ownerId)} yourself.`,
-                );
-            }
-        });
+        await redacting([props?.kubeconfig], (logLine) =>
+            removeOrForget(
+                { namespace, ownerId, kubeconfig: props?.kubeconfig, context: props?.context },
+                deletesUnreachable(props),
+                logLine,
+            ),
+        );
     },
 };
 
@@ -263,14 +278,10 @@ export const cleanupProvider: pulumi.dynamic.ResourceProvider = {
         // Versions before 0.2 kept the continuous puller as a dynamic resource of this owner.
         if (owned.ownerId) {
             const ownerId = legacyContinuousOwnerId(owned.ownerId);
-            await redacting([owned.kubeconfig], async (logLine) => {
-                try {
-                    await removeOwnedObjects({ ...(owned as OwnedObjects), ownerId }, logLine);
-                } catch (e) {
-                    // The same cluster the delete above found unreachable (and was told to forgive).
-                    if (!deletesUnreachable(owned) || !isUnreachable(e)) throw e;
-                }
-            });
+            // The same cluster the delete above reached or forgave: no second warning.
+            await redacting([owned.kubeconfig], (logLine) =>
+                removeOrForget({ ...(owned as OwnedObjects), ownerId }, deletesUnreachable(owned), logLine, false),
+            );
         }
     },
 };

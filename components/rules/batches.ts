@@ -1,6 +1,8 @@
 /**
- * `maxParallelNodes`: which nodes may pull now, and the node affinity that confines the
- * DaemonSet to them. Pure functions; the wait loop in ./prepull moves the batch as nodes finish.
+ * Where the pre-pull DaemonSet may run, as node affinity: the batch of `maxParallelNodes` (which
+ * nodes may pull now, and the terms that confine the DaemonSet to them), the nodes it is kept off
+ * (`excludeNodes`) and a label every node must have (`requireLabel`: Linux only). Pure functions;
+ * run/pullers.ts' Placement applies them as nodes change.
  */
 import type { V1Affinity, V1NodeSelectorRequirement, V1NodeSelectorTerm } from "@kubernetes/client-node" with {
     "resolution-mode": "import",

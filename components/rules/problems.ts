@@ -1,10 +1,14 @@
 /**
- * Why pre-pull pods do not appear or do not start, from what the API says: the DaemonSet
- * controller's Warning events (FailedCreate: a missing PriorityClass, a ResourceQuota, Pod
- * Security, an admission webhook) and pods the scheduler cannot place (PodScheduled=False,
- * Unschedulable: a full node). Pure functions over projected objects.
+ * Why pre-pull pods do not appear or do not start, from what the API says, and what to change:
+ * the DaemonSet controller's Warning events (FailedCreate: a missing PriorityClass, a
+ * ResourceQuota, Pod Security, an admission webhook), pods the scheduler cannot place
+ * (PodScheduled=False, Unschedulable: a full node), and hints for pull errors (a platform the
+ * image lacks, a registry's rate limit). Pure functions over projected objects.
  */
 import type { Event, Pod } from "./wire";
+import { HELPER_CONTAINER } from "./daemonset";
+import { ARCH_LABEL, OS_LABEL } from "./eligibility";
+import type { ContainerProblem } from "./presence";
 
 export interface PodProblem {
     /** The node concerned, or undefined for the DaemonSet as a whole. */
@@ -161,4 +165,38 @@ function hintFor(message: string): string {
         return " (add a toleration for that taint, or exclude the node with nodeSelector or affinity)";
     }
     return "";
+}
+
+/** A registry refusing pulls for a while (Docker Hub's anonymous limit: HTTP 429, toomanyrequests). */
+export function isRateLimit(message: string): boolean {
+    return /toomanyrequests|429 Too Many Requests/i.test(message);
+}
+
+/**
+ * What to change for a pull or start error of a pull container, from its message and the labels
+ * of its node: an image without a variant for the node's platform, a registry's rate limit.
+ */
+export function containerHint(
+    problem: Pick<ContainerProblem, "message" | "container">,
+    labels: Record<string, string> | undefined,
+): string {
+    return (
+        platformHint(problem.message, labels) + (isRateLimit(problem.message) ? rateLimitHint(problem.container) : "")
+    );
+}
+
+function rateLimitHint(container: string): string {
+    const change =
+        container === HELPER_CONTAINER
+            ? "point helperImage at a mirror or a registry without an anonymous limit (registry.k8s.io, your own)"
+            : "pull the image through a mirror, or give the nodes credentials for the registry (imagePullSecrets)";
+    return ` (the registry's pull rate limit: waiting for it to lift, until timeoutSeconds; ${change})`;
+}
+
+/** An image without a variant for the node's platform (containerd: "no match for platform in manifest"). */
+function platformHint(message: string, labels: Record<string, string> | undefined): string {
+    if (!/no match(ing manifest)? for platform|no matching manifest for/i.test(message)) return "";
+    const os = labels?.[OS_LABEL] ?? "?";
+    const arch = labels?.[ARCH_LABEL] ?? "?";
+    return ` (the image has no variant for this node's platform, ${OS_LABEL}=${os}, ${ARCH_LABEL}=${arch}: keep such nodes out with nodeSelector or affinity on ${ARCH_LABEL}, or pre-pull a multi-platform image)`;
 }

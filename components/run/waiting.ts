@@ -7,20 +7,21 @@
  * It takes its clock, its inputs and the run's AbortSignal as arguments and does no I/O of its
  * own, so its decisions are unit-tested with a fake clock (test/unit/run/waiting.test.ts).
  */
-import {
-    ARCH_LABEL,
-    ineligibilityReason,
-    nodesToKeepOut,
-    OS_LABEL,
-    type SchedulingConstraints,
-} from "../rules/eligibility";
+import { ineligibilityReason, nodesToKeepOut, type SchedulingConstraints } from "../rules/eligibility";
 import type { Watched } from "../cluster/watch";
 import type { PrePullInputs } from "../rules/inputs";
 import type { Event, Node, Pod } from "../rules/wire";
 import { evaluatePresence, problemKey, type ContainerProblem, type PresenceReport } from "../rules/presence";
-import { creationProblems, podEventProblems, targetNode, unschedulablePods, type PodProblem } from "../rules/problems";
+import {
+    containerHint,
+    creationProblems,
+    isRateLimit,
+    podEventProblems,
+    targetNode,
+    unschedulablePods,
+    type PodProblem,
+} from "../rules/problems";
 import type { Logger } from "./shared";
-import { HELPER_CONTAINER } from "../rules/daemonset";
 import type { ImageReference } from "../rules/references";
 
 /** How long a transient problem may persist before the pre-pull fails. */
@@ -115,11 +116,6 @@ interface TrackedProblem {
     rateLimited?: boolean;
 }
 
-/** A registry refusing pulls for a while (Docker Hub's anonymous limit: HTTP 429, toomanyrequests). */
-function isRateLimit(message: string): boolean {
-    return /toomanyrequests|429 Too Many Requests/i.test(message);
-}
-
 function containerProblem(p: ContainerProblem, nodes: readonly Node[]): TrackedProblem {
     const labels = nodes.find((n) => n.metadata?.name === p.node)?.metadata?.labels;
     const rateLimited = isRateLimit(p.message);
@@ -127,24 +123,8 @@ function containerProblem(p: ContainerProblem, nodes: readonly Node[]): TrackedP
         key: `container\u0000${problemKey(p)}`,
         permanent: p.permanent && !rateLimited,
         rateLimited,
-        describe: `node ${p.node}: container ${p.container} (image ${p.image}): ${p.reason}: ${p.message}${platformHint(p.message, labels)}${rateLimited ? rateLimitHint(p.container) : ""}`,
+        describe: `node ${p.node}: container ${p.container} (image ${p.image}): ${p.reason}: ${p.message}${containerHint(p, labels)}`,
     };
-}
-
-function rateLimitHint(container: string): string {
-    const change =
-        container === HELPER_CONTAINER
-            ? "point helperImage at a mirror or a registry without an anonymous limit (registry.k8s.io, your own)"
-            : "pull the image through a mirror, or give the nodes credentials for the registry (imagePullSecrets)";
-    return ` (the registry's pull rate limit: waiting for it to lift, until timeoutSeconds; ${change})`;
-}
-
-/** An image without a variant for the node's platform (containerd: "no match for platform in manifest"). */
-function platformHint(message: string, labels: Record<string, string> | undefined): string {
-    if (!/no match(ing manifest)? for platform|no matching manifest for/i.test(message)) return "";
-    const os = labels?.[OS_LABEL] ?? "?";
-    const arch = labels?.[ARCH_LABEL] ?? "?";
-    return ` (the image has no variant for this node's platform, ${OS_LABEL}=${os}, ${ARCH_LABEL}=${arch}: keep such nodes out with nodeSelector or affinity on ${ARCH_LABEL}, or pre-pull a multi-platform image)`;
 }
 
 function podProblem(p: PodProblem): TrackedProblem {

@@ -8,7 +8,15 @@ import { prePullProvider } from "../../components/pulumi/provider";
 import { DEFAULT_HELPER_IMAGE } from "../../components/rules/inputs";
 import { PROBLEM_TOLERANCE_SECONDS } from "../../components/run/waiting";
 import { FAST_PULL, FAST_STATUS, sharedCluster, SIM, type TestCluster } from "../../harness/cluster";
-import { addNode, assertNothingLeft, checkedInputs, newScenario, waitFor, type Scenario } from "../../harness/scenario";
+import {
+    addNode,
+    annotateNode,
+    assertNothingLeft,
+    checkedInputs,
+    newScenario,
+    waitFor,
+    type Scenario,
+} from "../../harness/scenario";
 import { withConsoleLines } from "../support/console";
 import { denyPodsIn, WEBHOOK_MESSAGE, WEBHOOK_NAME } from "../support/webhook";
 
@@ -243,16 +251,18 @@ describe("pods that cannot be created or scheduled fail the create early, naming
             "the first FailedCreatePodSandBox warning",
             60_000,
         );
-        await cluster.core.patchNode(
-            { name: node, body: { metadata: { annotations: { [SIM.sandboxError]: null } } } },
-            cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
-        );
+        await annotateNode(cluster, node, { [SIM.sandboxError]: null });
         const result = await creating;
         assert.deepEqual(result.outs.nodes, [node]);
         assert.ok(
             lines.some((l) => /problems: .*FailedCreatePodSandBox/.test(l)),
             `the warning was shown while it was current:\n${lines.join("\n")}`,
         );
+        const warnings = await cluster.core.listNamespacedEvent({
+            namespace: s.namespace,
+            fieldSelector: "reason=FailedCreatePodSandBox",
+        });
+        assert.ok(warnings.items.length > 0, "the warning still exists after the success");
         await assertNothingLeft(cluster, s.namespace);
     });
 
@@ -421,10 +431,7 @@ describe("pods that cannot be created or scheduled fail the create early, naming
             lines.some((l) => /container install-noop .*toomanyrequests.*point helperImage at a mirror/.test(l)),
             lines.join("\n"),
         );
-        await cluster.core.patchNode(
-            { name: node, body: { metadata: { annotations: { [SIM.rateLimited]: null } } } },
-            cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
-        );
+        await annotateNode(cluster, node, { [SIM.rateLimited]: null });
         const result = await creating;
         assert.deepEqual(result.outs.nodes, [node]);
         await assertNothingLeft(cluster, s.namespace);
@@ -448,10 +455,7 @@ describe("pods that cannot be created or scheduled fail the create early, naming
             "the pull error in a progress line",
             25_000,
         );
-        await cluster.core.patchNode(
-            { name: node, body: { metadata: { annotations: { [SIM.unpullable]: null } } } },
-            cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
-        );
+        await annotateNode(cluster, node, { [SIM.unpullable]: null });
         const result = await creating;
         assert.deepEqual(result.outs.nodes, [node], lines.join("\n"));
         await assertNothingLeft(cluster, s.namespace);

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { FAST_STATUS, sharedCluster, SIM, type TestCluster } from "../../harness/cluster";
-import { addNode, newScenario, seedImages, waitFor } from "../../harness/scenario";
+import { addNode, annotateNode, newScenario, seedImages, waitFor } from "../../harness/scenario";
 
 function mergePatch(cluster: TestCluster) {
     return cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch);
@@ -71,10 +71,7 @@ describe("the local cluster is as strict as a stock one", function () {
         const node = await addNode(cluster, s, "a", { annotations: FAST_STATUS });
         // One image known under seven tags (ctr images tag), as the kubelet lists it.
         const tags = [1, 2, 3, 4, 5, 6, 7].map((t) => `registry.example.com/team/app:${t}`);
-        await cluster.core.patchNode(
-            { name: node, body: { metadata: { annotations: { [SIM.preloadedImages]: tags.join("|") } } } },
-            mergePatch(cluster),
-        );
+        await annotateNode(cluster, node, { [SIM.preloadedImages]: tags.join("|") });
         let entry: k8s.V1ContainerImage | undefined;
         await waitFor(
             async () => {
@@ -264,10 +261,7 @@ describe("the local cluster is as strict as a stock one", function () {
         assert.ok(!pod!.status?.podIP, `no pod IP before the sandbox exists: ${pod!.status?.podIP}`);
         assert.equal(pod!.status?.containerStatuses?.[0]?.state?.waiting?.reason, "PodInitializing");
 
-        await cluster.core.patchNode(
-            { name: node, body: { metadata: { annotations: { [SIM.sandboxError]: null } } } },
-            mergePatch(cluster),
-        );
+        await annotateNode(cluster, node, { [SIM.sandboxError]: null });
         await waitFor(
             async () => condition((pod = await podStatus(cluster, s.namespace, "sandbox"))) === "True",
             "PodReadyToStartContainers=True once the runtime can create the sandbox",
@@ -280,10 +274,7 @@ describe("the local cluster is as strict as a stock one", function () {
         this.timeout(180_000);
         const s = await newScenario(cluster, "heartbeat");
         const node = await addNode(cluster, s, "a", { annotations: FAST_STATUS });
-        await cluster.core.patchNode(
-            { name: node, body: { metadata: { annotations: { [SIM.heartbeat]: "stopped" } } } },
-            mergePatch(cluster),
-        );
+        await annotateNode(cluster, node, { [SIM.heartbeat]: "stopped" });
         const stoppedAt = Date.now();
         let ready: k8s.V1NodeCondition | undefined;
         await waitFor(

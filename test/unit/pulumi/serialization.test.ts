@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import requireFromString from "require-from-string";
 import { cleanupProvider, prePullProvider } from "../../../components/pulumi/provider";
+import { kubeconfigForServer } from "../fixtures/kubeconfig";
 
 type Provider = pulumi.dynamic.ResourceProvider;
 
@@ -78,15 +79,7 @@ describe("the provider as Pulumi serializes it into state", () => {
         await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
         try {
             const server = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
-            const kubeconfig = [
-                "apiVersion: v1",
-                "kind: Config",
-                `clusters: [{name: c, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]`,
-                "users: [{name: u, user: {token: t}}]",
-                "contexts: [{name: ctx, context: {cluster: c, user: u}}]",
-                "current-context: ctx",
-                "",
-            ].join("\n");
+            const kubeconfig = kubeconfigForServer(server);
             const { loaded } = await roundTrip(prePullProvider);
             const { inputs } = await loaded.check!({}, { images: [image], kubeconfig, namespace: "jhub" });
             const created = await loaded.create(inputs);

@@ -11,6 +11,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import requireFromString from "require-from-string";
+import { kubeconfigForServer } from "../fixtures/kubeconfig";
 
 const root = path.resolve(__dirname, "../../..");
 type StoredProvider = {
@@ -42,15 +43,7 @@ describe("state written by 0.1.0", function () {
         });
         await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
         const server = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
-        kubeconfig = [
-            "apiVersion: v1",
-            "kind: Config",
-            `clusters: [{name: c, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]`,
-            "users: [{name: u, user: {token: t}}]",
-            "contexts: [{name: ctx, context: {cluster: c, user: u}}]",
-            "current-context: ctx",
-            "",
-        ].join("\n");
+        kubeconfig = kubeconfigForServer(server);
     });
     after(() => {
         api.close();
