@@ -1,6 +1,6 @@
 export { ImagePrePuller, COMPONENT_TYPE, type ImagePrePullerArgs } from "./pulumi/component";
 export { prePullProvider } from "./pulumi/provider";
-export type { PrePullInputs, PrePullOutputs, PrePullResult } from "./rules/public-types";
+export type { PrePullInputs, PrePullOutputs, PrePullResult, PullReport } from "./rules/public-types";
 export { parseImageReference, type ImageReference } from "./rules/references";
 export {
     fromJupyterHubValues,

@@ -36,6 +36,12 @@ export const SIM = {
     sandboxError: "simulator.prepuller.test/sandbox-error",
     /** The node's pods capacity (the kubelet's maxPods, default 110); "0" makes a full node. */
     maxPods: "simulator.prepuller.test/max-pods",
+    /** "false": the kubelet's serializeImagePulls: false (different pods' pulls run at once). */
+    serializeImagePulls: "simulator.prepuller.test/serialize-image-pulls",
+    /** The kubelet's maxParallelImagePulls (with serializeImagePulls: false); unset: unbounded. */
+    maxParallelImagePulls: "simulator.prepuller.test/max-parallel-image-pulls",
+    /** How many lone pulls' speed the node's link carries (default 1: concurrent pulls share it). */
+    pullBandwidth: "simulator.prepuller.test/pull-bandwidth",
     /** On a pod: the kubelet evicts it (phase Failed, reason Evicted) with this message. */
     evict: "simulator.prepuller.test/evict",
 };

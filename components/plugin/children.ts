@@ -23,6 +23,7 @@ class PrePull extends pulumi.CustomResource implements Omit<PrePullResource, key
     declare public readonly missingNodes: PrePullResource["missingNodes"];
     declare public readonly droppedNodes: PrePullResource["droppedNodes"];
     declare public readonly skippedNodes: PrePullResource["skippedNodes"];
+    declare public readonly pullReport: PrePullResource["pullReport"];
 
     constructor(name: string, props: PrePullProps, opts: pulumi.CustomResourceOptions) {
         super(PRE_PULL_TYPE, name, { ...props, ...PRE_PULL_OUTPUTS }, opts);

@@ -22,6 +22,7 @@ export const COMPONENT_OUTPUTS = [
     "continuousDaemonSet",
     "droppedNodes",
     "skippedNodes",
+    "pullReport",
 ] as const satisfies readonly (keyof ImagePrePuller)[];
 
 const served: Record<string, pulumi.dynamic.ResourceProvider> = {

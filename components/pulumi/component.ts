@@ -3,6 +3,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import { createHash } from "crypto";
 import { renderContinuousPuller } from "../rules/continuous";
 import { INPUT_PROPERTIES, normalizeInputs } from "../rules/inputs";
+import type { PullReport } from "../rules/public-types";
 import { cleanupProvider, prePullProvider } from "./provider";
 
 export const COMPONENT_TYPE = "image-prepuller:index:ImagePrePuller";
@@ -44,6 +45,16 @@ export interface ImagePrePullerArgs {
     continuous?: boolean;
     /** At most this many nodes pull at once during the blocking pre-pull. Default: all at once. */
     maxParallelNodes?: pulumi.Input<number>;
+    /**
+     * Spread each node's images over this many pre-pull pods (one DaemonSet each, the images dealt
+     * in order), so that a kubelet with `serializeImagePulls: false` pulls up to this many at once
+     * and a node warms in about its largest pull instead of the sum. Each is one more pod per node
+     * against its pod limit (a node that cannot take them all is handled by `unschedulableNodes`).
+     * On a kubelet that serializes pulls (the default) the pods pull one after another: nothing is
+     * gained, and nothing lost but the extra pods. The blocking pre-pull only (the continuous
+     * puller keeps one pod per node). From 1 to 8. Default 1.
+     */
+    parallelPulls?: pulumi.Input<number>;
     /**
      * A node whose pre-pull pod the scheduler cannot place for 30 s (full: "Too many pods", no
      * room for the requests, an untolerated taint): "skip" leaves it out, named in a progress line
@@ -88,6 +99,13 @@ export class ImagePrePuller extends pulumi.ComponentResource {
     public readonly droppedNodes: pulumi.Output<Record<string, string>>;
     /** Nodes skipped because their pre-pull pod could not be scheduled, with the scheduler's reason; not in `nodes`. */
     public readonly skippedNodes: pulumi.Output<Record<string, string>>;
+    /**
+     * What the last pre-pull's pulls cost, from the pods' own timestamps: per image pulled, on how
+     * many nodes, the median and longest pull in seconds (with any wait for the node's puller),
+     * the slowest node and the size a node listed; and the slowest nodes. For sizing
+     * `timeoutSeconds` and `maxParallelNodes`. Empty when nothing was pulled.
+     */
+    public readonly pullReport: pulumi.Output<PullReport>;
 
     constructor(name: string, args: ImagePrePullerArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPE, name, {}, opts);
@@ -126,6 +144,7 @@ export class ImagePrePuller extends pulumi.ComponentResource {
         // State written before 0.2 has neither.
         this.droppedNodes = prePull.droppedNodes.apply((d) => d ?? {});
         this.skippedNodes = prePull.skippedNodes.apply((d) => d ?? {});
+        this.pullReport = prePull.pullReport.apply((r) => r ?? { images: {}, slowestNodes: [] });
         // Created only after the pre-pull, so it starts on nodes that already hold the images.
         this.continuousDaemonSet =
             args.continuous === true
@@ -140,6 +159,7 @@ export class ImagePrePuller extends pulumi.ComponentResource {
             continuousDaemonSet: this.continuousDaemonSet,
             droppedNodes: this.droppedNodes,
             skippedNodes: this.skippedNodes,
+            pullReport: this.pullReport,
         });
     }
 
@@ -258,6 +278,7 @@ export const PRE_PULL_OUTPUTS = {
     missingNodes: undefined,
     droppedNodes: undefined,
     skippedNodes: undefined,
+    pullReport: undefined,
 };
 
 class PrePull extends pulumi.dynamic.Resource {
@@ -268,6 +289,7 @@ class PrePull extends pulumi.dynamic.Resource {
     declare public readonly missingNodes: pulumi.Output<Record<string, string[]>>;
     declare public readonly droppedNodes: pulumi.Output<Record<string, string> | undefined>;
     declare public readonly skippedNodes: pulumi.Output<Record<string, string> | undefined>;
+    declare public readonly pullReport: pulumi.Output<PullReport | undefined>;
 
     constructor(name: string, props: PrePullProps, opts: pulumi.CustomResourceOptions) {
         super(prePullProvider, name, { ...props, ...PRE_PULL_OUTPUTS }, opts, "image-prepuller", "PrePull");
@@ -293,7 +315,14 @@ class PrePullCleanup extends pulumi.dynamic.Resource {
 export type PrePullResource = pulumi.CustomResource &
     Pick<
         PrePull,
-        "images" | "nodes" | "skipped" | "durationSeconds" | "missingNodes" | "droppedNodes" | "skippedNodes"
+        | "images"
+        | "nodes"
+        | "skipped"
+        | "durationSeconds"
+        | "missingNodes"
+        | "droppedNodes"
+        | "skippedNodes"
+        | "pullReport"
     >;
 
 /** Makes the component's two custom children. */

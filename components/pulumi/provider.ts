@@ -207,6 +207,7 @@ export const prePullProvider: pulumi.dynamic.ResourceProvider = {
                 missingNodes: {},
                 ...(olds.droppedNodes ? { droppedNodes: olds.droppedNodes } : {}),
                 ...(olds.skippedNodes ? { skippedNodes: olds.skippedNodes } : {}),
+                ...(olds.pullReport ? { pullReport: olds.pullReport } : {}),
             };
             return { outs: { ...news, ...previous } };
         }

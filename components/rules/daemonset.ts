@@ -12,6 +12,8 @@ export const LABEL_NAME = "app.kubernetes.io/name";
 export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
 export const LABEL_OWNER = "prepuller.pulumi.com/owner";
 export const LABEL_COMPONENT = "app.kubernetes.io/component";
+/** With parallelPulls, which of a node's pre-pull pods (and DaemonSets) this is: "0", "1", ... */
+export const LABEL_PULL_GROUP = "prepuller.pulumi.com/pull-group";
 export const APP_NAME = "image-prepuller";
 export const MANAGER = "pulumi-image-prepuller";
 
@@ -50,6 +52,12 @@ export interface DaemonSetSpecification {
     keepOut?: readonly string[];
     /** Labels added to the DaemonSet and its pods (not to the selector). */
     extraLabels?: Record<string, string>;
+    /**
+     * One of several DaemonSets of a pre-pull that spreads each node's images over several pods
+     * (parallelPulls): its index labels it and its pods, in its selector too, so that no two
+     * select each other's pods. Absent: the only one.
+     */
+    group?: number;
 }
 
 /** The DaemonSet both modes render: the user's pod shape and scheduling. */
@@ -77,8 +85,26 @@ export function ownerSelector(ownerId: string): string {
     return `${LABEL_MANAGED_BY}=${MANAGER},${LABEL_OWNER}=${ownerId}`;
 }
 
-export function daemonSetName(ownerId: string): string {
-    return ownerId;
+/** The pre-pull DaemonSet's name; with parallelPulls, the first keeps it and the others add -p2, -p3, ... */
+export function daemonSetName(ownerId: string, group = 0): string {
+    return group === 0 ? ownerId : `${ownerId}-p${group + 1}`;
+}
+
+/** "DaemonSet ns/a", or "DaemonSets ns/a, ns/a-p2" (parallelPulls), for messages. */
+export function describeDaemonSets(namespace: string, names: readonly string[]): string {
+    return `DaemonSet${names.length === 1 ? "" : "s"} ${names.map((n) => `${namespace}/${n}`).join(", ")}`;
+}
+
+/**
+ * The images of each of a node's pre-pull pods: `parallelPulls` pods at most (never more than
+ * images), dealt in the given order (the first pod gets the 1st, (n+1)th, ... image), so that
+ * each pod pulls its share in sequence while the pods pull at the same time.
+ */
+export function pullGroups(images: readonly string[], parallelPulls = 1): string[][] {
+    const count = Math.max(1, Math.min(parallelPulls, images.length));
+    const groups: string[][] = Array.from({ length: count }, () => []);
+    images.forEach((image, index) => groups[index % count]!.push(image));
+    return groups;
 }
 
 const containerSecurityContext = {
@@ -97,7 +123,10 @@ const smallResources = {
 };
 
 export function renderDaemonSet(spec: DaemonSetSpecification): Record<string, unknown> {
-    const labels = ownerLabels(spec.ownerId);
+    const labels =
+        spec.group === undefined
+            ? ownerLabels(spec.ownerId)
+            : { ...ownerLabels(spec.ownerId), [LABEL_PULL_GROUP]: String(spec.group) };
     const podLabels = { ...spec.extraLabels, ...labels };
     const noopMount = [{ name: NOOP_VOLUME, mountPath: NOOP_DIR }];
     const pullContainers = spec.images.map((image, index) => ({

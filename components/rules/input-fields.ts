@@ -218,6 +218,22 @@ export function normalizeMaxParallelNodes(value: unknown, errors: Collector): nu
     return value;
 }
 
+/** The most pre-pull pods a node gets: each is one more pod against the node's pod limit. */
+export const MAX_PARALLEL_PULLS = 8;
+
+export function normalizeParallelPulls(value: unknown, errors: Collector): number | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (isUnknown(value)) return value as unknown as number;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_PARALLEL_PULLS) {
+        errors.fail(
+            "parallelPulls",
+            `must be a whole number of pre-pull pods per node, from 1 to ${MAX_PARALLEL_PULLS}, got ${describeType(value)}`,
+        );
+        return undefined;
+    }
+    return value;
+}
+
 export function normalizeOwnerId(value: unknown, old: unknown, makeOwnerId: () => string, errors: Collector): string {
     const candidate = value ?? old;
     if (candidate === undefined || candidate === null || candidate === "") return makeOwnerId();

@@ -12,6 +12,7 @@ import {
     normalizeFlag,
     normalizeImages,
     normalizeMaxParallelNodes,
+    normalizeParallelPulls,
     normalizeNodeStatusMaxImages,
     normalizeNamespace,
     normalizeOwnerId,
@@ -65,6 +66,11 @@ export interface PrePullInputs {
     /** At most this many nodes pull at once; absent: all eligible nodes at once. */
     maxParallelNodes?: number;
     /**
+     * The blocking pre-pull spreads each node's images over this many pods (one DaemonSet each),
+     * so that a kubelet with `serializeImagePulls: false` pulls them at once. Absent: 1.
+     */
+    parallelPulls?: number;
+    /**
      * A node whose pre-pull pod the scheduler cannot place (full, no room, an untolerated taint)
      * for the problem tolerance: "skip" leaves it out, named, and goes on; "fail" fails the run.
      * Absent: "skip".
@@ -116,6 +122,7 @@ export const OPERATIONAL_PROPERTIES = [
     "ownerId",
     "continuous",
     "maxParallelNodes",
+    "parallelPulls",
     "unschedulableNodes",
     "deleteUnreachable",
     "nodeStatusMaxImages",
@@ -179,6 +186,8 @@ export function normalizeInputs(
     if (continuous !== false) inputs.continuous = continuous;
     const maxParallelNodes = normalizeMaxParallelNodes(news.maxParallelNodes, errors);
     if (maxParallelNodes !== undefined) inputs.maxParallelNodes = maxParallelNodes;
+    const parallelPulls = normalizeParallelPulls(news.parallelPulls, errors);
+    if (parallelPulls !== undefined && parallelPulls !== 1) inputs.parallelPulls = parallelPulls;
     const unschedulableNodes = normalizeUnschedulableNodes(news.unschedulableNodes, errors);
     if (unschedulableNodes !== undefined && unschedulableNodes !== "skip")
         inputs.unschedulableNodes = unschedulableNodes;

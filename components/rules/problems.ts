@@ -156,7 +156,7 @@ function hintFor(message: string): string {
         return " (an admission webhook rejects the pre-pull pods; allow them in its policy)";
     }
     if (/Too many pods/.test(message)) {
-        return " (the node already runs its maximum number of pods; free a slot or raise the kubelet's maxPods)";
+        return " (the node already runs its maximum number of pods; free a slot or raise the kubelet's maxPods; with parallelPulls, each node takes that many pre-pull pods)";
     }
     if (/Insufficient (cpu|memory|ephemeral-storage)/.test(message)) {
         return " (the node has no room for the pre-pull pod's requests; free room, or lower them with daemonSetPatch)";

@@ -10,17 +10,21 @@ import type { Event, Node, Pod, Wire } from "./wire";
 
 /**
  * A Node reduced to its name, labels, resourceVersion (which the watch cache compares), cordon
- * flag, taints, Ready condition and those `status.images` names that satisfy a wanted image.
+ * flag, taints, Ready condition and those `status.images` entries (their names that satisfy a
+ * wanted image, and their size) that hold a wanted image.
  */
 export function projectNode(node: Node, wanted: readonly ImageReference[]): Node {
     const metadata = node.metadata ?? {};
     const ready = (node.status?.conditions ?? []).filter((c) => c.type === "Ready");
-    const names: string[] = [];
+    const images: { names: string[]; sizeBytes?: number }[] = [];
     for (const image of node.status?.images ?? []) {
+        const names: string[] = [];
         for (const name of image.names ?? []) {
             const parsed = tryParseImageReference(name);
             if (parsed && wanted.some((w) => referenceSatisfies(parsed, w))) names.push(name);
         }
+        // Its size, for the pull report.
+        if (names.length > 0) images.push(image.sizeBytes ? { names, sizeBytes: image.sizeBytes } : { names });
     }
     return {
         metadata: { name: metadata.name, resourceVersion: metadata.resourceVersion, labels: metadata.labels },
@@ -30,7 +34,7 @@ export function projectNode(node: Node, wanted: readonly ImageReference[]): Node
         },
         status: {
             conditions: ready.map((c) => ({ type: c.type, status: c.status })),
-            images: names.length > 0 ? [{ names }] : [],
+            images,
         },
     };
 }
@@ -117,10 +121,17 @@ function projectState(state: Wire<k8s.V1ContainerState> | undefined): Wire<k8s.V
     if (!state) return undefined;
     const result: Wire<k8s.V1ContainerState> = {};
     if (state.waiting) result.waiting = { reason: state.waiting.reason, message: state.waiting.message };
-    if (state.running) result.running = {};
+    // The times are for the pull report (components/rules/pull-report.ts).
+    if (state.running) result.running = { startedAt: state.running.startedAt };
     if (state.terminated) {
         const t = state.terminated;
-        result.terminated = { exitCode: t.exitCode, reason: t.reason, message: t.message, startedAt: t.startedAt };
+        result.terminated = {
+            exitCode: t.exitCode,
+            reason: t.reason,
+            message: t.message,
+            startedAt: t.startedAt,
+            finishedAt: t.finishedAt,
+        };
     }
     return result;
 }

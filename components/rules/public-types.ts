@@ -37,7 +37,32 @@ export interface PrePullResult {
      * the scheduler's reason: not covered.
      */
     skippedNodes?: Record<string, string>;
+    /**
+     * What the pulls of the last pre-pull cost, from the pods' own timestamps: per image pulled,
+     * on how many nodes, the median and the longest pull in seconds (with any wait for the node's
+     * puller), the slowest node and the size a node listed; and the slowest nodes. Absent when
+     * nothing was pulled.
+     */
+    pullReport?: PullReport;
 }
 
 /** The outputs of the pre-pull resource: its normalized inputs and its result. */
 export type PrePullOutputs = PrePullInputs & PrePullResult;
+
+/** Per image pulled by the run, and the slowest nodes; sizes for `timeoutSeconds` and `maxParallelNodes`. */
+export interface PullReport {
+    images: Record<
+        string,
+        {
+            /** Nodes that pulled it in this run (not those that held it already). */
+            nodes: number;
+            p50Seconds: number;
+            maxSeconds: number;
+            slowestNode: string;
+            /** Its size as a node listed it in `status.images`; absent when no node had listed it yet. */
+            sizeBytes?: number;
+        }
+    >;
+    /** At most 5, slowest first: seconds from a node's first pull's start to its last pull's end. */
+    slowestNodes: { node: string; seconds: number }[];
+}

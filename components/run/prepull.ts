@@ -13,13 +13,16 @@ import { nextBatch } from "../rules/batches";
 import {
     daemonSetName,
     daemonSetSpecification,
+    describeDaemonSets,
     LABEL_COMPONENT,
     ownerSelector,
+    pullGroups,
     renderDaemonSet,
 } from "../rules/daemonset";
 import type { PrePullInputs } from "../rules/inputs";
 import type { Event, Pod } from "../rules/wire";
 import { evaluatePresence } from "../rules/presence";
+import { describePullReport } from "../rules/pull-report";
 import { parseImageReference } from "../rules/references";
 import {
     cleanupClient,
@@ -31,7 +34,7 @@ import {
 import {
     checkPullSecretsExist,
     createDaemonSet,
-    daemonSetGone,
+    anyDaemonSetGone,
     Placement,
     watchNodes,
     watchOwnPods,
@@ -106,14 +109,15 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
     const namespace = inputs.namespace;
     const changes = changeSignal();
     const watches: Watched<unknown>[] = [];
-    let created: CreatedDaemonSet | undefined;
+    const created: CreatedDaemonSet[] = [];
     let cleanupDone = false;
     const cleanup = async () => {
         if (cleanupDone) return;
         cleanupDone = true;
         changes.stop();
         await Promise.all(watches.map((w) => w.stop()));
-        if (created) await deleteCreatedDaemonSet(cleanupClient(cluster), created, log);
+        const client = cleanupClient(cluster);
+        for (const daemonSet of created) await deleteCreatedDaemonSet(client, daemonSet, log);
     };
     try {
         const nodes = await watchNodes(cluster, images, changes.notify);
@@ -140,25 +144,37 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             };
         }
 
-        const name = daemonSetName(inputs.ownerId);
-        const render = (nodeBatch: readonly string[] | undefined, keepOut: readonly string[]) =>
+        // One DaemonSet per pull group (parallelPulls): each node gets one pod of each.
+        const groups = pullGroups(inputs.images, inputs.parallelPulls);
+        const render = (group: number, nodeBatch: readonly string[] | undefined, keepOut: readonly string[]) =>
             renderDaemonSet({
                 ...daemonSetSpecification(inputs),
-                name,
+                images: groups[group]!,
+                name: daemonSetName(inputs.ownerId, group),
                 ownerId: inputs.ownerId,
                 extraLabels: { [LABEL_COMPONENT]: "pre-pull" },
                 nodeBatch,
                 keepOut,
+                group: groups.length > 1 ? group : undefined,
             });
         const maxParallel = inputs.maxParallelNodes;
         const batch = maxParallel === undefined ? undefined : nextBatch([], missing, maxParallel);
         const keepOut = batch === undefined ? nodesToKeepOut(nodes.list(), constraints) : [];
-        await checkPullSecretsExist(cluster, inputs, render(batch, keepOut), log);
+        await checkPullSecretsExist(cluster, inputs, render(0, batch, keepOut), log);
         const pods = await watchOwnPods(cluster, namespace, ownerSelector(inputs.ownerId), changes.notify);
         watches.push(pods);
-        created = await createDaemonSet(cluster, namespace, render(batch, keepOut));
+        for (let group = 0; group < groups.length; group++) {
+            created.push(await createDaemonSet(cluster, namespace, render(group, batch, keepOut)));
+        }
+        const names = describeDaemonSets(
+            namespace,
+            created.map((d) => d.name),
+        );
         log(
-            `image-prepuller: pulling ${images.length} images on ${missing.length} of ${initial.eligibleNodes.length} eligible nodes (DaemonSet ${namespace}/${name})` +
+            `image-prepuller: pulling ${images.length} images on ${missing.length} of ${initial.eligibleNodes.length} eligible nodes (${names})` +
+                (groups.length > 1
+                    ? `; ${groups.length} pods per node pull at once (parallelPulls), ${groups.map((g) => g.length).join("+")} images`
+                    : "") +
                 (batch ? `; at most ${maxParallel} at once, starting with ${batch.join(", ")}` : ""),
         );
         const events: Watched<Event> | undefined = await watchWarnings(cluster, namespace, changes.notify, log);
@@ -171,19 +187,29 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             nodes,
             pods: pods as Watched<Pod>,
             events,
-            daemonSet: created,
+            daemonSets: created,
             log,
             clock: systemClock,
             signal,
             nextChange: () => changes.next(),
-            daemonSetGone: () => daemonSetGone(cluster, created!),
-            placement: new Placement(cluster, created, render, maxParallel, batch, keepOut, log),
+            daemonSetGone: () => anyDaemonSetGone(cluster, created),
+            placement: new Placement(
+                cluster,
+                created,
+                (nodeBatch, nodesKeptOut) => render(0, nodeBatch, nodesKeptOut),
+                maxParallel,
+                batch,
+                keepOut,
+                log,
+            ),
         });
         log(
             `image-prepuller: all ${report.eligibleNodes.length} eligible nodes hold all ${images.length} images after ${seconds(started).toFixed(1)}s` +
                 notCovered("left before holding them", report.droppedNodes) +
                 notCovered("skipped, their pre-pull pod could not be scheduled", report.skippedNodes),
         );
+        const pulls = describePullReport(report.pullReport);
+        if (pulls) log(`image-prepuller: ${pulls}`);
         const decidedAt = new Date().toISOString();
         try {
             await cleanup();
@@ -193,7 +219,10 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             // Presence is decided: a DaemonSet that could not be deleted (an API that did not
             // answer) is left for the next run.
             log(
-                `image-prepuller: warning: ${(e as Error).message}; the DaemonSet ${namespace}/${name} is removed by the next pulumi up or destroy`,
+                `image-prepuller: warning: ${(e as Error).message}; the ${describeDaemonSets(
+                    namespace,
+                    created.map((d) => d.name),
+                )} ${created.length === 1 ? "is" : "are"} removed by the next pulumi up or destroy`,
             );
         }
         return {
@@ -204,6 +233,7 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             decidedAt,
             droppedNodes: report.droppedNodes,
             skippedNodes: report.skippedNodes,
+            pullReport: report.pullReport,
         };
     } finally {
         await cleanup().catch((e: Error) => log(`image-prepuller: cleanup failed: ${e.message}`));

@@ -113,7 +113,8 @@ export async function createDaemonSet(
 export class Placement {
     constructor(
         private readonly cluster: ClusterClient,
-        private readonly daemonSet: CreatedDaemonSet,
+        /** Every DaemonSet of the run (parallelPulls: one per pull group): they share one placement. */
+        private readonly daemonSets: readonly CreatedDaemonSet[],
         private readonly render: (
             batch: readonly string[] | undefined,
             keepOut: readonly string[],
@@ -152,14 +153,18 @@ export class Placement {
         this.keepOut = nextKeepOut;
     }
 
-    /** Only the node affinity changes (a merge patch replaces its term list). */
+    /** Only the node affinity changes (a merge patch replaces its term list), the same on every DaemonSet. */
     private async patchAffinity(manifest: Record<string, unknown>): Promise<void> {
-        const { cluster, daemonSet } = this;
         const template = (manifest.spec as { template: { spec: { affinity: unknown } } }).template;
+        for (const daemonSet of this.daemonSets) await this.patchOne(daemonSet, template.spec.affinity);
+    }
+
+    private async patchOne(daemonSet: CreatedDaemonSet, affinity: unknown): Promise<void> {
+        const { cluster } = this;
         // The UID makes the patch fail rather than touch a DaemonSet another run created under the name.
         const body = {
             metadata: { uid: daemonSet.uid },
-            spec: { template: { spec: { affinity: template.spec.affinity } } },
+            spec: { template: { spec: { affinity } } },
         };
         await cluster.call(
             { verb: "patch", resource: "daemonsets", namespace: daemonSet.namespace },
@@ -223,6 +228,18 @@ async function dryRunCreate(
     await cluster.call({ verb: "create", resource: "daemonsets", namespace }, (options) =>
         cluster.apps.createNamespacedDaemonSet({ namespace, body: manifest as never, dryRun: "All" }, options),
     );
+}
+
+/** Which DaemonSet of the run is gone and why ("ns/name was deleted"), or undefined while all are there. */
+export async function anyDaemonSetGone(
+    cluster: ClusterClient,
+    created: readonly CreatedDaemonSet[],
+): Promise<string | undefined> {
+    for (const daemonSet of created) {
+        const gone = await daemonSetGone(cluster, daemonSet);
+        if (gone) return `${daemonSet.namespace}/${daemonSet.name} ${gone}`;
+    }
+    return undefined;
 }
 
 /** Why the DaemonSet this run created is gone, or undefined while it is there (or cannot be read now). */

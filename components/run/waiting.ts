@@ -7,6 +7,8 @@
  * It takes its clock, its inputs and the run's AbortSignal as arguments and does no I/O of its
  * own, so its decisions are unit-tested with a fake clock (test/unit/run/waiting.test.ts).
  */
+import { describeDaemonSets } from "../rules/daemonset";
+import { pullReport, pullTimings, type PullReport, type PullTiming } from "../rules/pull-report";
 import { ineligibilityReason, nodesToKeepOut, type SchedulingConstraints } from "../rules/eligibility";
 import type { Watched } from "../cluster/watch";
 import type { PrePullInputs } from "../rules/inputs";
@@ -83,7 +85,8 @@ export interface WaitContext {
     pods: WatchedList<Pod>;
     /** Warning events in the namespace (ours are picked by UID); undefined when the credentials may not read events. */
     events?: WatchedList<Event>;
-    daemonSet: { uid: string; name: string };
+    /** The DaemonSets this run created: one, or one per pull group (parallelPulls). */
+    daemonSets: readonly { uid: string; name: string }[];
     log: Logger;
     clock: Clock;
     /** The run's signal: its timeout, or nobody waiting for it any more (see isTimeoutReason). */
@@ -91,8 +94,9 @@ export interface WaitContext {
     /** Resolves at the next watched change (the loop then decides at once, not at the next poll). */
     nextChange: () => Promise<void>;
     /**
-     * Reads the DaemonSet back: why it is gone ("was deleted", "is being deleted", "was replaced
-     * by another of the same name"), or undefined while it is there (or the read failed).
+     * Reads the DaemonSets back: which is gone and why ("jhub/prepull-x was deleted", "... is being
+     * deleted", "... was replaced by another of the same name"), or undefined while all are there
+     * (or the reads failed).
      */
     daemonSetGone?: () => Promise<string | undefined>;
     /**
@@ -140,9 +144,9 @@ function podProblem(p: PodProblem): TrackedProblem {
     };
 }
 
-/** Pods of the DaemonSet this run created: a leftover of an earlier run is neither evidence nor a problem. */
-function ownPods(pods: readonly Pod[], uid: string): Pod[] {
-    return pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === uid));
+/** Pods of the DaemonSets this run created: a leftover of an earlier run is neither evidence nor a problem. */
+function ownPods(pods: readonly Pod[], uids: readonly string[]): Pod[] {
+    return pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => uids.includes(o.uid)));
 }
 
 /** What the wait decided: presence on every eligible node, and the nodes that left before holding the images. */
@@ -151,6 +155,8 @@ export interface WaitResult extends PresenceReport {
     droppedNodes: Record<string, string>;
     /** Node name to why its pod could not be scheduled (unschedulableNodes: "skip"). */
     skippedNodes: Record<string, string>;
+    /** What the pulls cost, per image and the slowest nodes (from the pods' timestamps). */
+    pullReport: PullReport;
 }
 
 function noteDropped(
@@ -191,11 +197,11 @@ function nothingCovered(
     dropped: ReadonlyMap<string, string>,
     skipped: ReadonlyMap<string, string>,
     inputs: Pick<PrePullInputs, "namespace">,
-    daemonSetName: string,
+    daemonSetNames: readonly string[],
 ): Error {
     if (skipped.size === 0) {
         return new Error(
-            `image-prepuller: every eligible node left before it held the images: ${describeDropped(dropped)}; nothing was pre-pulled (the DaemonSet ${inputs.namespace}/${daemonSetName} was deleted)`,
+            `image-prepuller: every eligible node left before it held the images: ${describeDropped(dropped)}; nothing was pre-pulled (${deleted(inputs, daemonSetNames)})`,
         );
     }
     return new Error(
@@ -206,13 +212,20 @@ function nothingCovered(
                 ...(dropped.size > 0 ? [`nodes that left before holding the images: ${describeDropped(dropped)}`] : []),
             ],
             inputs,
-            daemonSetName,
+            daemonSetNames,
         ),
     );
 }
 
+/** "the DaemonSet jhub/x was deleted", or "the DaemonSets jhub/x, jhub/x-p2 were deleted". */
+function deleted(inputs: Pick<PrePullInputs, "namespace">, daemonSetNames: readonly string[]): string {
+    return `the ${describeDaemonSets(inputs.namespace, daemonSetNames)} ${daemonSetNames.length === 1 ? "was" : "were"} deleted`;
+}
+
 export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
     const { inputs, images, constraints, log, clock, signal } = ctx;
+    const uids = ctx.daemonSets.map((d) => d.uid);
+    const names = ctx.daemonSets.map((d) => d.name);
     const firstSeen = new Map<string, number>();
     // A node that held every image once stays done for this run, even when its pod (the
     // evidence, if the kubelet's capped image list omits ours) leaves with the batch.
@@ -227,6 +240,10 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
     const skipUnschedulable = inputs.unschedulableNodes !== "fail";
     // When this run first saw each version of each Warning event (the recency of FailedCreate).
     const eventSeen = new Map<string, number>();
+    // The images each node missed when first seen (what it pulls), and each pull's timing as
+    // first seen (pods of finished nodes may leave with the batch).
+    const pulled = new Map<string, string[]>();
+    const timings = new Map<string, PullTiming>();
     let lastProgress = -Infinity;
     let lastDaemonSetCheck = -Infinity;
     let lastSummary = "";
@@ -235,14 +252,21 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
         if (signal.aborted && !isTimeoutReason(signal.reason)) throw abandoned();
         const watchFailure = ctx.nodes.fatalError() ?? ctx.pods.fatalError() ?? ctx.events?.fatalError();
         if (watchFailure) throw watchFailure;
-        const pods = ownPods(ctx.pods.list(), ctx.daemonSet.uid);
+        const pods = ownPods(ctx.pods.list(), uids);
         const nodes = ctx.nodes.list();
         const report = withoutSettled(evaluatePresence(nodes, pods, images, constraints), done, skipped);
         const missingNodes = Object.keys(report.missing);
+        for (const node of missingNodes) if (!pulled.has(node)) pulled.set(node, report.missing[node]!);
+        for (const pod of pods) {
+            for (const t of pullTimings(pod, images)) {
+                const key = `${t.node}\u0000${t.image}`;
+                if (!timings.has(key)) timings.set(key, t);
+            }
+        }
         noteDropped(nodes, report, constraints, wanted, done, skipped, dropped, log);
         if (missingNodes.length === 0) {
             if (report.eligibleNodes.length === 0 && (dropped.size > 0 || skipped.size > 0)) {
-                throw nothingCovered(dropped, skipped, inputs, ctx.daemonSet.name);
+                throw nothingCovered(dropped, skipped, inputs, names);
             }
             return {
                 ...report,
@@ -250,6 +274,7 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
                 skippedNodes: Object.fromEntries(
                     [...skipped].sort().map(([node, describe]) => [node, skipReason(describe)]),
                 ),
+                pullReport: pullReport([...timings.values()], pulled, nodes, images),
             };
         }
         if (ctx.daemonSetGone && !signal.aborted && now - lastDaemonSetCheck >= DAEMONSET_CHECK_SECONDS * 1000) {
@@ -257,7 +282,7 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
             const gone = await ctx.daemonSetGone();
             if (gone) {
                 throw new Error(
-                    `image-prepuller: the DaemonSet ${inputs.namespace}/${ctx.daemonSet.name} ${gone} while ${missingNodes.length} of ${report.eligibleNodes.length} eligible nodes still missed images; something other than this pre-pull removed it (a namespace deletion, a GitOps prune, kubectl delete), so nothing more can be pulled. Run pulumi up again once nothing removes it.`,
+                    `image-prepuller: the DaemonSet ${gone} while ${missingNodes.length} of ${report.eligibleNodes.length} eligible nodes still missed images; something other than this pre-pull removed it (a namespace deletion, a GitOps prune, kubectl delete), so nothing more can be pulled. Run pulumi up again once nothing removes it.`,
                 );
             }
         }
@@ -267,7 +292,7 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
         noteEventsSeen(events, eventSeen, now);
         const problems = [
             ...report.problems.map((p) => containerProblem(p, nodes)),
-            ...podProblemsFor(pods, events, ctx.daemonSet.uid, missingNodes, {
+            ...podProblemsFor(pods, events, uids, missingNodes, {
                 // Without maxParallelNodes every missing node is in the batch.
                 pullingNodes: ctx.placement?.current()?.filter((n) => missingNodes.includes(n)),
                 recent: (e) => now - (eventSeen.get(eventVersion(e)) ?? now) < FAILED_CREATE_RECENT_SECONDS * 1000,
@@ -295,7 +320,7 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
                 describeFailures(
                     fatal.map((p) => p.describe),
                     inputs,
-                    ctx.daemonSet.name,
+                    names,
                 ),
             );
         }
@@ -305,7 +330,7 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
                 describeTimeout(
                     report,
                     inputs,
-                    ctx.daemonSet.name,
+                    names,
                     apiTrouble(ctx),
                     problems.map((p) => p.describe),
                 ),
@@ -345,14 +370,15 @@ function noteEventsSeen(events: readonly Event[], seen: Map<string, number>, now
 }
 
 /**
- * Pods that cannot be created (a recent FailedCreate, while some node of the current batch that
- * misses images has no pod of ours: nodes outside the batch have none by design), pods that
- * cannot be scheduled on a node that misses images, and pods stuck before their sandbox.
+ * Pods that cannot be created (a recent FailedCreate of one of our DaemonSets, while some node of
+ * the current batch that misses images has no pod of that DaemonSet: nodes outside the batch have
+ * none by design), pods that cannot be scheduled on a node that misses images, and pods stuck
+ * before their sandbox.
  */
 export function podProblemsFor(
     pods: readonly Pod[],
     events: readonly Event[],
-    daemonSetUid: string,
+    daemonSetUids: readonly string[],
     missingNodes: readonly string[],
     options: {
         /** The missing nodes the DaemonSet is meant to run on now; default: all of them. */
@@ -361,9 +387,12 @@ export function podProblemsFor(
         recent?: (event: Event) => boolean;
     } = {},
 ): PodProblem[] {
-    const withPod = new Set(pods.map(targetNode).filter((n): n is string => n !== undefined));
-    const someoneWithout = (options.pullingNodes ?? missingNodes).some((n) => !withPod.has(n));
-    const creation = someoneWithout ? creationProblems(events, daemonSetUid, options.recent) : [];
+    const creation = daemonSetUids.flatMap((uid) => {
+        const ofThis = pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === uid));
+        const withPod = new Set(ofThis.map(targetNode).filter((n): n is string => n !== undefined));
+        const someoneWithout = (options.pullingNodes ?? missingNodes).some((n) => !withPod.has(n));
+        return someoneWithout ? creationProblems(events, uid, options.recent) : [];
+    });
     const onMissing = (p: PodProblem) => p.node === undefined || missingNodes.includes(p.node);
     return [
         ...creation,
@@ -426,27 +455,25 @@ export function progressLine(report: PresenceReport, imageCount: number, problem
 export function describeFailures(
     problems: readonly string[],
     inputs: Pick<PrePullInputs, "namespace">,
-    daemonSetName: string,
+    daemonSetNames: readonly string[],
 ): string {
     const lines = problems.slice(0, 20).map((p) => `  ${p}`);
     const more = problems.length > 20 ? [`  ... and ${problems.length - 20} more`] : [];
-    return [
-        `image-prepuller: cannot pre-pull images (the DaemonSet ${inputs.namespace}/${daemonSetName} was deleted):`,
-        ...lines,
-        ...more,
-    ].join("\n");
+    return [`image-prepuller: cannot pre-pull images (${deleted(inputs, daemonSetNames)}):`, ...lines, ...more].join(
+        "\n",
+    );
 }
 
 export function describeTimeout(
     report: PresenceReport,
     inputs: Pick<PrePullInputs, "timeoutSeconds" | "namespace">,
-    daemonSetName: string,
+    daemonSetNames: readonly string[],
     trouble: readonly string[] = [],
     problems: readonly string[] = [],
 ): string {
     const missing = Object.entries(report.missing).sort(([a], [b]) => a.localeCompare(b));
     return [
-        `image-prepuller: timed out after ${inputs.timeoutSeconds}s; ${missing.length} of ${report.eligibleNodes.length} eligible nodes still miss images (the DaemonSet ${inputs.namespace}/${daemonSetName} was deleted):`,
+        `image-prepuller: timed out after ${inputs.timeoutSeconds}s; ${missing.length} of ${report.eligibleNodes.length} eligible nodes still miss images (${deleted(inputs, daemonSetNames)}):`,
         ...missing.map(([node, images]) => `  node ${node}: ${images.join(", ")}`),
         ...(problems.length > 0 ? ["Problems at the end:", ...problems.slice(0, 20).map((p) => `  ${p}`)] : []),
         ...(trouble.length > 0 ? ["API problems while waiting:", ...trouble.map((t) => `  ${t}`)] : []),

@@ -128,6 +128,7 @@ type nodeState struct {
 	preloaded      map[string]bool       // annotation entries already applied
 	inflight       map[string]time.Time  // image ID -> when its pull ends
 	pullFreeAt     time.Time             // serialized pulls: when the puller is free
+	pool           *pullPool             // parallel pulls (serializeImagePulls: false)
 	cache          []v1.ContainerImage   // the kubelet's image list, as it will be reported
 	cacheAt        time.Time
 	lastWrite      time.Time

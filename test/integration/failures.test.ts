@@ -171,6 +171,27 @@ describe("pods that cannot be created or scheduled fail the create early, naming
         await assertNothingLeft(cluster, s.namespace);
     });
 
+    it("parallelPulls: a node with room for only one of its two pre-pull pods is skipped, naming the pod limit and parallelPulls", async () => {
+        const s = await newScenario(cluster, "parallel-full");
+        const full = await addNode(cluster, s, "a", { annotations: { ...FAST_PULL, [SIM.maxPods]: "1" } });
+        const ok = await addNode(cluster, s, "b", { annotations: FAST_PULL });
+        const inputs = await checkedInputs(cluster, {
+            images: [`registry.example.com/failures/${s.id}-1:1`, `registry.example.com/failures/${s.id}-2:1`],
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            parallelPulls: 2,
+        });
+        const lines: string[] = [];
+        const result = await withConsoleLines(lines, () => prePullProvider.create(inputs));
+        assert.deepEqual(result.outs.nodes, [ok]);
+        assert.deepEqual(Object.keys(result.outs.skippedNodes), [full]);
+        assert.match(
+            result.outs.skippedNodes[full],
+            /^Too many pods.*with parallelPulls, each node takes that many pre-pull pods/,
+        );
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
     it('unschedulableNodes: "fail" fails on one full node among two, naming it', async () => {
         const s = await newScenario(cluster, "one-full-fails");
         const full = await addNode(cluster, s, "a", { annotations: { ...FAST_PULL, [SIM.maxPods]: "0" } });

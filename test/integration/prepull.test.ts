@@ -7,6 +7,7 @@ import * as assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { prePullProvider } from "../../components/pulumi/provider";
 import { targetNode } from "../../components/rules/problems";
+import type { PullReport } from "../../components/rules/public-types";
 import { sharedCluster, FAST_PULL, SIM, type TestCluster, FAST_STATUS } from "../../harness/cluster";
 import {
     addNode,
@@ -82,6 +83,74 @@ describe("pre-pull on a real control plane", function () {
                 `${node} to report all images`,
                 10_000,
             );
+        }
+        await assertNothingLeft(cluster, s.namespace);
+    });
+
+    it("parallelPulls: 2 spreads each node's images over two pods, which a kubelet with serializeImagePulls: false pulls at once, and removes both DaemonSets", async () => {
+        const s = await scenario("parallel-pulls");
+        const pull = { ...FAST_STATUS, [SIM.pullSeconds]: "3" };
+        const parallel = { ...pull, [SIM.serializeImagePulls]: "false", [SIM.pullBandwidth]: "4" };
+        const fast = await Promise.all(["a", "b"].map((n) => addNode(cluster, s, n, { annotations: parallel })));
+        // A kubelet that serializes pulls (the default): the option changes nothing there but the pod count.
+        const serial = await addNode(cluster, s, "serial", { annotations: pull });
+        const wanted = [0, 1, 2, 3].map((i) => `registry.example.com/parallel/${s.id}-${i}:1`);
+        const inputs = await checkedInputs(cluster, {
+            images: wanted,
+            namespace: s.namespace,
+            nodeSelector: s.nodeSelector,
+            parallelPulls: 2,
+        });
+        const { result, events } = await recordWhile<
+            k8s.V1DaemonSet,
+            Awaited<ReturnType<typeof prePullProvider.create>>
+        >(cluster, `/apis/apps/v1/namespaces/${s.namespace}/daemonsets`, () => prePullProvider.create(inputs));
+        assert.deepEqual(result.outs.nodes, [...fast, serial].sort());
+        const added = events.filter((e) => e.type === "ADDED").map((e) => e.obj);
+        assert.deepEqual(added.map((d) => d.metadata?.name).sort(), [inputs.ownerId, `${inputs.ownerId}-p2`]);
+        // Each DaemonSet pulls its share (the 1st and 3rd image, the 2nd and 4th) after the helper.
+        for (const [group, ds] of added.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!)).entries()) {
+            const pulled = ds.spec!.template.spec!.initContainers!.slice(1).map((c) => c.image);
+            assert.deepEqual(pulled, [wanted[group], wanted[group + 2]]);
+        }
+        // From the kubelet's Pulled events: when each pull ran (one-second timestamps, 3 s pulls).
+        const pulled = await cluster.core.listNamespacedEvent({
+            namespace: s.namespace,
+            fieldSelector: "reason=Pulled",
+        });
+        const runs = (node: string, image: string) =>
+            pulled.items
+                .filter((e) => e.source?.host === node && e.message?.includes(`"${image}"`))
+                .map((e) => {
+                    const took = Number(/ in ([\d.]+)s /.exec(e.message!)?.[1]);
+                    const end = new Date(e.lastTimestamp!).getTime() / 1000;
+                    return { start: end - took, end };
+                });
+        const overlap = (a: { start: number; end: number }, b: { start: number; end: number }) =>
+            Math.min(a.end, b.end) - Math.max(a.start, b.start);
+        for (const node of fast) {
+            const [first, second] = [runs(node, wanted[0]!), runs(node, wanted[1]!)];
+            assert.equal(first.length, 1, `${node}: one pull of ${wanted[0]}`);
+            assert.equal(second.length, 1, `${node}: one pull of ${wanted[1]}`);
+            assert.ok(
+                overlap(first[0]!, second[0]!) >= 1.5,
+                `${node}: the two pods' first pulls overlap: ${JSON.stringify([first, second])}`,
+            );
+        }
+        const [first, second] = [runs(serial, wanted[0]!), runs(serial, wanted[1]!)];
+        assert.ok(
+            overlap(first[0]!, second[0]!) <= 1,
+            `${serial}: pulls one after another: ${JSON.stringify([first, second])}`,
+        );
+        // The pull report: every image timed on every node, and the serialized node (4 pulls of
+        // 3 s in a row) named slowest, ahead of the parallel ones (2 pulls of 3 s per pod).
+        const report = result.outs.pullReport as PullReport;
+        for (const image of wanted) assert.equal(report.images[image]?.nodes, 3, JSON.stringify(report));
+        assert.equal(report.slowestNodes[0]?.node, serial, JSON.stringify(report));
+        assert.ok(report.slowestNodes[0]!.seconds >= 10, JSON.stringify(report));
+        for (const node of fast) {
+            const entry = report.slowestNodes.find((n) => n.node === node);
+            assert.ok(entry && entry.seconds <= 8, JSON.stringify(report));
         }
         await assertNothingLeft(cluster, s.namespace);
     });

@@ -224,6 +224,98 @@ describe("the local cluster is as strict as a stock one", function () {
         assert.ok(pod!.status!.conditions!.some((c) => c.type === "DisruptionTarget" && c.status === "True"));
     });
 
+    it("serializeImagePulls: false pulls different pods' images at once, within maxParallelImagePulls and the node's bandwidth; true (the default) one after another (kubelet source: pkg/kubelet/images puller, the Pulled event's wording)", async () => {
+        // Not compared with the real node here: test/integration/real-node.test.ts shows two pulls
+        // of its registry overlapping on a kubelet with serializeImagePulls: false. The "in X"
+        // of the kubelet's Pulled event counts from when the puller took the pull, "including
+        // waiting" from when the container asked; a pull alone takes pull-seconds (3 s here).
+        const s = await newScenario(cluster, "parallel");
+        const kinds: Record<string, Record<string, string>> = {
+            // Room for four lone pulls at once: two pulls overlap without slowing each other.
+            wide: { [SIM.serializeImagePulls]: "false", [SIM.pullBandwidth]: "4" },
+            // A pull alone fills the link: two at once take twice as long each (never free).
+            narrow: { [SIM.serializeImagePulls]: "false" },
+            // maxParallelImagePulls: 1: the second waits for the first's slot.
+            oneSlot: { [SIM.serializeImagePulls]: "false", [SIM.maxParallelImagePulls]: "1", [SIM.pullBandwidth]: "4" },
+            // The kubelet's default.
+            serial: {},
+        };
+        const nodes: Record<string, string> = {};
+        for (const [kind, annotations] of Object.entries(kinds)) {
+            nodes[kind] = await addNode(cluster, s, kind.toLowerCase(), {
+                annotations: { ...FAST_STATUS, [SIM.pullSeconds]: "3", ...annotations },
+            });
+        }
+        await Promise.all(
+            Object.entries(nodes).flatMap(([kind, node]) =>
+                ["one", "two"].map((which) =>
+                    cluster.core.createNamespacedPod({
+                        namespace: s.namespace,
+                        body: {
+                            metadata: { name: `${kind.toLowerCase()}-${which}` },
+                            spec: {
+                                nodeName: node,
+                                containers: [
+                                    {
+                                        name: "main",
+                                        image: `registry.example.com/parallel/${kind.toLowerCase()}-${which}:1`,
+                                    },
+                                ],
+                            },
+                        },
+                    }),
+                ),
+            ),
+        );
+        type Pull = { took: number; waited: number };
+        let pulls: Record<string, Pull[]> = {};
+        await waitFor(
+            async () => {
+                const events = await cluster.core.listNamespacedEvent({
+                    namespace: s.namespace,
+                    fieldSelector: "reason=Pulled",
+                });
+                pulls = {};
+                for (const e of events.items) {
+                    const m =
+                        /^Successfully pulled image "[^"]+" in ([\d.]+)(m?s) \(([\d.]+)(m?s) including waiting\)\. Image size: \d+ bytes\.$/.exec(
+                            e.message ?? "",
+                        );
+                    assert.ok(m, `the kubelet's Pulled wording: ${e.message}`);
+                    const sec = (v: string, unit: string) => Number(v) / (unit === "ms" ? 1000 : 1);
+                    const kind = Object.keys(nodes).find((k) =>
+                        e.involvedObject?.name?.startsWith(`${k.toLowerCase()}-`),
+                    )!;
+                    (pulls[kind] ??= []).push({ took: sec(m[1]!, m[2]!), waited: sec(m[3]!, m[4]!) });
+                }
+                return Object.keys(nodes).every((k) => pulls[k]?.length === 2);
+            },
+            "two Pulled events on every node",
+            60_000,
+        );
+        const near = (actual: number, expected: number, what: string) =>
+            assert.ok(
+                Math.abs(actual - expected) <= 0.75,
+                `${what}: ${actual.toFixed(2)} s, expected about ${expected} s`,
+            );
+        const sorted = (kind: string) => [...pulls[kind]!].sort((a, b) => a.waited - b.waited);
+        for (const p of sorted("wide")) {
+            near(p.took, 3, "wide link: each pull");
+            near(p.waited, 3, "wide link: no waiting");
+        }
+        for (const p of sorted("narrow")) {
+            near(p.took, 6, "one pull's bandwidth shared by two: each pull");
+            near(p.waited, 6, "narrow link: no slot to wait for");
+        }
+        for (const kind of ["oneSlot", "serial"]) {
+            const [first, second] = sorted(kind);
+            near(first!.took, 3, `${kind}: the first pull`);
+            near(first!.waited, 3, `${kind}: the first pull does not wait`);
+            near(second!.took, 3, `${kind}: the second pull, once it has the puller`);
+            near(second!.waited, 6, `${kind}: the second pull waits for the first`);
+        }
+    });
+
     it("a sandbox the runtime cannot create: a FailedCreatePodSandBox Warning, PodReadyToStartContainers=False and no pod IP until it can (kubelet source: pkg/kubelet/kuberuntime, status generation)", async () => {
         // Not compared with the real node: its runc works. As the kubelet: the Warning is
         // repeated while it retries, containers stay waiting (PodInitializing), the condition

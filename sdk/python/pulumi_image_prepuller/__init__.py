@@ -10,6 +10,7 @@ from ._enums import *
 from .image_pre_puller import *
 from .provider import *
 from ._inputs import *
+from . import outputs
 _utilities.register(
     resource_modules="""
 [

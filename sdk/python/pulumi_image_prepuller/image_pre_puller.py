@@ -13,6 +13,7 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
 from ._enums import *
 from ._inputs import *
 
@@ -34,6 +35,7 @@ class ImagePrePullerArgs:
                  namespace: pulumi.Input[Optional[_builtins.str]] = None,
                  node_selector: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  node_status_max_images: pulumi.Input[Optional[_builtins.int]] = None,
+                 parallel_pulls: pulumi.Input[Optional[_builtins.int]] = None,
                  pause_image: pulumi.Input[Optional[_builtins.str]] = None,
                  poll_interval_seconds: pulumi.Input[Optional[_builtins.float]] = None,
                  priority_class_name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -56,6 +58,7 @@ class ImagePrePullerArgs:
         :param pulumi.Input[_builtins.str] namespace: Namespace of the short-lived DaemonSet. Default: `default`.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] node_selector: Only nodes with these labels are pre-pulled (as the user pods' nodeSelector).
         :param pulumi.Input[_builtins.int] node_status_max_images: The kubelets' `--node-status-max-images` (`nodeStatusMaxImages` in their config; -1: no cap), for `pulumi refresh`: a node that lists this many images may hold more than it shows, so its list proves an image absent only when the image is larger than the smallest one listed. Default 50, the kubelet's default.
+        :param pulumi.Input[_builtins.int] parallel_pulls: Spread each node's images over this many pre-pull pods (one DaemonSet each, the images dealt in order), so that a kubelet with `serializeImagePulls: false` (EKS's node images, for one) pulls up to this many at once and a node warms in about its largest pull instead of the sum. Each is one more pod per node against its pod limit (a node that cannot take them all is handled by `unschedulableNodes`). On a kubelet that serializes pulls (the default) the pods pull one after another: nothing is gained but nothing is lost beyond the extra pods. The blocking pre-pull only (the continuous puller keeps one pod per node). From 1 to 8. Default 1.
         :param pulumi.Input[_builtins.str] pause_image: Image of the DaemonSet's main container. Default `registry.k8s.io/pause:3.10`.
         :param pulumi.Input[_builtins.float] poll_interval_seconds: How often presence is re-checked, in seconds (it is also re-checked on every watched change). Default 2.
         :param pulumi.Input[_builtins.str] priority_class_name: Priority class of the pre-pull pods.
@@ -88,6 +91,8 @@ class ImagePrePullerArgs:
             pulumi.set(__self__, "node_selector", node_selector)
         if node_status_max_images is not None:
             pulumi.set(__self__, "node_status_max_images", node_status_max_images)
+        if parallel_pulls is not None:
+            pulumi.set(__self__, "parallel_pulls", parallel_pulls)
         if pause_image is not None:
             pulumi.set(__self__, "pause_image", pause_image)
         if poll_interval_seconds is not None:
@@ -258,6 +263,18 @@ class ImagePrePullerArgs:
         pulumi.set(self, "node_status_max_images", value)
 
     @_builtins.property
+    @pulumi.getter(name="parallelPulls")
+    def parallel_pulls(self) -> pulumi.Input[Optional[_builtins.int]]:
+        """
+        Spread each node's images over this many pre-pull pods (one DaemonSet each, the images dealt in order), so that a kubelet with `serializeImagePulls: false` (EKS's node images, for one) pulls up to this many at once and a node warms in about its largest pull instead of the sum. Each is one more pod per node against its pod limit (a node that cannot take them all is handled by `unschedulableNodes`). On a kubelet that serializes pulls (the default) the pods pull one after another: nothing is gained but nothing is lost beyond the extra pods. The blocking pre-pull only (the continuous puller keeps one pod per node). From 1 to 8. Default 1.
+        """
+        return pulumi.get(self, "parallel_pulls")
+
+    @parallel_pulls.setter
+    def parallel_pulls(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "parallel_pulls", value)
+
+    @_builtins.property
     @pulumi.getter(name="pauseImage")
     def pause_image(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
@@ -349,6 +366,7 @@ class ImagePrePuller(pulumi.ComponentResource):
                  namespace: pulumi.Input[Optional[_builtins.str]] = None,
                  node_selector: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  node_status_max_images: pulumi.Input[Optional[_builtins.int]] = None,
+                 parallel_pulls: pulumi.Input[Optional[_builtins.int]] = None,
                  pause_image: pulumi.Input[Optional[_builtins.str]] = None,
                  poll_interval_seconds: pulumi.Input[Optional[_builtins.float]] = None,
                  priority_class_name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -374,6 +392,7 @@ class ImagePrePuller(pulumi.ComponentResource):
         :param pulumi.Input[_builtins.str] namespace: Namespace of the short-lived DaemonSet. Default: `default`.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] node_selector: Only nodes with these labels are pre-pulled (as the user pods' nodeSelector).
         :param pulumi.Input[_builtins.int] node_status_max_images: The kubelets' `--node-status-max-images` (`nodeStatusMaxImages` in their config; -1: no cap), for `pulumi refresh`: a node that lists this many images may hold more than it shows, so its list proves an image absent only when the image is larger than the smallest one listed. Default 50, the kubelet's default.
+        :param pulumi.Input[_builtins.int] parallel_pulls: Spread each node's images over this many pre-pull pods (one DaemonSet each, the images dealt in order), so that a kubelet with `serializeImagePulls: false` (EKS's node images, for one) pulls up to this many at once and a node warms in about its largest pull instead of the sum. Each is one more pod per node against its pod limit (a node that cannot take them all is handled by `unschedulableNodes`). On a kubelet that serializes pulls (the default) the pods pull one after another: nothing is gained but nothing is lost beyond the extra pods. The blocking pre-pull only (the continuous puller keeps one pod per node). From 1 to 8. Default 1.
         :param pulumi.Input[_builtins.str] pause_image: Image of the DaemonSet's main container. Default `registry.k8s.io/pause:3.10`.
         :param pulumi.Input[_builtins.float] poll_interval_seconds: How often presence is re-checked, in seconds (it is also re-checked on every watched change). Default 2.
         :param pulumi.Input[_builtins.str] priority_class_name: Priority class of the pre-pull pods.
@@ -418,6 +437,7 @@ class ImagePrePuller(pulumi.ComponentResource):
                  namespace: pulumi.Input[Optional[_builtins.str]] = None,
                  node_selector: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  node_status_max_images: pulumi.Input[Optional[_builtins.int]] = None,
+                 parallel_pulls: pulumi.Input[Optional[_builtins.int]] = None,
                  pause_image: pulumi.Input[Optional[_builtins.str]] = None,
                  poll_interval_seconds: pulumi.Input[Optional[_builtins.float]] = None,
                  priority_class_name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -450,6 +470,7 @@ class ImagePrePuller(pulumi.ComponentResource):
             __props__.__dict__["namespace"] = namespace
             __props__.__dict__["node_selector"] = node_selector
             __props__.__dict__["node_status_max_images"] = node_status_max_images
+            __props__.__dict__["parallel_pulls"] = parallel_pulls
             __props__.__dict__["pause_image"] = pause_image
             __props__.__dict__["poll_interval_seconds"] = poll_interval_seconds
             __props__.__dict__["priority_class_name"] = priority_class_name
@@ -461,6 +482,7 @@ class ImagePrePuller(pulumi.ComponentResource):
             __props__.__dict__["duration_seconds"] = None
             __props__.__dict__["missing_nodes"] = None
             __props__.__dict__["nodes"] = None
+            __props__.__dict__["pull_report"] = None
             __props__.__dict__["skipped"] = None
             __props__.__dict__["skipped_nodes"] = None
         super(ImagePrePuller, __self__).__init__(
@@ -517,6 +539,14 @@ class ImagePrePuller(pulumi.ComponentResource):
         The eligible nodes covered.
         """
         return pulumi.get(self, "nodes")
+
+    @_builtins.property
+    @pulumi.getter(name="pullReport")
+    def pull_report(self) -> pulumi.Output['outputs.PullReport']:
+        """
+        What the last pre-pull's pulls cost, from the pods' own timestamps: per image pulled, on how many nodes, the median and longest pull in seconds (with any wait for the node's puller), the slowest node and the size a node listed; and the slowest nodes. For sizing `timeoutSeconds` and `maxParallelNodes`. Empty when nothing was pulled.
+        """
+        return pulumi.get(self, "pull_report")
 
     @_builtins.property
     @pulumi.getter

@@ -103,11 +103,12 @@ describe("provider diff and update (offline)", () => {
         await prePullProvider.delete!("legacy-id", {});
     });
 
-    it("continuous and maxParallelNodes changes are recorded without re-pulling or calling the cluster", async () => {
+    it("continuous, maxParallelNodes, parallelPulls and policy changes are recorded without re-pulling or calling the cluster", async () => {
         const olds = outputsOf(await checked({ images: ["python:3.12"], kubeconfig: unreachable }));
         for (const change of [
             { continuous: true },
             { maxParallelNodes: 3 },
+            { parallelPulls: 3 },
             { unschedulableNodes: "fail" },
             { deleteUnreachable: true },
             { nodeStatusMaxImages: 100 },

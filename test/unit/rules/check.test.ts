@@ -192,6 +192,20 @@ describe("check", () => {
             ["fractional maxParallelNodes", { images: ["python"], maxParallelNodes: 1.5 }, "maxParallelNodes", /whole/],
             ["string maxParallelNodes", { images: ["python"], maxParallelNodes: "2" }, "maxParallelNodes"],
             [
+                "zero parallelPulls",
+                { images: ["python"], parallelPulls: 0 },
+                "parallelPulls",
+                /from 1 to 8, got number 0/,
+            ],
+            [
+                "nine parallelPulls",
+                { images: ["python"], parallelPulls: 9 },
+                "parallelPulls",
+                /from 1 to 8, got number 9/,
+            ],
+            ["fractional parallelPulls", { images: ["python"], parallelPulls: 2.5 }, "parallelPulls", /whole number/],
+            ["string parallelPulls", { images: ["python"], parallelPulls: "2" }, "parallelPulls", /from 1 to 8/],
+            [
                 "unschedulableNodes not a policy",
                 { images: ["python"], unschedulableNodes: "wait" },
                 "unschedulableNodes",
@@ -291,6 +305,7 @@ describe("check", () => {
             continuous: false,
             maxParallelNodes: null,
             unschedulableNodes: "skip",
+            parallelPulls: 1,
         });
         assert.deepEqual(explicit.failures, []);
         assert.deepEqual(Object.keys(explicit.inputs as object).sort(), Object.keys(plain).sort());

@@ -1,9 +1,12 @@
 import * as assert from "node:assert/strict";
 import {
+    daemonSetName,
     LABEL_COMPONENT,
     LABEL_OWNER,
+    LABEL_PULL_GROUP,
     mergePatch,
     ownerSelector,
+    pullGroups,
     renderDaemonSet,
     type DaemonSetSpecification,
 } from "../../../components/rules/daemonset";
@@ -157,6 +160,50 @@ describe("DaemonSet rendering", () => {
         assert.equal(labelled.spec.template.metadata.labels[LABEL_COMPONENT], "x");
         assert.equal(labelled.spec.selector.matchLabels[LABEL_COMPONENT], undefined);
         assert.equal(labelled.metadata.labels[LABEL_OWNER], base.ownerId);
+    });
+
+    it("parallelPulls deals the images in order over at most that many pods, never more than images", () => {
+        const images = ["a", "b", "c", "d", "e"];
+        assert.deepEqual(pullGroups(images), [images]);
+        assert.deepEqual(pullGroups(images, 1), [images]);
+        assert.deepEqual(pullGroups(images, 2), [
+            ["a", "c", "e"],
+            ["b", "d"],
+        ]);
+        assert.deepEqual(pullGroups(images, 8), [["a"], ["b"], ["c"], ["d"], ["e"]]);
+        assert.deepEqual(pullGroups(["a"], 3), [["a"]]);
+        assert.equal(daemonSetName("prepull-hub-abc"), "prepull-hub-abc");
+        assert.equal(daemonSetName("prepull-hub-abc", 0), "prepull-hub-abc");
+        assert.equal(daemonSetName("prepull-hub-abc", 2), "prepull-hub-abc-p3");
+    });
+
+    it("a pull group's DaemonSet selects only its own pods, while the owner selector finds all of them", () => {
+        const groups = [0, 1].map((group): Manifest =>
+            renderDaemonSet({ ...base, name: daemonSetName(base.ownerId, group), group }),
+        );
+        for (const [group, manifest] of groups.entries()) {
+            assert.equal(manifest.spec.selector.matchLabels[LABEL_PULL_GROUP], String(group));
+            assert.equal(manifest.spec.template.metadata.labels[LABEL_PULL_GROUP], String(group));
+            // The template's labels satisfy its own selector and not the other group's.
+            const other = groups[1 - group].spec.selector.matchLabels;
+            const labels = manifest.spec.template.metadata.labels;
+            assert.ok(Object.entries(manifest.spec.selector.matchLabels).every(([k, v]) => labels[k] === v));
+            assert.ok(!Object.entries(other).every(([k, v]) => labels[k] === v));
+            for (const term of ownerSelector(base.ownerId).split(",")) {
+                const [k, v] = term.split("=");
+                assert.equal(labels[k!], v);
+            }
+        }
+        // A patch cannot take the group out of the selector.
+        const patched: Manifest = renderDaemonSet({
+            ...base,
+            group: 1,
+            daemonSetPatch: { spec: { selector: { matchLabels: { [LABEL_PULL_GROUP]: null } } } },
+        });
+        assert.equal(patched.spec.selector.matchLabels[LABEL_PULL_GROUP], "1");
+        // The only DaemonSet (parallelPulls 1) renders as before: no group label.
+        assert.equal(ds.spec.selector.matchLabels[LABEL_PULL_GROUP], undefined);
+        assert.equal(ds.metadata.labels[LABEL_PULL_GROUP], undefined);
     });
 
     it("the continuous puller has the pre-pull pods' shape, under its own name and owner label", () => {

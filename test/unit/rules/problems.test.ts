@@ -107,9 +107,35 @@ describe("problems: why pre-pull pods do not appear or do not start", () => {
         const withPods: Pod[] = [
             { metadata: { ownerReferences: ownedByDaemonSet }, spec: { nodeName: "a", containers: [] } },
         ];
-        assert.equal(podProblemsFor(withPods, events, dsUid, ["a"]).length, 0);
-        const found = podProblemsFor(withPods, events, dsUid, ["a", "b"]);
+        assert.equal(podProblemsFor(withPods, events, [dsUid], ["a"]).length, 0);
+        const found = podProblemsFor(withPods, events, [dsUid], ["a", "b"]);
         assert.equal(found.length, 1);
         assert.match(found[0]!.message, /webhook/);
+    });
+
+    it("with several DaemonSets (parallelPulls), a FailedCreate counts while a node lacks a pod of that DaemonSet", () => {
+        const secondUid = "5f0c2a5e-0000-4000-8000-000000000002";
+        const events = [
+            failedCreate(
+                'pods "prepull-x-p2-abcde" is forbidden: exceeded quota: pods',
+                "2026-12-01T10:00:00Z",
+                secondUid,
+            ),
+        ];
+        const firstOnly: Pod[] = [
+            { metadata: { ownerReferences: ownedByDaemonSet }, spec: { nodeName: "a", containers: [] } },
+        ];
+        // Node a has the first DaemonSet's pod but not the second's: the second's FailedCreate is current.
+        const found = podProblemsFor(firstOnly, events, [dsUid, secondUid], ["a"]);
+        assert.equal(found.length, 1);
+        assert.match(found[0]!.message, /exceeded quota/);
+        const both: Pod[] = [
+            ...firstOnly,
+            {
+                metadata: { ownerReferences: [{ ...ownedByDaemonSet[0]!, name: "prepull-x-p2", uid: secondUid }] },
+                spec: { nodeName: "a", containers: [] },
+            },
+        ];
+        assert.equal(podProblemsFor(both, events, [dsUid, secondUid], ["a"]).length, 0);
     });
 });

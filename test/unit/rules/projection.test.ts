@@ -81,12 +81,11 @@ describe("projections kept by the watch caches", () => {
         });
     }
 
-    it("a node keeps only the image names that satisfy a wanted image (not pause, not a digest of another tag), and no managedFields", () => {
+    it("a node keeps only the image names that satisfy a wanted image (not pause, not a digest of another tag), with their sizes, and no managedFields", () => {
         const projected = projectNode(nodes[0]!, wanted);
         assert.deepEqual(projected.status?.images, [
-            {
-                names: ["jupyter/scipy-notebook:2024", "docker.io/library/python:3.12"],
-            },
+            { names: ["jupyter/scipy-notebook:2024"], sizeBytes: 1_000_000 },
+            { names: ["docker.io/library/python:3.12"], sizeBytes: 2_000_000 },
         ]);
         assert.deepEqual(Object.keys(projected.metadata ?? {}).sort(), ["labels", "name", "resourceVersion"]);
         assert.deepEqual(projected.status?.conditions, [{ type: "Ready", status: "True" }]);

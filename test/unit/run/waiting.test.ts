@@ -79,7 +79,7 @@ function run(
         nodes: watched(timeline.nodes),
         pods: watched(timeline.pods ?? (() => [])),
         events: watched(timeline.events ?? (() => [])),
-        daemonSet: { uid: UID, name: "prepull-x" },
+        daemonSets: [{ uid: UID, name: "prepull-x" }],
         log: (line) => lines.push(line),
         clock,
         signal: controller.signal,
@@ -468,7 +468,7 @@ describe("the wait loop, on a fake clock", () => {
             {
                 daemonSetGone: (t) => {
                     reads.push(t);
-                    return t >= 15_000 ? "was deleted" : undefined;
+                    return t >= 15_000 ? "jhub/prepull-x was deleted" : undefined;
                 },
             },
         );

@@ -1,0 +1,139 @@
+import * as assert from "node:assert/strict";
+import { describePullReport, pullReport, pullTimings } from "../../../components/rules/pull-report";
+import { parseImageReference } from "../../../components/rules/references";
+import type { Pod } from "../../../components/rules/wire";
+import { makeNode } from "../fixtures/nodes";
+
+const notebook = "quay.io/jupyter/scipy-notebook:2025-01-01";
+const python = "docker.io/library/python:3.12";
+const wanted = [notebook, python].map((i) => parseImageReference(i));
+
+/** A pre-pull pod as the kubelet writes it: the helper, then one pull container per image, at these seconds. */
+function timedPod(
+    node: string,
+    images: string[],
+    at: { helperEnd?: number; starts: (number | undefined)[]; ends?: (number | undefined)[] },
+): Pod {
+    const iso = (s: number) => new Date(Date.UTC(2026, 11, 3, 12, 0, s)).toISOString().replace(".000Z", "Z");
+    const terminated = (start: number, end: number) => ({
+        terminated: { exitCode: 0, reason: "Completed", startedAt: iso(start), finishedAt: iso(end) },
+    });
+    return {
+        metadata: { name: `prepull-${node}` },
+        spec: {
+            nodeName: node,
+            initContainers: [
+                { name: "install-noop", image: "docker.io/library/busybox:1.37.0" },
+                ...images.map((image, i) => ({ name: `pull-${i}`, image })),
+            ],
+            containers: [{ name: "pause", image: "registry.k8s.io/pause:3.10" }],
+        },
+        status: {
+            initContainerStatuses: [
+                {
+                    name: "install-noop",
+                    image: "",
+                    imageID: "",
+                    ready: false,
+                    restartCount: 0,
+                    state: at.helperEnd === undefined ? { waiting: {} } : terminated(0, at.helperEnd),
+                },
+                ...images.map((_, i) => {
+                    const start = at.starts[i];
+                    const end = at.ends?.[i];
+                    return {
+                        name: `pull-${i}`,
+                        image: "",
+                        imageID: "",
+                        ready: false,
+                        restartCount: 0,
+                        state:
+                            start === undefined
+                                ? { waiting: { reason: "PodInitializing" } }
+                                : end === undefined
+                                  ? { running: { startedAt: iso(start) } }
+                                  : terminated(start, end),
+                    };
+                }),
+            ],
+        },
+    };
+}
+
+describe("the per-node pull report (from the pods' own timestamps)", () => {
+    it("times each pull from the end of the container before it to its start", () => {
+        const pod = timedPod("a", [notebook, "python:3.12"], {
+            helperEnd: 2,
+            starts: [40, 52],
+            ends: [40, 52],
+        });
+        assert.deepEqual(
+            pullTimings(pod, wanted).map((t) => [t.node, t.image, (t.ended - t.began) / 1000]),
+            [
+                ["a", notebook, 38],
+                ["a", python, 12],
+            ],
+        );
+    });
+
+    it("a pull under way, or a container whose predecessor has not ended, is not timed yet", () => {
+        const pulling = timedPod("a", [notebook, python], { helperEnd: 2, starts: [40, undefined], ends: [40] });
+        assert.deepEqual(
+            pullTimings(pulling, wanted).map((t) => t.image),
+            [notebook],
+        );
+        assert.deepEqual(pullTimings(timedPod("a", [notebook], { starts: [undefined] }), wanted), []);
+        // A kubelet that writes no times: nothing to report, no error.
+        const untimed: Pod = { ...pulling, status: {} };
+        assert.deepEqual(pullTimings(untimed, wanted), []);
+    });
+
+    it("per image: nodes, median and longest pull, the slowest node, and a listed size; the slowest nodes first", () => {
+        const timings = [
+            ...pullTimings(
+                timedPod("a", [notebook, python], { helperEnd: 0, starts: [30, 40], ends: [30, 40] }),
+                wanted,
+            ),
+            ...pullTimings(
+                timedPod("b", [notebook, python], { helperEnd: 0, starts: [60, 64], ends: [60, 64] }),
+                wanted,
+            ),
+            ...pullTimings(
+                timedPod("c", [notebook, python], { helperEnd: 0, starts: [10, 11], ends: [10, 11] }),
+                wanted,
+            ),
+        ];
+        // Node c held python already: its pull container started at once, and is not a pull.
+        const pulled = new Map([
+            ["a", [notebook, python]],
+            ["b", [notebook, python]],
+            ["c", [notebook]],
+        ]);
+        const nodes = [makeNode("a", { images: [[notebook]] }), makeNode("b")];
+        const report = pullReport(timings, pulled, nodes, wanted);
+        assert.deepEqual(report.images[notebook], {
+            nodes: 3,
+            p50Seconds: 30,
+            maxSeconds: 60,
+            slowestNode: "b",
+            sizeBytes: 1_000_000,
+        });
+        // No node lists python yet (the kubelet refreshes its list every 30 s): no size.
+        assert.deepEqual(report.images[python], { nodes: 2, p50Seconds: 7, maxSeconds: 10, slowestNode: "a" });
+        assert.deepEqual(report.slowestNodes, [
+            { node: "b", seconds: 64 },
+            { node: "a", seconds: 40 },
+            { node: "c", seconds: 10 },
+        ]);
+        assert.equal(
+            describePullReport(report),
+            `pulls: slowest node b 64s; slowest image ${notebook}: p50 30s, max 60s on b (3 nodes)`,
+        );
+    });
+
+    it("nothing pulled: an empty report and no line", () => {
+        const report = pullReport([], new Map(), [], wanted);
+        assert.deepEqual(report, { images: {}, slowestNodes: [] });
+        assert.equal(describePullReport(report), "");
+    });
+});
