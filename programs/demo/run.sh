@@ -53,7 +53,12 @@ summary() {
     const o = JSON.parse(require("fs").readFileSync(0, "utf8"));
     console.log(`   nodes:   ${o.nodes.length} (${o.nodes.join(", ")})`);
     console.log(`   images:  ${o.images.length} (${o.images.join(", ")})`);
-    console.log(`   pre-pull: ${o.durationSeconds}s, skipped: ${o.skipped}`);'
+    console.log(`   pre-pull: ${o.durationSeconds}s, skipped: ${o.skipped}`);
+    const r = o.pullReport ?? { images: {}, slowestNodes: [] };
+    for (const [image, p] of Object.entries(r.images))
+      console.log(`   pulls of ${image}: ${p.nodes} nodes, p50 ${p.p50Seconds}s, max ${p.maxSeconds}s (${p.slowestNode})`);
+    if (r.slowestNodes.length > 0)
+      console.log(`   slowest nodes: ${r.slowestNodes.map((n) => `${n.node} ${n.seconds}s`).join(", ")}`);'
 }
 echo "== summary of the first run (pulumi up took ${first}s)"
 summary

@@ -86,6 +86,8 @@ export const nodes = prePuller?.nodes ?? [];
 export const skipped = prePuller?.skipped ?? false;
 export const durationSeconds = prePuller?.durationSeconds ?? 0;
 export const missingNodes = prePuller?.missingNodes ?? {};
+// What each image's pull cost, and the slowest nodes (for sizing timeoutSeconds and maxParallelNodes).
+export const pullReport = prePuller?.pullReport ?? { images: {}, slowestNodes: [] };
 export const hubDeployment = pulumi.interpolate`${hub.metadata.namespace}/${hub.metadata.name}`;
 // Empty without continuous mode (an undefined stack output draws a warning on every run).
 export const continuousDaemonSet = pulumi.output(prePuller?.continuousDaemonSet).apply((name) => name ?? "");

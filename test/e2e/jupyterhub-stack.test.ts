@@ -11,6 +11,7 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { repoRoot, sharedCluster, SIM, type TestCluster, FAST_STATUS } from "../../harness/cluster";
 import { exampleStack, jupyterhubValues, removeStack, sharedEngine } from "../../harness/engine";
 import { addUserNode, assertHubAfterPulls, assertNothingLeft, recordEvents } from "../../harness/scenario";
+import type { PullReport } from "../../components/rules/public-types";
 
 const unreachableKubeconfig = [
     "apiVersion: v1",
@@ -133,6 +134,14 @@ describe("the example stack through the real Pulumi engine", function () {
             assert.ok((outputs.durationSeconds!.value as number) > 0);
             assert.match(output, /image-prepuller: pulling 3 images/);
             assert.match(output, /nodes ready/);
+            // The pull report: each image timed on every user node it was pulled on, the slowest named.
+            const report = outputs.pullReport!.value as PullReport;
+            for (const image of userImages) {
+                assert.ok((report.images[image]?.nodes ?? 0) >= 1, JSON.stringify(report));
+                assert.ok(nodes.includes(report.images[image]!.slowestNode), JSON.stringify(report));
+            }
+            assert.ok(report.slowestNodes.length > 0, JSON.stringify(report));
+            assert.match(output, /image-prepuller: pulls: slowest node /);
         });
 
         it("the hub pod started on a node that already held its image: no pull happened", async () => {

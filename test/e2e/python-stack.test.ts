@@ -13,6 +13,7 @@ import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { repoRoot, sharedCluster, SIM, FAST_STATUS, type TestCluster } from "../../harness/cluster";
 import { sharedEngine } from "../../harness/engine";
 import { addUserNode, assertHubAfterPulls, assertNothingLeft, recordEvents } from "../../harness/scenario";
+import type { PullReport } from "../../components/rules/public-types";
 
 const run = promisify(execFile);
 const programDir = path.join(repoRoot, "programs/jupyterhub-python");
@@ -151,6 +152,10 @@ describe("the example stack in Python, through the real engine and the provider 
             // The plugin's progress lines, sent through the engine's log service.
             assert.match(output, /image-prepuller: pulling 3 images/);
             assert.match(output, /nodes ready/);
+            // The pull report reaches a Python program through the SDK's output types.
+            const report = result.outputs.pullReport!.value as PullReport;
+            for (const image of images) assert.ok((report.images[image]?.nodes ?? 0) >= 1, JSON.stringify(report));
+            assert.match(output, /image-prepuller: pulls: slowest node /);
         });
 
         it("keeps the kubeconfig secret in the stack's state", async () => {
