@@ -51,6 +51,7 @@ func run() error {
 	dir := fs.String("dir", "/tmp/prepuller-cluster", "state directory (kubeconfig, certs, etcd data, simulator.json)")
 	nodes := fs.Int("nodes", 3, "number of simulated nodes to register (node-1..node-N)")
 	realNodes := fs.Int("real-nodes", 0, "nodes run by a real kubelet on containerd (0 or 1), plus a local registry")
+	blobDelay := fs.Duration("registry-blob-delay", 0, "hold every blob GET of the local registry this long (slow pulls, to see them overlap)")
 	pullSeconds := fs.Float64("pull-seconds", 1, "default seconds to pull one image (node annotation "+annPullSeconds+" overrides)")
 	pullJitter := fs.Float64("pull-jitter", 0, "random +/- fraction applied to each pull time (0.2 = +/-20%)")
 	imageListRefresh := fs.Float64("image-list-refresh-seconds", 30, "how often the kubelet's image list is refreshed from the runtime (node annotation "+annImageListRefresh+" overrides)")
@@ -143,7 +144,7 @@ func run() error {
 	content := &contentSource{}
 	var real []*realNode
 	if *realNodes > 0 {
-		reg, err := startRegistry(*dir, p, filepath.Join(filepath.Dir(self), "pause"))
+		reg, err := startRegistry(*dir, p, filepath.Join(filepath.Dir(self), "pause"), *blobDelay)
 		if err != nil {
 			return fmt.Errorf("local registry: %w", err)
 		}

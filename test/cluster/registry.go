@@ -66,6 +66,9 @@ type localRegistry struct {
 	images   []registryImage
 	mu       sync.Mutex
 	pulls    map[string]int // manifest GETs by repository, for tests
+	// blobDelay holds every blob GET this long before it is served, as a slow registry or a
+	// long way does: pulls then last long enough to see whether a kubelet runs them at once.
+	blobDelay time.Duration
 }
 
 // ref is the reference of one of the built images, by role.
@@ -94,7 +97,7 @@ func (r *localRegistry) lookup(repo, tag, digest string) (imageContent, bool) {
 }
 
 // startRegistry builds the images, serves them with TLS and basic auth, and writes registry.json.
-func startRegistry(dir string, p *pki, pauseBinary string) (*localRegistry, error) {
+func startRegistry(dir string, p *pki, pauseBinary string, blobDelay time.Duration) (*localRegistry, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -104,7 +107,7 @@ func startRegistry(dir string, p *pki, pauseBinary string) (*localRegistry, erro
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
 	}
-	reg := &localRegistry{addr: addr, password: hex.EncodeToString(secret), caFile: p.caCert, pulls: map[string]int{}}
+	reg := &localRegistry{addr: addr, password: hex.EncodeToString(secret), caFile: p.caCert, pulls: map[string]int{}, blobDelay: blobDelay}
 
 	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	if err := reg.build(inner, pauseBinary); err != nil {
@@ -149,6 +152,13 @@ func (r *localRegistry) authenticate(next http.Handler) http.Handler {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusUnauthorized)
 				_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
+				return
+			}
+		}
+		if r.blobDelay > 0 && strings.Contains(req.URL.Path, "/blobs/") && req.Method == http.MethodGet {
+			select {
+			case <-time.After(r.blobDelay):
+			case <-req.Context().Done():
 				return
 			}
 		}

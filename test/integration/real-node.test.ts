@@ -377,3 +377,74 @@ describe("a real kubelet and containerd node, and the simulator held against it"
         }
     });
 });
+
+describe("a real kubelet with serializeImagePulls: false, and parallelPulls on it", function () {
+    this.timeout(600_000);
+    let cluster: TestCluster;
+    let registry: LocalRegistry;
+    const namespace = "parallel-pulls";
+
+    before(async function () {
+        this.timeout(60 * 60 * 1000);
+        // The kubelet's --serialize-image-pulls=false (maxParallelImagePulls unset: unbounded), and
+        // a registry that holds each blob 2 s, so that a pull lasts long enough to see overlaps.
+        cluster = await privateCluster([
+            "--nodes",
+            "0",
+            "--real-nodes",
+            "1",
+            "--kubelet-arg",
+            "--serialize-image-pulls=false",
+            "--registry-blob-delay",
+            "2s",
+        ]);
+        registry = cluster.registry!;
+        await cluster.core.createNamespace({ body: { metadata: { name: namespace } } });
+        await createSecret(cluster, namespace, registry);
+    });
+    after(async function () {
+        this.timeout(120_000);
+        if (cluster && existsSync(cluster.dir)) await stopCluster(cluster);
+    });
+
+    it("two pre-pull pods on the real node pull their images at once: the kubelet's Pulled events overlap and neither waited", async () => {
+        const inputs = await checkedInputs(cluster, {
+            images: [registry.images.private, registry.images.noShell],
+            helperImage: registry.images.public,
+            pauseImage: registry.images.pause,
+            imagePullSecrets: ["regcred"],
+            namespace,
+            nodeSelector: { "prepuller.test/real-node": "true" },
+            tolerations: [REAL_NODE_TOLERATION],
+            parallelPulls: 2,
+            timeoutSeconds: 240,
+        });
+        const result = (await prePullProvider.create(inputs)).outs as PrePullOutputs;
+        assert.deepEqual(result.nodes, [REAL_NODE]);
+        await assertNothingLeft(cluster, namespace);
+
+        // The kubelet's own account: "Successfully pulled image X in 4.1s (4.1s including waiting)".
+        const events = await cluster.core.listNamespacedEvent({ namespace, fieldSelector: "reason=Pulled" });
+        const pull = (image: string) => {
+            const found = events.items.filter((e) => e.message?.startsWith(`Successfully pulled image "${image}"`));
+            assert.equal(found.length, 1, `one pull of ${image}: ${events.items.map((e) => e.message).join("\n")}`);
+            const m = / in ([\d.]+)(m?s) \(([\d.]+)(m?s) including waiting\)/.exec(found[0]!.message!);
+            assert.ok(m, found[0]!.message);
+            const sec = (v: string, unit: string) => Number(v) / (unit === "ms" ? 1000 : 1);
+            const end = new Date(found[0]!.lastTimestamp ?? found[0]!.eventTime!).getTime() / 1000;
+            return { took: sec(m[1]!, m[2]!), waited: sec(m[3]!, m[4]!), start: end - sec(m[1]!, m[2]!), end };
+        };
+        const [a, b] = [pull(registry.images.private), pull(registry.images.noShell)];
+        for (const p of [a, b]) {
+            assert.ok(p.took >= 2, `a pull held by the registry's 2 s per blob: ${JSON.stringify(p)}`);
+            // A serializing kubelet would have made one of them wait for the other's whole pull.
+            assert.ok(p.waited - p.took < 1, `no wait for the puller: ${JSON.stringify(p)}`);
+        }
+        const overlap = Math.min(a.end, b.end) - Math.max(a.start, b.start);
+        assert.ok(overlap >= 1, `the two pulls overlap in time: ${JSON.stringify({ a, b })}`);
+        // The report names both images on the real node.
+        for (const image of inputs.images) {
+            assert.equal(result.pullReport?.images[image]?.slowestNode, REAL_NODE, JSON.stringify(result.pullReport));
+        }
+    });
+});
