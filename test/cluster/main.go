@@ -51,6 +51,9 @@ func run() error {
 	dir := fs.String("dir", "/tmp/prepuller-cluster", "state directory (kubeconfig, certs, etcd data, simulator.json)")
 	nodes := fs.Int("nodes", 3, "number of simulated nodes to register (node-1..node-N)")
 	realNodes := fs.Int("real-nodes", 0, "nodes run by a real kubelet on containerd (0 or 1), plus a local registry")
+	serializePulls := fs.Bool("serialize-image-pulls", true, "simulated kubelets' serializeImagePulls (false: different pods' pulls at once; a node annotation overrides it)")
+	maxParallelPulls := fs.Int("max-parallel-image-pulls", 0, "simulated kubelets' maxParallelImagePulls with --serialize-image-pulls=false (0: unbounded)")
+	pullBandwidth := fs.Float64("pull-bandwidth", 1, "how many lone pulls' speed a simulated node's link carries (concurrent pulls share it)")
 	blobDelay := fs.Duration("registry-blob-delay", 0, "hold every blob GET of the local registry this long (slow pulls, to see them overlap)")
 	pullSeconds := fs.Float64("pull-seconds", 1, "default seconds to pull one image (node annotation "+annPullSeconds+" overrides)")
 	pullJitter := fs.Float64("pull-jitter", 0, "random +/- fraction applied to each pull time (0.2 = +/-20%)")
@@ -157,6 +160,7 @@ func run() error {
 		leaseDuration: secs(*leaseSeconds), maxImages: *maxImages, fillerImages: fillers,
 		backoffInitial: secs(*backoffInitial), backoffMax: secs(*backoffMax),
 		podWorkers: *podWorkers, nodeWorkers: *nodeWorkers,
+		parallelPulls: !*serializePulls, maxParallelPulls: *maxParallelPulls, pullBandwidth: *pullBandwidth,
 	}, content)
 	if err := sim.run(ctx); err != nil {
 		return err
@@ -215,6 +219,7 @@ func run() error {
 		"pid": os.Getpid(), "apiServer": server, "kubeconfig": kubeconfig, "etcd": etcdURL,
 		"metricsURL": metricsURL + "/metrics.json", "prometheusURL": metricsURL + "/metrics",
 		"nodes": *nodes, "realNodes": *realNodes, "pullSeconds": *pullSeconds, "pullJitter": *pullJitter,
+		"serializeImagePulls": *serializePulls, "maxParallelImagePulls": *maxParallelPulls, "pullBandwidth": *pullBandwidth,
 		"imageListRefreshSeconds": *imageListRefresh, "nodeStatusSeconds": *nodeStatus, "leaseSeconds": *leaseSeconds,
 		"nodeStatusMaxImages": *maxImages, "nodeImages": fillers, "controllers": *controllers,
 		"apiserverArgs": apiserverArgs, "controllerManagerArgs": kcmArgs, "schedulerArgs": schedArgs,

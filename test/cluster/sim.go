@@ -82,6 +82,10 @@ type simConfig struct {
 	backoffMax       time.Duration
 	podWorkers       int
 	nodeWorkers      int
+	// Every node's pull settings, unless its annotations say otherwise (simpull.go).
+	parallelPulls    bool    // serializeImagePulls: false
+	maxParallelPulls int     // maxParallelImagePulls; 0: unbounded
+	pullBandwidth    float64 // lone pulls' worth of the node's link
 }
 
 type simMetrics struct {

@@ -466,7 +466,7 @@ func (s *simulator) advance(ctx context.Context, pod *v1.Pod, node *v1.Node, st 
 						norm, norm, host, tagOrDigest))
 				return errShowDuration, nil
 			}
-			if !serializesPulls(node) && held == nil {
+			if !s.serializesPulls(node) && held == nil {
 				s.mu.Lock()
 				s.startParallelPull(ns, node, c, content.configDigest, s.pullDuration(node), now)
 				s.mu.Unlock()

@@ -45,9 +45,18 @@ type pullPool struct {
 	updatedAt time.Time
 }
 
-// serializesPulls is the node's serializeImagePulls (the kubelet's default is true).
-func serializesPulls(node *v1.Node) bool {
-	return node == nil || node.Annotations[annSerializePulls] != "false"
+// serializesPulls is the node's serializeImagePulls: its annotation, else the cluster's flag
+// (the kubelet's default is true).
+func (s *simulator) serializesPulls(node *v1.Node) bool {
+	if node != nil {
+		switch node.Annotations[annSerializePulls] {
+		case "false":
+			return false
+		case "true":
+			return true
+		}
+	}
+	return !s.cfg.parallelPulls
 }
 
 // rate is each active pull's speed as a fraction of a lone pull's.
@@ -137,7 +146,7 @@ func (s *simulator) startParallelPull(ns *nodeState, node *v1.Node, c *ctrState,
 		p = &pullPool{byDigest: map[string]*pullJob{}, updatedAt: now}
 		ns.pool = p
 	}
-	bandwidth, slots := poolLimits(node)
+	bandwidth, slots := s.poolLimits(node)
 	p.progress(now, bandwidth, slots)
 	if j, ok := p.byDigest[digest]; ok && j.doneAt.IsZero() {
 		c.job = j
@@ -154,7 +163,7 @@ func (s *simulator) startParallelPull(ns *nodeState, node *v1.Node, c *ctrState,
 // look again. Whether the pool changed (so the node's other pods should look again) is the third
 // result. Called with s.mu held.
 func (s *simulator) lookAtPull(ns *nodeState, node *v1.Node, c *ctrState, now time.Time) (bool, time.Time, bool) {
-	bandwidth, slots := poolLimits(node)
+	bandwidth, slots := s.poolLimits(node)
 	changed := ns.pool.progress(now, bandwidth, slots)
 	j := c.job
 	if !j.doneAt.IsZero() {
@@ -168,12 +177,16 @@ func (s *simulator) lookAtPull(ns *nodeState, node *v1.Node, c *ctrState, now ti
 	return false, ns.pool.eta(j, bandwidth), changed
 }
 
-func poolLimits(node *v1.Node) (float64, int) {
-	bandwidth := annFloat(node, annPullBandwidth, 1)
-	if bandwidth <= 0 {
-		bandwidth = 1
+func (s *simulator) poolLimits(node *v1.Node) (float64, int) {
+	def := s.cfg.pullBandwidth
+	if def <= 0 {
+		def = 1
 	}
-	return bandwidth, int(annFloat(node, annMaxParallelPull, 0))
+	bandwidth := annFloat(node, annPullBandwidth, def)
+	if bandwidth <= 0 {
+		bandwidth = def
+	}
+	return bandwidth, int(annFloat(node, annMaxParallelPull, float64(s.cfg.maxParallelPulls)))
 }
 
 func maxTime(a, b time.Time) time.Time {

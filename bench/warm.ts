@@ -1,0 +1,286 @@
+/**
+ * `npm run bench:warm [-- options]`: time to warm, what a JupyterHub operator waits for: from the
+ * start of a pre-pull until every node holds every image, on kubelets that serialize pulls (the
+ * kubelet's default) and on kubelets that pull in parallel (serializeImagePulls: false), for
+ * ours with and without parallelPulls, the seed's algorithm and the chart's hook puller (one pod
+ * per node, images in order), all in the same run on the same cluster.
+ *
+ *   --nodes 100,500          cluster sizes (one cluster per size and kubelet kind)
+ *   --images 5               images per pre-pull
+ *   --pull-seconds 20        a lone pull's mean time, with --pull-jitter 0.5 around it
+ *   --bandwidth 5            how many lone pulls' speed a node's link carries (parallel kubelets)
+ *   --kubelets serialized,parallel
+ *   --peers ours,ours-parallel,seed,z2jh
+ *
+ * When a node is warm comes from the kubelet's own Pulled events (the simulator writes them as a
+ * kubelet does), not from when a peer says it is done; the floor of a node is its largest single
+ * pull ("in X" of its Pulled events: the best any pre-puller could do there), the serialized
+ * floor the sum of its pulls. Prints a table and writes bench/results/warm-<date>.{json,md}.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { prePullProvider } from "../components/pulumi/provider";
+import type { PrePullInputs } from "../components/rules/inputs";
+import { privateCluster, repoRoot, SIM, stopCluster, type TestCluster } from "../harness/cluster";
+import { benchImages } from "./images";
+import type { PeerRun } from "./peers/peer";
+import { seedPrePull } from "./peers/seed";
+import { chartAwaiterPrePull } from "./peers/z2jh";
+import { PRELOADED_IMAGES } from "./profiles";
+
+type Peer = "ours" | "ours-parallel" | "seed" | "z2jh";
+type Kubelet = "serialized" | "parallel";
+const NAMESPACE = "warm";
+
+interface NodeWarm {
+    node: string;
+    /** Seconds from the pre-pull's start until the node's last pull ended (the kubelet's timestamps, 1 s resolution). */
+    warmSeconds: number;
+    /** Its largest single pull, and the sum of its pulls ("in X" of its Pulled events). */
+    largestPullSeconds: number;
+    sumOfPullsSeconds: number;
+}
+
+interface RunResult {
+    kubelet: Kubelet;
+    nodes: number;
+    images: number;
+    peer: Peer;
+    /** When the peer returned (for the seed and the chart: when it said the nodes were warm). */
+    returnedSeconds: number;
+    /** Nodes warm by the kubelet's events once the peer returned, and how many were not. */
+    warmNodes: number;
+    coldNodes: number;
+    /** Over the warm nodes: warm time and warm time / largest single pull, p50 and max. */
+    warmSecondsP50: number;
+    warmSecondsMax: number;
+    ratioToLargestP50: number;
+    ratioToLargestMax: number;
+    /** Over the warm nodes: the sum of their pulls (what one pod per node costs at best), p50. */
+    sumOfPullsP50: number;
+    error?: string;
+}
+
+function percentile(values: number[], p: number): number {
+    if (values.length === 0) return NaN;
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function round(v: number): number {
+    return Math.round(v * 100) / 100;
+}
+
+function log(line: string): void {
+    process.stderr.write(`[warm ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+async function preload(cluster: TestCluster): Promise<void> {
+    const value = Object.entries(PRELOADED_IMAGES)
+        .map(([ref, bytes]) => `${ref}=${bytes}`)
+        .join(",");
+    const nodes = (await cluster.core.listNode()).items.map((n) => n.metadata!.name!);
+    for (let i = 0; i < nodes.length; i += 16) {
+        await Promise.all(
+            nodes
+                .slice(i, i + 16)
+                .map((name) =>
+                    cluster.core.patchNode(
+                        { name, body: { metadata: { annotations: { [SIM.preloadedImages]: value } } } },
+                        cluster.lib.setHeaderOptions("Content-Type", cluster.lib.PatchStrategy.MergePatch),
+                    ),
+                ),
+        );
+    }
+}
+
+/** Every Pulled event of the namespace, paged. */
+async function pulledEvents(cluster: TestCluster) {
+    const items = [];
+    let _continue: string | undefined;
+    do {
+        const page = await cluster.core.listNamespacedEvent({
+            namespace: NAMESPACE,
+            fieldSelector: "reason=Pulled",
+            limit: 500,
+            _continue,
+        });
+        items.push(...page.items);
+        _continue = page.metadata?._continue || undefined;
+    } while (_continue);
+    return items;
+}
+
+/** Per node, from the kubelet's Pulled events of these images. */
+async function nodeWarmth(cluster: TestCluster, images: string[], startedAt: number): Promise<Map<string, NodeWarm>> {
+    const byNode = new Map<string, { ends: number[]; took: number[] }>();
+    for (const e of await pulledEvents(cluster)) {
+        const m = /^Successfully pulled image "([^"]+)" in ([\d.]+)(m?s) /.exec(e.message ?? "");
+        if (!m || !images.includes(m[1]!) || !e.source?.host) continue;
+        const took = Number(m[2]) / (m[3] === "ms" ? 1000 : 1);
+        const end = new Date(e.lastTimestamp ?? e.eventTime ?? 0).getTime();
+        const entry = byNode.get(e.source.host) ?? { ends: [], took: [] };
+        entry.ends.push(end);
+        entry.took.push(took);
+        byNode.set(e.source.host, entry);
+    }
+    const result = new Map<string, NodeWarm>();
+    for (const [node, { ends, took }] of byNode) {
+        if (took.length < images.length) continue; // not warm
+        result.set(node, {
+            node,
+            warmSeconds: (Math.max(...ends) - startedAt) / 1000,
+            largestPullSeconds: Math.max(...took),
+            sumOfPullsSeconds: took.reduce((a, b) => a + b, 0),
+        });
+    }
+    return result;
+}
+
+async function runPeer(inputs: PrePullInputs, peer: Peer): Promise<void> {
+    const run: PeerRun = { detected: () => undefined, extra: {} };
+    if (peer === "seed") return seedPrePull(inputs, run);
+    if (peer === "z2jh") return chartAwaiterPrePull(inputs, run);
+    await prePullProvider.create(inputs as never);
+}
+
+async function clearNamespace(cluster: TestCluster): Promise<void> {
+    await cluster.apps.deleteCollectionNamespacedDaemonSet({ namespace: NAMESPACE });
+    await cluster.kc
+        .makeApiClient(cluster.lib.BatchV1Api)
+        .deleteCollectionNamespacedJob({ namespace: NAMESPACE, propagationPolicy: "Background" });
+    await cluster.core.deleteCollectionNamespacedPod({ namespace: NAMESPACE, gracePeriodSeconds: 0 });
+    for (let i = 0; i < 120; i++) {
+        if ((await cluster.core.listNamespacedPod({ namespace: NAMESPACE, limit: 1 })).items.length === 0) return;
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+}
+
+async function main(): Promise<void> {
+    const { values } = parseArgs({
+        options: {
+            nodes: { type: "string", default: "100,500" },
+            images: { type: "string", default: "5" },
+            "pull-seconds": { type: "string", default: "20" },
+            "pull-jitter": { type: "string", default: "0.5" },
+            bandwidth: { type: "string", default: "5" },
+            kubelets: { type: "string", default: "serialized,parallel" },
+            peers: { type: "string", default: "ours,ours-parallel,seed,z2jh" },
+        },
+    });
+    const nodeCounts = values.nodes!.split(",").map(Number);
+    const imageCount = Number(values.images);
+    const pullSeconds = Number(values["pull-seconds"]);
+    const jitter = Number(values["pull-jitter"]);
+    const bandwidth = Number(values.bandwidth);
+    const kubelets = values.kubelets!.split(",") as Kubelet[];
+    const peers = values.peers!.split(",") as Peer[];
+    const runId = Date.now().toString(36);
+    const startedAt = new Date().toISOString();
+    const load = os.loadavg().map((l) => l.toFixed(2));
+    const results: RunResult[] = [];
+    for (const kubelet of kubelets) {
+        for (const nodes of nodeCounts) {
+            log(`cluster: ${nodes} nodes, ${kubelet} kubelets`);
+            const cluster = await privateCluster([
+                "--nodes",
+                String(nodes),
+                "--pull-seconds",
+                String(pullSeconds),
+                "--pull-jitter",
+                String(jitter),
+                `--serialize-image-pulls=${kubelet === "serialized"}`,
+                "--pull-bandwidth",
+                String(bandwidth),
+                "--timeout",
+                "1800",
+            ]);
+            try {
+                await preload(cluster);
+                await cluster.core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+                for (const peer of peers) {
+                    const images = benchImages(`warm-${peer}-${kubelet}-${nodes}-${runId}`, imageCount);
+                    const { inputs } = (await prePullProvider.check!(
+                        {},
+                        {
+                            images,
+                            namespace: NAMESPACE,
+                            kubeconfig: cluster.kubeconfig,
+                            timeoutSeconds: Math.ceil(imageCount * pullSeconds * (1 + jitter) * 3 + 600),
+                            ...(peer === "ours-parallel" ? { parallelPulls: imageCount } : {}),
+                        },
+                    )) as { inputs: PrePullInputs };
+                    log(`${peer}: ${nodes} nodes x ${imageCount} images, ${kubelet} kubelets`);
+                    const t0 = Date.now();
+                    let error: string | undefined;
+                    try {
+                        await runPeer(inputs, peer);
+                    } catch (e) {
+                        error = (e as Error).message.split("\n")[0];
+                        log(`${peer} failed: ${error}`);
+                    }
+                    const returnedSeconds = (Date.now() - t0) / 1000;
+                    // The kubelets' events are written within a second or two of the pull's end.
+                    await new Promise((r) => setTimeout(r, 3000));
+                    const warm = [...(await nodeWarmth(cluster, images, t0)).values()];
+                    const ratios = warm.map((w) => w.warmSeconds / w.largestPullSeconds);
+                    const result: RunResult = {
+                        kubelet,
+                        nodes,
+                        images: imageCount,
+                        peer,
+                        returnedSeconds: round(returnedSeconds),
+                        warmNodes: warm.length,
+                        coldNodes: nodes - warm.length,
+                        warmSecondsP50: round(
+                            percentile(
+                                warm.map((w) => w.warmSeconds),
+                                50,
+                            ),
+                        ),
+                        warmSecondsMax: round(Math.max(...warm.map((w) => w.warmSeconds))),
+                        ratioToLargestP50: round(percentile(ratios, 50)),
+                        ratioToLargestMax: round(Math.max(...ratios)),
+                        sumOfPullsP50: round(
+                            percentile(
+                                warm.map((w) => w.sumOfPullsSeconds),
+                                50,
+                            ),
+                        ),
+                        ...(error ? { error } : {}),
+                    };
+                    log(JSON.stringify(result));
+                    results.push(result);
+                    await clearNamespace(cluster);
+                }
+            } finally {
+                await stopCluster(cluster);
+            }
+        }
+    }
+    const header =
+        "| kubelets | nodes | images | peer | returned (s) | warm nodes | warm p50 / max (s) | warm / largest pull, p50 / max | sum of pulls p50 (s) |";
+    const rows = results.map(
+        (r) =>
+            `| ${r.kubelet} | ${r.nodes} | ${r.images} | ${r.peer} | ${r.returnedSeconds} | ${r.warmNodes}/${r.nodes} | ${r.warmSecondsP50} / ${r.warmSecondsMax} | ${r.ratioToLargestP50} / ${r.ratioToLargestMax} | ${r.sumOfPullsP50} |` +
+            (r.error ? ` ${r.error}` : ""),
+    );
+    const table = [header, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", ...rows].join("\n");
+    const settings = `pulls ${pullSeconds} s +/- ${jitter * 100} %, parallel kubelets: serializeImagePulls false, maxParallelImagePulls unbounded, link of ${bandwidth} lone pulls; stock controller-manager and scheduler; started ${startedAt} on ${os.cpus().length} cores, load before ${load.join(", ")}`;
+    process.stdout.write(`${settings}\n\n${table}\n`);
+    const dir = path.join(repoRoot, "bench/results");
+    mkdirSync(dir, { recursive: true });
+    const stem = path.join(dir, `warm-${startedAt.slice(0, 10)}`);
+    writeFileSync(`${stem}.json`, JSON.stringify({ settings, startedAt, results }, null, 2) + "\n");
+    writeFileSync(`${stem}.md`, `# Time to warm (npm run bench:warm)\n\n${settings}\n\n${table}\n`);
+}
+
+main().then(
+    () => process.exit(0),
+    (e) => {
+        console.error(e);
+        process.exit(1);
+    },
+);
