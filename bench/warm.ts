@@ -10,12 +10,13 @@
  *   --pull-seconds 20        a lone pull's mean time, with --pull-jitter 0.5 around it
  *   --bandwidth 5            how many lone pulls' speed a node's link carries (parallel kubelets)
  *   --kubelets serialized,parallel
- *   --peers ours,ours-parallel,seed,z2jh
+ *   --peers ours,ours-parallel,seed,z2jh   (z2jh: the chart's awaiter started after the DaemonSet's
+ *                            first status, as in a chart upgrade; see bench/peers/z2jh.ts)
  *
  * When a node is warm comes from the kubelet's own Pulled events (the simulator writes them as a
  * kubelet does), not from when a peer says it is done; the floor of a node is its largest single
  * pull ("in X" of its Pulled events: the best any pre-puller could do there), the serialized
- * floor the sum of its pulls. Prints a table and writes bench/results/warm-<date>.{json,md}.
+ * floor the sum of its pulls. Prints a table and writes bench/results/warm-<date>-<sizes>-nodes.{json,md}.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
@@ -38,6 +39,8 @@ interface NodeWarm {
     node: string;
     /** Seconds from the pre-pull's start until the node's last pull ended (the kubelet's timestamps, 1 s resolution). */
     warmSeconds: number;
+    /** Seconds from its first Pulling event (its pods exist and pull) until its last pull ended. */
+    warmFromFirstPullSeconds: number;
     /** Its largest single pull, and the sum of its pulls ("in X" of its Pulled events). */
     largestPullSeconds: number;
     sumOfPullsSeconds: number;
@@ -58,6 +61,9 @@ interface RunResult {
     warmSecondsMax: number;
     ratioToLargestP50: number;
     ratioToLargestMax: number;
+    /** The same from each node's first Pulling event: the kubelet's side, without pod creation and scheduling. */
+    ratioFromFirstPullP50: number;
+    ratioFromFirstPullMax: number;
     /** Over the warm nodes: the sum of their pulls (what one pod per node costs at best), p50. */
     sumOfPullsP50: number;
     error?: string;
@@ -71,6 +77,11 @@ function percentile(values: number[], p: number): number {
 
 function round(v: number): number {
     return Math.round(v * 100) / 100;
+}
+
+/** A figure for the table: "-" where no node was warm. */
+function shown(v: number): string {
+    return Number.isFinite(v) ? String(v) : "-";
 }
 
 function log(line: string): void {
@@ -96,14 +107,14 @@ async function preload(cluster: TestCluster): Promise<void> {
     }
 }
 
-/** Every Pulled event of the namespace, paged. */
-async function pulledEvents(cluster: TestCluster) {
+/** Every event of the namespace with this reason (Pulled, Pulling), paged. */
+async function eventsOf(cluster: TestCluster, reason: string) {
     const items = [];
     let _continue: string | undefined;
     do {
         const page = await cluster.core.listNamespacedEvent({
             namespace: NAMESPACE,
-            fieldSelector: "reason=Pulled",
+            fieldSelector: `reason=${reason}`,
             limit: 500,
             _continue,
         });
@@ -115,8 +126,15 @@ async function pulledEvents(cluster: TestCluster) {
 
 /** Per node, from the kubelet's Pulled events of these images. */
 async function nodeWarmth(cluster: TestCluster, images: string[], startedAt: number): Promise<Map<string, NodeWarm>> {
+    const firstPulling = new Map<string, number>();
+    for (const e of await eventsOf(cluster, "Pulling")) {
+        const m = /^Pulling image "([^"]+)"/.exec(e.message ?? "");
+        if (!m || !images.includes(m[1]!) || !e.source?.host) continue;
+        const at = new Date(e.firstTimestamp ?? e.eventTime ?? 0).getTime();
+        firstPulling.set(e.source.host, Math.min(at, firstPulling.get(e.source.host) ?? Infinity));
+    }
     const byNode = new Map<string, { ends: number[]; took: number[] }>();
-    for (const e of await pulledEvents(cluster)) {
+    for (const e of await eventsOf(cluster, "Pulled")) {
         const m = /^Successfully pulled image "([^"]+)" in ([\d.]+)(m?s) /.exec(e.message ?? "");
         if (!m || !images.includes(m[1]!) || !e.source?.host) continue;
         const took = Number(m[2]) / (m[3] === "ms" ? 1000 : 1);
@@ -132,6 +150,7 @@ async function nodeWarmth(cluster: TestCluster, images: string[], startedAt: num
         result.set(node, {
             node,
             warmSeconds: (Math.max(...ends) - startedAt) / 1000,
+            warmFromFirstPullSeconds: (Math.max(...ends) - (firstPulling.get(node) ?? startedAt)) / 1000,
             largestPullSeconds: Math.max(...took),
             sumOfPullsSeconds: took.reduce((a, b) => a + b, 0),
         });
@@ -142,7 +161,8 @@ async function nodeWarmth(cluster: TestCluster, images: string[], startedAt: num
 async function runPeer(inputs: PrePullInputs, peer: Peer): Promise<void> {
     const run: PeerRun = { detected: () => undefined, extra: {} };
     if (peer === "seed") return seedPrePull(inputs, run);
-    if (peer === "z2jh") return chartAwaiterPrePull(inputs, run);
+    // The chart's awaiter as a chart upgrade runs it: it starts after the DaemonSet's first status.
+    if (peer === "z2jh") return chartAwaiterPrePull(inputs, run, { fair: true });
     await prePullProvider.create(inputs as never);
 }
 
@@ -226,6 +246,7 @@ async function main(): Promise<void> {
                     await new Promise((r) => setTimeout(r, 3000));
                     const warm = [...(await nodeWarmth(cluster, images, t0)).values()];
                     const ratios = warm.map((w) => w.warmSeconds / w.largestPullSeconds);
+                    const kubeletRatios = warm.map((w) => w.warmFromFirstPullSeconds / w.largestPullSeconds);
                     const result: RunResult = {
                         kubelet,
                         nodes,
@@ -243,6 +264,8 @@ async function main(): Promise<void> {
                         warmSecondsMax: round(Math.max(...warm.map((w) => w.warmSeconds))),
                         ratioToLargestP50: round(percentile(ratios, 50)),
                         ratioToLargestMax: round(Math.max(...ratios)),
+                        ratioFromFirstPullP50: round(percentile(kubeletRatios, 50)),
+                        ratioFromFirstPullMax: round(Math.max(...kubeletRatios)),
                         sumOfPullsP50: round(
                             percentile(
                                 warm.map((w) => w.sumOfPullsSeconds),
@@ -261,18 +284,18 @@ async function main(): Promise<void> {
         }
     }
     const header =
-        "| kubelets | nodes | images | peer | returned (s) | warm nodes | warm p50 / max (s) | warm / largest pull, p50 / max | sum of pulls p50 (s) |";
+        "| kubelets | nodes | images | peer | returned (s) | warm nodes | warm p50 / max (s) | warm / largest pull, p50 / max | from first pull: warm / largest, p50 / max | sum of pulls p50 (s) |";
     const rows = results.map(
         (r) =>
-            `| ${r.kubelet} | ${r.nodes} | ${r.images} | ${r.peer} | ${r.returnedSeconds} | ${r.warmNodes}/${r.nodes} | ${r.warmSecondsP50} / ${r.warmSecondsMax} | ${r.ratioToLargestP50} / ${r.ratioToLargestMax} | ${r.sumOfPullsP50} |` +
+            `| ${r.kubelet} | ${r.nodes} | ${r.images} | ${r.peer} | ${r.returnedSeconds} | ${r.warmNodes}/${r.nodes} | ${shown(r.warmSecondsP50)} / ${shown(r.warmSecondsMax)} | ${shown(r.ratioToLargestP50)} / ${shown(r.ratioToLargestMax)} | ${shown(r.ratioFromFirstPullP50)} / ${shown(r.ratioFromFirstPullMax)} | ${shown(r.sumOfPullsP50)} |` +
             (r.error ? ` ${r.error}` : ""),
     );
-    const table = [header, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", ...rows].join("\n");
+    const table = [header, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", ...rows].join("\n");
     const settings = `pulls ${pullSeconds} s +/- ${jitter * 100} %, parallel kubelets: serializeImagePulls false, maxParallelImagePulls unbounded, link of ${bandwidth} lone pulls; stock controller-manager and scheduler; started ${startedAt} on ${os.cpus().length} cores, load before ${load.join(", ")}`;
     process.stdout.write(`${settings}\n\n${table}\n`);
     const dir = path.join(repoRoot, "bench/results");
     mkdirSync(dir, { recursive: true });
-    const stem = path.join(dir, `warm-${startedAt.slice(0, 10)}`);
+    const stem = path.join(dir, `warm-${startedAt.slice(0, 10)}-${nodeCounts.join("-")}-nodes`);
     writeFileSync(`${stem}.json`, JSON.stringify({ settings, startedAt, results }, null, 2) + "\n");
     writeFileSync(`${stem}.md`, `# Time to warm (npm run bench:warm)\n\n${settings}\n\n${table}\n`);
 }

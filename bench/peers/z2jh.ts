@@ -19,7 +19,18 @@ import type { PeerRun } from "./peer";
 /** The chart's prePuller.hook.podSchedulingWaitDuration default. */
 const POD_SCHEDULING_WAIT_READS = 10;
 
-export async function chartAwaiterPrePull(inputs: PrePullInputs, run: PeerRun): Promise<void> {
+/**
+ * `fair`: the awaiter starts only once the DaemonSet controller has written the DaemonSet's status
+ * for its spec (observedGeneration), as it has by then in a real chart upgrade, where the Job's pod
+ * starts seconds after the DaemonSet. Without it, the awaiter here may start within a second and
+ * read a status of 0 ready of 0 desired: done before any pull (the race the chart's awaiter has
+ * when it starts that early, since it never checks observedGeneration).
+ */
+export async function chartAwaiterPrePull(
+    inputs: PrePullInputs,
+    run: PeerRun,
+    options: { fair?: boolean } = {},
+): Promise<void> {
     const started = Date.now();
     const lib = require("@kubernetes/client-node") as typeof k8s;
     const kc = new lib.KubeConfig();
@@ -55,6 +66,14 @@ export async function chartAwaiterPrePull(inputs: PrePullInputs, run: PeerRun): 
     });
     const deadline = started + inputs.timeoutSeconds * 1000;
     await awaiterRunning(lib, kc, namespace, job, deadline);
+    if (options.fair) {
+        for (;;) {
+            const ds = await apps.readNamespacedDaemonSet({ name, namespace });
+            if ((ds.status?.observedGeneration ?? 0) >= (ds.metadata?.generation ?? 1)) break;
+            if (Date.now() > deadline) break;
+            await pause(200);
+        }
+    }
     run.extra.awaiterStartSeconds = (Date.now() - started) / 1000;
 
     let done = false;
