@@ -10,6 +10,8 @@
  *   --pull-seconds 20        a lone pull's mean time, with --pull-jitter 0.5 around it
  *   --bandwidth 5            how many lone pulls' speed a node's link carries (parallel kubelets)
  *   --kubelets serialized,parallel
+ *   --controller-qps N       kube-controller-manager's client QPS (burst 2N) instead of the stock 20
+ *                            (burst 30): how much of a warm time is the DaemonSet controller's pace
  *   --peers ours,ours-parallel,seed,z2jh   (z2jh: the chart's awaiter started after the DaemonSet's
  *                            first status, as in a chart upgrade; see bench/peers/z2jh.ts)
  *
@@ -188,6 +190,7 @@ async function main(): Promise<void> {
             bandwidth: { type: "string", default: "5" },
             kubelets: { type: "string", default: "serialized,parallel" },
             peers: { type: "string", default: "ours,ours-parallel,seed,z2jh" },
+            "controller-qps": { type: "string" },
         },
     });
     const nodeCounts = values.nodes!.split(",").map(Number);
@@ -197,6 +200,14 @@ async function main(): Promise<void> {
     const bandwidth = Number(values.bandwidth);
     const kubelets = values.kubelets!.split(",") as Kubelet[];
     const peers = values.peers!.split(",") as Peer[];
+    const qps = values["controller-qps"] ? Number(values["controller-qps"]) : undefined;
+    const controllerArgs =
+        qps === undefined
+            ? []
+            : [
+                  `--controller-manager-arg=--kube-api-qps=${qps}`,
+                  `--controller-manager-arg=--kube-api-burst=${2 * qps}`,
+              ];
     const runId = Date.now().toString(36);
     const startedAt = new Date().toISOString();
     const load = os.loadavg().map((l) => l.toFixed(2));
@@ -216,6 +227,7 @@ async function main(): Promise<void> {
                 String(bandwidth),
                 "--timeout",
                 "1800",
+                ...controllerArgs,
             ]);
             try {
                 await preload(cluster);
@@ -291,11 +303,14 @@ async function main(): Promise<void> {
             (r.error ? ` ${r.error}` : ""),
     );
     const table = [header, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", ...rows].join("\n");
-    const settings = `pulls ${pullSeconds} s +/- ${jitter * 100} %, parallel kubelets: serializeImagePulls false, maxParallelImagePulls unbounded, link of ${bandwidth} lone pulls; stock controller-manager and scheduler; started ${startedAt} on ${os.cpus().length} cores, load before ${load.join(", ")}`;
+    const settings = `pulls ${pullSeconds} s +/- ${jitter * 100} %, parallel kubelets: serializeImagePulls false, maxParallelImagePulls unbounded, link of ${bandwidth} lone pulls; ${qps === undefined ? "stock controller-manager" : `controller-manager at client QPS ${qps} / burst ${2 * qps} (stock 20 / 30)`} and stock scheduler; started ${startedAt} on ${os.cpus().length} cores, load before ${load.join(", ")}`;
     process.stdout.write(`${settings}\n\n${table}\n`);
     const dir = path.join(repoRoot, "bench/results");
     mkdirSync(dir, { recursive: true });
-    const stem = path.join(dir, `warm-${startedAt.slice(0, 10)}-${nodeCounts.join("-")}-nodes`);
+    const stem = path.join(
+        dir,
+        `warm-${startedAt.slice(0, 10)}-${nodeCounts.join("-")}-nodes${qps === undefined ? "" : `-qps${qps}`}`,
+    );
     writeFileSync(`${stem}.json`, JSON.stringify({ settings, startedAt, results }, null, 2) + "\n");
     writeFileSync(`${stem}.md`, `# Time to warm (npm run bench:warm)\n\n${settings}\n\n${table}\n`);
 }
