@@ -59,7 +59,10 @@ export interface PullReport {
             p50Seconds: number;
             maxSeconds: number;
             slowestNode: string;
-            /** Its size as a node listed it in `status.images`; absent when no node had listed it yet. */
+            /**
+             * Its size as a node listed it in `status.images`, else as the kubelet's Pulled event
+             * on one of the slowest nodes said; absent when neither told.
+             */
             sizeBytes?: number;
         }
     >;

@@ -4,8 +4,9 @@
  * to its start is the pull of its image, with any wait for the node's puller (a kubelet that
  * serializes pulls queues them). The kubelet writes these times to the second. Sizes are those
  * the kubelet lists in `status.images`, where it had listed the image by the end of the run (it
- * refreshes that list every 30 s), else absent. No extra request: the pods and nodes are the ones
- * the run watches anyway.
+ * refreshes that list every 30 s), else those of its Pulled events (withEventSizes; the run reads
+ * them for the slowest nodes' pods only). The times need no extra request: the pods and nodes are
+ * the ones the run watches anyway.
  */
 import { referenceSatisfies, tryParseImageReference, type ImageReference } from "./references";
 import type { PullReport } from "./public-types";
@@ -99,6 +100,52 @@ export function pullReport(
         .map(([node, span]) => ({ node, seconds: round((span.ended - span.began) / 1000) }))
         .sort((a, b) => b.seconds - a.seconds || a.node.localeCompare(b.node))
         .slice(0, SLOWEST_NODES);
+    return report;
+}
+
+/**
+ * The kubelet's Pulled event of a pull: "Successfully pulled image \"x\" in 1.2s (3.4s including
+ * waiting). Image size: 123 bytes." (v1.30 and later; older kubelets write only "in 1.2s", and an
+ * image already present gets another wording, which is no pull). Undefined for anything else.
+ */
+export function parsePulledMessage(
+    message: string,
+): { image: string; seconds: number; sizeBytes?: number } | undefined {
+    const m = /^Successfully pulled image "([^"]+)" in ((?:[\d.]+h)?(?:[\d.]+m(?!s))?(?:[\d.]+(?:ms|s))?)/.exec(
+        message,
+    );
+    if (!m) return undefined;
+    const seconds = goDurationSeconds(m[2]!);
+    if (seconds === undefined) return undefined;
+    const size = /Image size: (\d+) bytes/.exec(message);
+    return { image: m[1]!, seconds, ...(size ? { sizeBytes: Number(size[1]) } : {}) };
+}
+
+/** Go's Duration.String(): "1h2m3.5s", "2m0s", "850ms", "1.234s". */
+function goDurationSeconds(text: string): number | undefined {
+    const parts = [...text.matchAll(/([\d.]+)(h|ms|m|s)/g)];
+    if (parts.length === 0) return undefined;
+    const unit: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 0.001 };
+    return parts.reduce((sum, [, value, u]) => sum + Number(value) * unit[u!]!, 0);
+}
+
+/**
+ * Fills in each image's size from the kubelet's Pulled events where no node listed the image yet
+ * (the kubelet lists a fresh image up to 40 s after its pull). Returns the report, changed.
+ */
+export function withEventSizes(
+    report: PullReport,
+    messages: readonly string[],
+    images: readonly ImageReference[],
+): PullReport {
+    for (const message of messages) {
+        const pulled = parsePulledMessage(message);
+        if (!pulled?.sizeBytes) continue;
+        const parsed = tryParseImageReference(pulled.image);
+        const wanted = parsed && images.find((w) => referenceSatisfies(parsed, w));
+        const entry = wanted && report.images[wanted.normalized];
+        if (entry && entry.sizeBytes === undefined) entry.sizeBytes = pulled.sizeBytes;
+    }
     return report;
 }
 

@@ -442,9 +442,11 @@ describe("a real kubelet with serializeImagePulls: false, and parallelPulls on i
         }
         const overlap = Math.min(a.end, b.end) - Math.max(a.start, b.start);
         assert.ok(overlap >= 1, `the two pulls overlap in time: ${JSON.stringify({ a, b })}`);
-        // The report names both images on the real node.
+        // The report names both images on the real node, with the sizes the kubelet gave (its
+        // image list, refreshed every 30 s, may not list them yet: then its Pulled events).
         for (const image of inputs.images) {
             assert.equal(result.pullReport?.images[image]?.slowestNode, REAL_NODE, JSON.stringify(result.pullReport));
+            assert.ok((result.pullReport?.images[image]?.sizeBytes ?? 0) > 0, JSON.stringify(result.pullReport));
         }
     });
 });

@@ -63,7 +63,7 @@ class ImagePulls(dict):
         :param _builtins.int nodes: Nodes that pulled it in this run (not those that held it already).
         :param _builtins.float p50_seconds: The median pull, in seconds (with any wait for the node's puller).
         :param _builtins.str slowest_node: The node of the longest pull.
-        :param _builtins.float size_bytes: Its size as a node listed it in `status.images`; unset when no node had listed it by the end of the run.
+        :param _builtins.float size_bytes: Its size as a node listed it in `status.images`, else as the kubelet's Pulled event on one of the slowest nodes said; unset when neither told.
         """
         pulumi.set(__self__, "max_seconds", max_seconds)
         pulumi.set(__self__, "nodes", nodes)
@@ -108,7 +108,7 @@ class ImagePulls(dict):
     @pulumi.getter(name="sizeBytes")
     def size_bytes(self) -> Optional[_builtins.float]:
         """
-        Its size as a node listed it in `status.images`; unset when no node had listed it by the end of the run.
+        Its size as a node listed it in `status.images`, else as the kubelet's Pulled event on one of the slowest nodes said; unset when neither told.
         """
         return pulumi.get(self, "size_bytes")
 

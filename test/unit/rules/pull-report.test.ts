@@ -1,5 +1,12 @@
 import * as assert from "node:assert/strict";
-import { describePullReport, pullReport, pullTimings } from "../../../components/rules/pull-report";
+import {
+    describePullReport,
+    parsePulledMessage,
+    pullReport,
+    pullTimings,
+    withEventSizes,
+} from "../../../components/rules/pull-report";
+import type { PullReport } from "../../../components/rules/public-types";
 import { parseImageReference } from "../../../components/rules/references";
 import type { Pod } from "../../../components/rules/wire";
 import { makeNode } from "../fixtures/nodes";
@@ -135,5 +142,60 @@ describe("the per-node pull report (from the pods' own timestamps)", () => {
         const report = pullReport([], new Map(), [], wanted);
         assert.deepEqual(report, { images: {}, slowestNodes: [] });
         assert.equal(describePullReport(report), "");
+    });
+
+    it("reads the kubelet's Pulled event in its wordings, and nothing else", () => {
+        // v1.37, as the real node wrote it.
+        assert.deepEqual(
+            parsePulledMessage(
+                'Successfully pulled image "127.0.0.1:38157/prepuller/private:1" in 4.08s (7.21s including waiting). Image size: 2277376 bytes.',
+            ),
+            { image: "127.0.0.1:38157/prepuller/private:1", seconds: 4.08, sizeBytes: 2277376 },
+        );
+        assert.deepEqual(
+            parsePulledMessage(
+                `Successfully pulled image "${python}" in 850ms (850ms including waiting). Image size: 1 bytes.`,
+            ),
+            {
+                image: python,
+                seconds: 0.85,
+                sizeBytes: 1,
+            },
+        );
+        assert.equal(
+            parsePulledMessage(
+                `Successfully pulled image "${notebook}" in 2m3.5s (2m3.5s including waiting). Image size: 9 bytes.`,
+            )?.seconds,
+            123.5,
+        );
+        // An older kubelet: no size, no waiting.
+        assert.deepEqual(parsePulledMessage(`Successfully pulled image "${python}" in 1.5s`), {
+            image: python,
+            seconds: 1.5,
+        });
+        assert.equal(parsePulledMessage(`Container image "${python}" already present on machine`), undefined);
+        assert.equal(parsePulledMessage('Successfully pulled image "x" in soon'), undefined);
+    });
+
+    it("fills in a size from the Pulled events only where no node listed the image", () => {
+        const report: PullReport = {
+            images: {
+                [notebook]: { nodes: 1, p50Seconds: 3, maxSeconds: 3, slowestNode: "a", sizeBytes: 5 },
+                [python]: { nodes: 1, p50Seconds: 3, maxSeconds: 3, slowestNode: "a" },
+            },
+            slowestNodes: [{ node: "a", seconds: 6 }],
+        };
+        withEventSizes(
+            report,
+            [
+                `Successfully pulled image "quay.io/jupyter/scipy-notebook:2025-01-01" in 3s (3s including waiting). Image size: 999 bytes.`,
+                `Successfully pulled image "python:3.12" in 3s (3s including waiting). Image size: 42 bytes.`,
+                `Successfully pulled image "docker.io/library/busybox:1.37.0" in 1s (1s including waiting). Image size: 7 bytes.`,
+            ],
+            wanted,
+        );
+        assert.equal(report.images[notebook]!.sizeBytes, 5);
+        assert.equal(report.images[python]!.sizeBytes, 42);
+        assert.deepEqual(Object.keys(report.images).sort(), [python, notebook].sort());
     });
 });
