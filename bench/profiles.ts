@@ -22,6 +22,13 @@ export const PRELOADED_IMAGES: Record<string, number> = {
     [AWAITER_IMAGE]: 4_300_000,
 };
 
+/** The simulator's preloaded-images annotation value for PRELOADED_IMAGES ("ref=bytes,..."). */
+export function preloadedImagesAnnotation(): string {
+    return Object.entries(PRELOADED_IMAGES)
+        .map(([ref, bytes]) => `${ref}=${bytes}`)
+        .join(",");
+}
+
 export interface Profile {
     name: ProfileName;
     nodeCounts: number[];

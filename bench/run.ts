@@ -37,7 +37,7 @@ import {
     type Observed,
 } from "./observer";
 import type { EngineSettings } from "./peers/pulumi-kubernetes";
-import { clusterArguments, PRELOADED_IMAGES, PROFILES, type Profile, type ProfileName } from "./profiles";
+import { clusterArguments, preloadedImagesAnnotation, PROFILES, type Profile, type ProfileName } from "./profiles";
 import { save } from "./report";
 import { watchPodTableRows } from "./table-watch";
 import { PEERS, type BenchRecord, type BenchResults, type Peer, type PeerResult, type RunInfo } from "./results-model";
@@ -116,9 +116,7 @@ async function inBatches<T>(items: T[], parallel: number, work: (item: T) => Pro
  */
 async function preloadImages(under: ClusterUnderTest, profile: Profile): Promise<number> {
     const { lib, core } = under.cluster;
-    const value = Object.entries(PRELOADED_IMAGES)
-        .map(([ref, bytes]) => `${ref}=${bytes}`)
-        .join(",");
+    const value = preloadedImagesAnnotation();
     await inBatches(under.nodeNames, 16, (name) =>
         core.patchNode(
             { name, body: { metadata: { annotations: { [SIM.preloadedImages]: value } } } },

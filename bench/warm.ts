@@ -31,7 +31,7 @@ import { benchImages } from "./images";
 import type { PeerRun } from "./peers/peer";
 import { seedPrePull } from "./peers/seed";
 import { chartAwaiterPrePull } from "./peers/z2jh";
-import { PRELOADED_IMAGES } from "./profiles";
+import { preloadedImagesAnnotation } from "./profiles";
 
 type Peer = "ours" | "ours-parallel" | "seed" | "z2jh";
 type Kubelet = "serialized" | "parallel";
@@ -91,9 +91,7 @@ function log(line: string): void {
 }
 
 async function preload(cluster: TestCluster): Promise<void> {
-    const value = Object.entries(PRELOADED_IMAGES)
-        .map(([ref, bytes]) => `${ref}=${bytes}`)
-        .join(",");
+    const value = preloadedImagesAnnotation();
     const nodes = (await cluster.core.listNode()).items.map((n) => n.metadata!.name!);
     for (let i = 0; i < nodes.length; i += 16) {
         await Promise.all(

@@ -7,6 +7,7 @@ import type { V1Affinity, V1Toleration } from "@kubernetes/client-node" with { "
 import { excludeNodes, requireLabel, restrictToNodes } from "./batches";
 import { OS_LABEL } from "./eligibility";
 import type { PrePullInputs } from "./inputs";
+import type { Pod } from "./wire";
 
 export const LABEL_NAME = "app.kubernetes.io/name";
 export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
@@ -88,6 +89,11 @@ export function ownerSelector(ownerId: string): string {
 /** The pre-pull DaemonSet's name; with parallelPulls, the first keeps it and the others add -p2, -p3, ... */
 export function daemonSetName(ownerId: string, group = 0): string {
     return group === 0 ? ownerId : `${ownerId}-p${group + 1}`;
+}
+
+/** Pods of these DaemonSets (by UID): a leftover of an earlier run is neither evidence nor a problem. */
+export function ownPods(pods: readonly Pod[], daemonSetUids: readonly string[]): Pod[] {
+    return pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => daemonSetUids.includes(o.uid)));
 }
 
 /** "DaemonSet ns/a", or "DaemonSets ns/a, ns/a-p2" (parallelPulls), for messages. */

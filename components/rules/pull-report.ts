@@ -45,8 +45,7 @@ export function pullTimings(pod: Pod, images: readonly ImageReference[]): PullTi
                 current?.lastState?.terminated?.startedAt,
         );
         if (began === undefined || ended === undefined || ended < began) continue;
-        const parsed = tryParseImageReference(containers[i]!.image ?? "");
-        const wanted = parsed && images.find((w) => referenceSatisfies(parsed, w));
+        const wanted = wantedImage(containers[i]!.image ?? "", images);
         if (wanted) result.push({ node, image: wanted.normalized, began, ended });
     }
     return result;
@@ -141,8 +140,7 @@ export function withEventSizes(
     for (const message of messages) {
         const pulled = parsePulledMessage(message);
         if (!pulled?.sizeBytes) continue;
-        const parsed = tryParseImageReference(pulled.image);
-        const wanted = parsed && images.find((w) => referenceSatisfies(parsed, w));
+        const wanted = wantedImage(pulled.image, images);
         const entry = wanted && report.images[wanted.normalized];
         if (entry && entry.sizeBytes === undefined) entry.sizeBytes = pulled.sizeBytes;
     }
@@ -165,15 +163,16 @@ export function describePullReport(report: PullReport): string {
 function listedSize(nodes: readonly Node[], image: ImageReference): number | undefined {
     for (const node of nodes) {
         for (const entry of node.status?.images ?? []) {
-            if (entry.sizeBytes && (entry.names ?? []).some((n) => matches(n, image))) return entry.sizeBytes;
+            if (entry.sizeBytes && (entry.names ?? []).some((n) => wantedImage(n, [image]))) return entry.sizeBytes;
         }
     }
     return undefined;
 }
 
-function matches(name: string, image: ImageReference): boolean {
+/** The wanted image that `name` (a container's, an event's or a node's) satisfies, if any. */
+function wantedImage(name: string, images: readonly ImageReference[]): ImageReference | undefined {
     const parsed = tryParseImageReference(name);
-    return parsed !== undefined && referenceSatisfies(parsed, image);
+    return parsed && images.find((w) => referenceSatisfies(parsed, w));
 }
 
 function median(sorted: readonly number[]): number {

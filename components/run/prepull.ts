@@ -16,14 +16,14 @@ import {
     describeDaemonSets,
     LABEL_COMPONENT,
     ownerSelector,
+    ownPods,
     pullGroups,
     renderDaemonSet,
 } from "../rules/daemonset";
 import type { PrePullInputs } from "../rules/inputs";
 import type { Event, Pod } from "../rules/wire";
 import { evaluatePresence } from "../rules/presence";
-import { describePullReport, withEventSizes, type PullReport } from "../rules/pull-report";
-import type { ImageReference } from "../rules/references";
+import { describePullReport, withEventSizes } from "../rules/pull-report";
 import { parseImageReference } from "../rules/references";
 import {
     cleanupClient,
@@ -37,6 +37,7 @@ import {
     createDaemonSet,
     anyDaemonSetGone,
     Placement,
+    pulledEventMessages,
     watchNodes,
     watchOwnPods,
     watchWarnings,
@@ -53,8 +54,6 @@ export type { PrePullResult } from "./shared";
 
 /** Presence is re-evaluated this long after a watched change (coalescing bursts of events). */
 const EVENT_DEBOUNCE_MS = 100;
-/** The reads of Pulled events for the report's sizes get at most this long. */
-const PULLED_EVENTS_BUDGET_MS = 3000;
 /** Runs the pre-pull. Throws on pull failures, timeouts and a vanished engine, after cleaning up. */
 export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePullResult> {
     const engine = watchEngine();
@@ -211,13 +210,15 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
                 notCovered("left before holding them", report.droppedNodes) +
                 notCovered("skipped, their pre-pull pod could not be scheduled", report.skippedNodes),
         );
-        await addEventSizes(
-            cluster,
-            namespace,
-            report.pullReport,
-            ownPodsOn(pods.list(), created, report.pullReport),
-            images,
-        );
+        // Sizes no node listed yet (a fresh pull): the kubelet's Pulled events on the slowest nodes.
+        if (Object.values(report.pullReport.images).some((i) => i.sizeBytes === undefined)) {
+            const slowest = report.pullReport.slowestNodes.map((n) => n.node);
+            const onSlowest = ownPods(
+                pods.list(),
+                created.map((d) => d.uid),
+            ).filter((p) => slowest.includes(p.spec?.nodeName ?? ""));
+            withEventSizes(report.pullReport, await pulledEventMessages(cluster, namespace, onSlowest), images);
+        }
         const pulls = describePullReport(report.pullReport);
         if (pulls) log(`image-prepuller: ${pulls}`);
         const decidedAt = new Date().toISOString();
@@ -229,10 +230,7 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             // Presence is decided: a DaemonSet that could not be deleted (an API that did not
             // answer) is left for the next run.
             log(
-                `image-prepuller: warning: ${(e as Error).message}; the ${describeDaemonSets(
-                    namespace,
-                    created.map((d) => d.name),
-                )} ${created.length === 1 ? "is" : "are"} removed by the next pulumi up or destroy`,
+                `image-prepuller: warning: ${(e as Error).message}; the ${names} ${created.length === 1 ? "is" : "are"} removed by the next pulumi up or destroy`,
             );
         }
         return {
@@ -264,51 +262,6 @@ export async function removeOwnedObjects(owned: OwnedObjects, log: Logger): Prom
         throw Object.assign(e as Error, { unreachable: true });
     }
     await deleteOwnedDaemonSets(cluster, owned, log, false);
-}
-
-/** The UIDs of this run's pods on the slowest nodes of the report (at most 5 nodes). */
-function ownPodsOn(pods: readonly Pod[], created: readonly CreatedDaemonSet[], report: PullReport): string[] {
-    const uids = created.map((d) => d.uid);
-    const nodes = report.slowestNodes.map((n) => n.node);
-    return pods
-        .filter((p) => nodes.includes(p.spec?.nodeName ?? ""))
-        .filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => uids.includes(o.uid)))
-        .map((p) => p.metadata?.uid)
-        .filter((uid): uid is string => uid !== undefined);
-}
-
-/**
- * Sizes the kubelet's Pulled events give, for images no node listed yet: one small list per pod
- * of the slowest nodes (at most 5 nodes), only when a size is missing. Optional and quick: without
- * `list events`, or with an API that is slow, the report keeps what it has.
- */
-async function addEventSizes(
-    cluster: ClusterClient,
-    namespace: string,
-    report: PullReport,
-    podUids: readonly string[],
-    images: readonly ImageReference[],
-): Promise<void> {
-    if (Object.values(report.images).every((i) => i.sizeBytes !== undefined)) return;
-    const quick = cluster.withSignal(AbortSignal.timeout(PULLED_EVENTS_BUDGET_MS));
-    const messages: string[] = [];
-    try {
-        for (const uid of podUids) {
-            const listed = await quick.call(
-                { verb: "list", resource: "events", namespace },
-                (options) =>
-                    quick.core.listNamespacedEvent(
-                        { namespace, fieldSelector: `involvedObject.uid=${uid},reason=Pulled` },
-                        options,
-                    ),
-                { optional: true, attempts: 1 },
-            );
-            messages.push(...listed.items.map((e) => e.message ?? ""));
-        }
-    } catch {
-        // The sizes are a nicety: the pre-pull is decided.
-    }
-    withEventSizes(report, messages, images);
 }
 
 /** "; 2 nodes left before holding them: a (cordoned), b (deleted)", or "" for none. */

@@ -1,7 +1,8 @@
 /**
- * The API side of the pre-pull DaemonSet: creating it (safe to retry), moving its batch of nodes
- * (maxParallelNodes), the pull secrets it names, and the watches a run holds (nodes, our pods,
- * the namespace's Warning events).
+ * The API side of the pre-pull DaemonSets (one, or one per pull group with parallelPulls):
+ * creating them (safe to retry), moving their batch of nodes (maxParallelNodes), the pull secrets
+ * they name, reading them back, the watches a run holds (nodes, our pods, the namespace's Warning
+ * events), and the kubelet's Pulled events the pull report takes sizes from.
  */
 import type { ClusterClient } from "../cluster/client";
 import { statusCode } from "../cluster/errors";
@@ -228,6 +229,40 @@ async function dryRunCreate(
     await cluster.call({ verb: "create", resource: "daemonsets", namespace }, (options) =>
         cluster.apps.createNamespacedDaemonSet({ namespace, body: manifest as never, dryRun: "All" }, options),
     );
+}
+
+/** The reads of Pulled events for the pull report's sizes get at most this long. */
+const PULLED_EVENTS_BUDGET_MS = 3000;
+
+/**
+ * The messages of the kubelet's Pulled events of these pods (one small list per pod), for the pull
+ * report's sizes. Optional and quick: without `list events`, or with an API that is slow, it
+ * returns what it read (the pre-pull is decided by then).
+ */
+export async function pulledEventMessages(
+    cluster: ClusterClient,
+    namespace: string,
+    pods: readonly Pod[],
+): Promise<string[]> {
+    const quick = cluster.withSignal(AbortSignal.timeout(PULLED_EVENTS_BUDGET_MS));
+    const messages: string[] = [];
+    try {
+        for (const uid of pods.map((p) => p.metadata?.uid).filter((u): u is string => u !== undefined)) {
+            const listed = await quick.call(
+                { verb: "list", resource: "events", namespace },
+                (options) =>
+                    quick.core.listNamespacedEvent(
+                        { namespace, fieldSelector: `involvedObject.uid=${uid},reason=Pulled` },
+                        options,
+                    ),
+                { optional: true, attempts: 1 },
+            );
+            messages.push(...listed.items.map((e) => e.message ?? ""));
+        }
+    } catch {
+        // A nicety: the report keeps the sizes it has.
+    }
+    return messages;
 }
 
 /** Which DaemonSet of the run is gone and why ("ns/name was deleted"), or undefined while all are there. */

@@ -7,7 +7,7 @@
  * It takes its clock, its inputs and the run's AbortSignal as arguments and does no I/O of its
  * own, so its decisions are unit-tested with a fake clock (test/unit/run/waiting.test.ts).
  */
-import { describeDaemonSets } from "../rules/daemonset";
+import { describeDaemonSets, ownPods } from "../rules/daemonset";
 import { pullReport, pullTimings, type PullReport, type PullTiming } from "../rules/pull-report";
 import { ineligibilityReason, nodesToKeepOut, type SchedulingConstraints } from "../rules/eligibility";
 import type { Watched } from "../cluster/watch";
@@ -142,11 +142,6 @@ function podProblem(p: PodProblem): TrackedProblem {
               ? `node ${p.node}: the pre-pull pod cannot be scheduled: ${p.message}`
               : `node ${p.node}: the pre-pull pod cannot start: ${p.reason}: ${p.message}`,
     };
-}
-
-/** Pods of the DaemonSets this run created: a leftover of an earlier run is neither evidence nor a problem. */
-function ownPods(pods: readonly Pod[], uids: readonly string[]): Pod[] {
-    return pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => uids.includes(o.uid)));
 }
 
 /** What the wait decided: presence on every eligible node, and the nodes that left before holding the images. */
@@ -388,8 +383,11 @@ export function podProblemsFor(
     } = {},
 ): PodProblem[] {
     const creation = daemonSetUids.flatMap((uid) => {
-        const ofThis = pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.uid === uid));
-        const withPod = new Set(ofThis.map(targetNode).filter((n): n is string => n !== undefined));
+        const withPod = new Set(
+            ownPods(pods, [uid])
+                .map(targetNode)
+                .filter((n): n is string => n !== undefined),
+        );
         const someoneWithout = (options.pullingNodes ?? missingNodes).some((n) => !withPod.has(n));
         return someoneWithout ? creationProblems(events, uid, options.recent) : [];
     });

@@ -67,7 +67,7 @@ function timedPod(
     };
 }
 
-describe("the per-node pull report (from the pods' own timestamps)", () => {
+describe("the per-node pull report (times from the pods' timestamps, sizes from nodes and Pulled events)", () => {
     it("times each pull from the end of the container before it to its start", () => {
         const pod = timedPod("a", [notebook, "python:3.12"], {
             helperEnd: 2,
