@@ -12,12 +12,13 @@ long_step() {
   start=$SECONDS
   echo "$prefix: $label (about $estimate on a 2-core machine when nothing is cached)" >&2
   (
-    parent=$$ n=0
+    parent=$$ n=0 downloaded=0
     while kill -0 "$parent" 2>/dev/null; do
       sleep 1 >/dev/null 2>&1
       n=$((n + 1))
       if ((n % 30 == 0)); then
-        echo "$prefix: ... still $label: ${n}s so far, $(grep -c '^go: downloading' "$log" 2>/dev/null || echo 0) modules downloaded" >&2
+        downloaded="$(grep -c '^go: downloading' "$log" 2>/dev/null)" || true
+        echo "$prefix: ... still $label: ${n}s so far, ${downloaded:-0} modules downloaded" >&2
       fi
     done
   ) &
