@@ -41,8 +41,10 @@ cache_key() {
 # build [--kubelet]: localcluster and pause (all that simulated nodes need); with --kubelet also
 # the upstream kubelet, which only a real node (--real-nodes 1) runs. Each binary is built into a
 # temporary file and renamed into place, so an interrupted build is never taken for a finished one.
+# localcluster and the kubelet have a lock each: a caller that needs only localcluster waits for
+# that build, not for a kubelet another caller builds after it.
 build() {
-  local with_kubelet=0 key bin dir start
+  local with_kubelet=0 key bin dir
   [[ "${1:-}" == --kubelet ]] && with_kubelet=1
   key="$(cache_key)"
   dir="$CACHE_ROOT/$key"
@@ -54,36 +56,46 @@ build() {
     return 0
   fi
   mkdir -p "$dir"
-  # One build per key at a time (several clusters / test processes may race here).
-  exec 9>"$dir/.lock"
-  flock 9
-  rm -rf "$dir"/build.tmp.*
-  local tmp="$dir/build.tmp.$$"
-  mkdir -p "$tmp"
   # The kubelet is upstream's own main package at the version go.mod pins (a `tool` of this
   # module); both report that version, as release builds do.
-  local k8s_version vpkg ldflags
+  local k8s_version vpkg ldflags tmp
   k8s_version="$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' "$HERE/go.mod")"
   vpkg=k8s.io/component-base/version
   ldflags="-s -w -X $vpkg.gitVersion=$k8s_version -X $vpkg.gitMajor=$(cut -d. -f1 <<<"${k8s_version#v}") -X $vpkg.gitMinor=$(cut -d. -f2 <<<"$k8s_version") -X $vpkg.gitTreeState=clean"
   # shellcheck source=../../harness/long-step.sh
   source "$HERE/../../harness/long-step.sh"
   export LONG_STEP_PREFIX=cluster.sh
+  # One build per binary and key at a time (several clusters / test processes may race here);
+  # holding the lock, leftovers of a killed build of that binary can go.
+  exec 9>"$dir/.lock"
+  flock 9
   if [[ ! -x "$bin" || ! -x "$dir/pause" ]]; then
+    rm -rf "$dir"/build.tmp.*
+    tmp="$dir/build.tmp.$$"
+    mkdir -p "$tmp"
     long_step "building localcluster $k8s_version (etcd, kube-apiserver, controller-manager, scheduler, the kubelet simulator; cache key $key), for the local cluster" "8 min" \
       bash -c 'cd "$1" && go build -p 2 -trimpath -ldflags="$2" -o "$3/localcluster" . && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$3/pause" ./pause' \
       _ "$HERE" "$ldflags" "$tmp" || { rm -rf "$tmp"; die "go build of test/cluster failed (see the compiler output above)"; }
     mv -f "$tmp/pause" "$dir/pause"
     mv -f "$tmp/localcluster" "$bin"
+    rm -rf "$tmp"
   fi
-  if ((with_kubelet)) && [[ ! -x "$dir/kubelet" ]]; then
-    long_step "building the kubelet $k8s_version (k8s.io/kubernetes/cmd/kubelet), for the real node only" "3 min after localcluster" \
-      bash -c 'cd "$1" && go build -p 2 -trimpath -ldflags="$2" -o "$3/kubelet" k8s.io/kubernetes/cmd/kubelet' \
-      _ "$HERE" "$ldflags" "$tmp" || { rm -rf "$tmp"; die "go build of the kubelet failed (see the compiler output above)"; }
-    mv -f "$tmp/kubelet" "$dir/kubelet"
-  fi
-  rm -rf "$tmp"
   exec 9>&-
+  if ((with_kubelet)); then
+    exec 9>"$dir/.lock-kubelet"
+    flock 9
+    if [[ ! -x "$dir/kubelet" ]]; then
+      rm -rf "$dir"/kubelet.tmp.*
+      tmp="$dir/kubelet.tmp.$$"
+      mkdir -p "$tmp"
+      long_step "building the kubelet $k8s_version (k8s.io/kubernetes/cmd/kubelet), for the real node only" "3 min after localcluster" \
+        bash -c 'cd "$1" && go build -p 2 -trimpath -ldflags="$2" -o "$3/kubelet" k8s.io/kubernetes/cmd/kubelet' \
+        _ "$HERE" "$ldflags" "$tmp" || { rm -rf "$tmp"; die "go build of the kubelet failed (see the compiler output above)"; }
+      mv -f "$tmp/kubelet" "$dir/kubelet"
+      rm -rf "$tmp"
+    fi
+    exec 9>&-
+  fi
   echo "$bin"
 }
 
