@@ -128,9 +128,10 @@ if [[ -x "$bin/pulumi" && -x "$bin/pulumi-language-nodejs" && -x "$bin/pulumi-re
   exit 0
 fi
 
-# Holding the lock, no other build runs: leftovers of killed builds can go.
-command -v flock >/dev/null && rm -rf "$cache_root"/.build-*
-tmp="$(mktemp -d "$cache_root/.build-XXXXXX")"
+# Holding the lock, no other build of the CLI runs: leftovers of its killed builds can go (the
+# kubernetes plugin builds beside it in .build-kubernetes-*, under a lock of its own).
+command -v flock >/dev/null && rm -rf "$cache_root"/.build-pulumi-*
+tmp="$(mktemp -d "$cache_root/.build-pulumi-XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP
 mkdir -p "$tmp/bin"
