@@ -22,6 +22,20 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CLUSTER_DIR="${PREPULLER_CLUSTER_DIR:-/tmp/prepuller-cluster}"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-image-prepuller/localcluster"
 
+# startup_logs LOG: what a failed start-up left, before the cluster directory is removed: the
+# last lines of localcluster's log without etcd's reconnect noise (a shutdown floods it), and
+# the last lines of each real node's kubelet and containerd logs.
+startup_logs() {
+  echo "----- last lines of $1 -----" >&2
+  grep -v -e 'grpc: addrConn.createTransport' -e 'retrying of unary invoker failed' "$1" | tail -n 40 >&2 || true
+  local f
+  for f in "$CLUSTER_DIR"/realnode-*/kubelet.log "$CLUSTER_DIR"/realnode-*/containerd.log; do
+    [[ -f "$f" ]] || continue
+    echo "----- last lines of $f -----" >&2
+    tail -n 15 "$f" >&2 || true
+  done
+}
+
 die() { echo "cluster.sh: ERROR: $*" >&2; exit 1; }
 log() { echo "cluster.sh: $*" >&2; }
 
@@ -153,8 +167,7 @@ launch() {
   deadline=$(( start + timeout ))
   while :; do
     if ! pid_alive "$pid"; then
-      echo "----- last lines of $logf -----" >&2
-      tail -n 60 "$logf" >&2 || true
+      startup_logs "$logf"
       down_dir >&2 || true
       die "localcluster exited during start-up (log above; $CLUSTER_DIR removed)"
     fi
@@ -163,8 +176,7 @@ launch() {
     fi
     if (( $(date +%s) > deadline )); then
       echo "----- last check: $(cat "$CLUSTER_DIR/check.err" 2>/dev/null) -----" >&2
-      echo "----- last lines of $logf -----" >&2
-      tail -n 60 "$logf" >&2 || true
+      startup_logs "$logf"
       down_dir >&2 || true
       die "cluster not ready after ${timeout}s (log above; $CLUSTER_DIR removed)"
     fi
