@@ -25,6 +25,7 @@ const HEAVY = {
     "test/integration/failures.test.ts": 530,
     "test/integration/prepull.test.ts": 180,
     "test/integration/real-node.test.ts": 151,
+    "test/integration/image-gc.test.ts": 400,
     "test/integration/simulator.test.ts": 121,
     "test/e2e/jupyterhub-stack.test.ts": 114,
     "test/e2e/continuous-stack.test.ts": 53,

@@ -70,11 +70,12 @@ func run() error {
 	podWorkers := fs.Int("pod-workers", 8, "simulator pod workers")
 	nodeWorkers := fs.Int("node-workers", 4, "simulator node workers")
 	controllers := fs.String("controllers", "*", "kube-controller-manager --controllers value (upstream default: *)")
-	var apiserverArgs, kcmArgs, schedArgs, kubeletArgs multiFlag
+	var apiserverArgs, kcmArgs, schedArgs, kubeletArgs, kubeletConfig multiFlag
 	fs.Var(&apiserverArgs, "apiserver-arg", "extra kube-apiserver flag (repeatable), e.g. --apiserver-arg=--v=2")
 	fs.Var(&kcmArgs, "controller-manager-arg", "extra kube-controller-manager flag (repeatable), e.g. --controller-manager-arg=--kube-api-qps=100")
 	fs.Var(&schedArgs, "scheduler-arg", "extra kube-scheduler flag (repeatable)")
 	fs.Var(&kubeletArgs, "kubelet-arg", "extra flag for the real nodes' kubelets (repeatable)")
+	fs.Var(&kubeletConfig, "kubelet-config", "extra top-level KubeletConfiguration field for the real nodes, as one YAML line (repeatable), e.g. --kubelet-config='imageMaximumGCAge: 1m'")
 	_ = fs.Parse(os.Args[1:])
 
 	if *realNodes < 0 || *realNodes > 1 {
@@ -177,7 +178,7 @@ func run() error {
 		n, err := startRealNode(ctx, realNodeOptions{
 			index: i, clusterDir: *dir, apiServer: server, apiPort: port, pki: p, registry: content.registry,
 			kubeletPath: filepath.Join(filepath.Dir(self), "kubelet"), pauseImage: content.registry.ref("pause"),
-			maxImages: *maxImages, kubeletFlags: kubeletArgs,
+			maxImages: *maxImages, kubeletFlags: kubeletArgs, kubeletConfig: kubeletConfig,
 		})
 		if n != nil {
 			real = append(real, n)

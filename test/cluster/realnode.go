@@ -64,6 +64,9 @@ type realNodeOptions struct {
 	pauseImage   string
 	maxImages    int
 	kubeletFlags []string
+	// kubeletConfig holds extra top-level KubeletConfiguration lines (fields with no flag, such
+	// as imageMaximumGCAge).
+	kubeletConfig []string
 }
 
 func realNodeName(i int) string { return "real-node-" + strconv.Itoa(i) }
@@ -256,6 +259,9 @@ authorization: {mode: AlwaysAllow}
 registerWithTaints:
 - {key: %s, value: "true", effect: NoSchedule}
 `, rec.Socket, rec.NodeIP, port, filepath.Join(rec.Dir, "pod-logs"), o.maxImages, o.pki.caCert, realNodeLabel)
+	for _, line := range o.kubeletConfig {
+		config += strings.TrimSpace(line) + "\n"
+	}
 	return os.WriteFile(filepath.Join(d, "config.yaml"), []byte(config), 0o600)
 }
 
