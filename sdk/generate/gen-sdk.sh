@@ -23,14 +23,19 @@ done
 
 key="$(cat "$here/go.mod" "$here/go.sum" "$here/main.go" | sha256sum | cut -c1-12)"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-image-prepuller/sdk-generate-$key"
+# One build at a time per key (two clones, or a test beside a manual run): the second waits on the
+# lock and then finds the binary; a build killed halfway leaves only its own temporary file.
+mkdir -p "$cache"
+exec 9>"$cache.lock"
+flock 9
 if [[ ! -x "$cache/generate" ]]; then
   command -v go >/dev/null || { log "go is not installed (needed to build the SDK generator)"; exit 1; }
-  mkdir -p "$cache"
-  log "building the SDK generator (github.com/pulumi/pulumi/pkg/v3/codegen/python)"
+  log "building the SDK generator (github.com/pulumi/pulumi/pkg/v3/codegen/python, minutes when cold)"
   (cd "$here" && GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" \
-    nice -n 10 go build -trimpath -o "$cache/generate.tmp" .)
-  mv "$cache/generate.tmp" "$cache/generate"
+    nice -n 10 go build -trimpath -o "$cache/generate.tmp.$$" .)
+  mv "$cache/generate.tmp.$$" "$cache/generate"
 fi
+exec 9>&-
 
 # Into a fresh directory first, so that files the generator no longer writes disappear.
 tmp="$(mktemp -d)"
