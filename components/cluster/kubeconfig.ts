@@ -75,18 +75,80 @@ function describeLoadFailure(kubeconfig: string | undefined, error: unknown): st
     );
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function identityOf(server: unknown, caData: unknown, caFile: unknown): string {
+    const crypto = require("crypto") as typeof import("crypto");
+    return crypto
+        .createHash("sha256")
+        .update(JSON.stringify([server ?? "", caData ?? "", caFile ?? ""]))
+        .digest("hex")
+        .slice(0, 16);
+}
+
 /**
  * Which cluster a loaded kubeconfig points at: a hash of its current cluster's server and CA.
  * Credentials are left out, so that a rotated token is the same cluster.
  */
 export function clusterIdentity(kc: KubeConfig): string {
     const cluster = kc.getCurrentCluster();
-    const crypto = require("crypto") as typeof import("crypto");
-    return crypto
-        .createHash("sha256")
-        .update(JSON.stringify([cluster?.server ?? "", cluster?.caData ?? "", cluster?.caFile ?? ""]))
-        .digest("hex")
-        .slice(0, 16);
+    return identityOf(cluster?.server, cluster?.caData, cluster?.caFile);
+}
+
+/**
+ * The same identity as `clusterIdentity(loadKubeConfig(...))`, read with js-yaml alone: `check`
+ * runs on every `pulumi up`, and loading client-node only to parse the kubeconfig costs it about
+ * a second. Undefined wherever this reading cannot be sure to match client-node's (a value
+ * client-node would reject, a `token-file` it would read, a context that is not there): the caller
+ * then loads client-node, for the same identity or its error.
+ */
+export function quickClusterIdentity(kubeconfig: string, context: string | undefined): string | undefined {
+    if (unusableKubeconfigReason(kubeconfig) !== undefined) return undefined;
+    const path = require("path") as typeof import("path");
+    let text = kubeconfig;
+    let root: string | undefined;
+    if (!isKubeconfigContents(kubeconfig)) {
+        const fs = require("fs") as typeof import("fs");
+        try {
+            text = fs.readFileSync(kubeconfig, "utf8");
+        } catch {
+            return undefined;
+        }
+        root = path.dirname(kubeconfig);
+    }
+    let doc: unknown;
+    try {
+        doc = (require("js-yaml") as typeof import("js-yaml")).load(text);
+    } catch {
+        return undefined;
+    }
+    if (!isRecord(doc)) return undefined;
+    const list = (key: string): unknown[] => (Array.isArray(doc[key]) ? doc[key] : []);
+    const clusters = list("clusters");
+    const contexts = list("contexts");
+    const users = list("users");
+    // What client-node's loaders reject, or read from other files, is left to client-node.
+    const validCluster = (c: unknown) =>
+        isRecord(c) && !!c.name && isRecord(c.cluster) && typeof c.cluster.server === "string" && !!c.cluster.server;
+    const validContext = (c: unknown) => isRecord(c) && !!c.name && isRecord(c.context) && !!c.context.cluster;
+    const validUser = (u: unknown) =>
+        isRecord(u) && !!u.name && !(isRecord(u.user) && !u.user.token && u.user["token-file"]);
+    if (!clusters.every(validCluster) || !contexts.every(validContext) || !users.every(validUser)) return undefined;
+    const current = context ?? doc["current-context"];
+    const ctx = (contexts as { name: unknown; context: Record<string, unknown> }[]).find((c) => c.name === current);
+    if (ctx === undefined) return undefined;
+    const entry = (clusters as { name: unknown; cluster: Record<string, unknown> }[]).find(
+        (c) => c.name === ctx.context.cluster,
+    );
+    if (entry === undefined) return undefined;
+    const caFile = entry.cluster["certificate-authority"];
+    return identityOf(
+        (entry.cluster.server as string).replace(/\/$/, ""),
+        entry.cluster["certificate-authority-data"],
+        root && typeof caFile === "string" && caFile && !path.isAbsolute(caFile) ? path.join(root, caFile) : caFile,
+    );
 }
 
 /**

@@ -12,7 +12,13 @@ import {
     type PrePullInputs,
 } from "../rules/inputs";
 import { UNKNOWN_VALUE } from "../rules/input-fields";
-import { clusterIdentity, credentialsOf, loadClientLibrary, loadKubeConfig } from "../cluster/kubeconfig";
+import {
+    clusterIdentity,
+    credentialsOf,
+    loadClientLibrary,
+    loadKubeConfig,
+    quickClusterIdentity,
+} from "../cluster/kubeconfig";
 import { isUnreachable } from "../cluster/errors";
 import { ownerSelector } from "../rules/daemonset";
 import { kubeconfigForm, redact, redactError } from "../rules/credentials";
@@ -150,7 +156,9 @@ async function checkInputs(olds: Record<string, unknown>, news: Record<string, u
     if (kubeconfig !== undefined && !containsUnknown(kubeconfig) && !containsUnknown(inputs.context)) {
         // Offline: parses the kubeconfig (or reads the file) without contacting the cluster.
         try {
-            inputs.clusterIdentity = clusterIdentity(loadKubeConfig(loadClientLibrary(), kubeconfig, inputs.context));
+            inputs.clusterIdentity =
+                quickClusterIdentity(kubeconfig, inputs.context) ??
+                clusterIdentity(loadKubeConfig(loadClientLibrary(), kubeconfig, inputs.context));
         } catch (e) {
             const message = (e as Error).message;
             const property = message.startsWith("context:") ? "context" : "kubeconfig";

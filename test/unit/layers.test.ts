@@ -18,7 +18,7 @@ const LAYERS: Record<string, { rank: number; may: string[]; packages: RegExp }> 
     cluster: {
         rank: 1,
         may: ["rules", "cluster"],
-        packages: /^(@kubernetes\/client-node|crypto|fs|os|path|node:timers\/promises)$/,
+        packages: /^(@kubernetes\/client-node|js-yaml|crypto|fs|os|path|node:timers\/promises)$/,
     },
     run: { rank: 2, may: ["rules", "cluster", "run"], packages: /^(net|node:timers\/promises)$/ },
     pulumi: {
