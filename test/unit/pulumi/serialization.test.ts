@@ -26,6 +26,8 @@ const cases: Record<string, unknown>[] = [
     { images: ["python"], unknown: 1 },
     { images: ["python"], continuous: true, maxParallelNodes: 2 },
     { images: ["python"], continuous: "yes", maxParallelNodes: 0.5 },
+    // The cluster identity, read without client-node (js-yaml, required inside the closure).
+    { images: ["python"], kubeconfig: kubeconfigForServer("https://10.0.0.1:6443") },
 ];
 
 describe("the provider as Pulumi serializes it into state", () => {
@@ -37,6 +39,12 @@ describe("the provider as Pulumi serializes it into state", () => {
             const expected = await prePullProvider.check!(olds, news);
             const actual = await loaded.check!(olds, news);
             assert.deepEqual(actual, expected, JSON.stringify(news));
+            if (news.kubeconfig !== undefined) {
+                assert.match(
+                    String((actual.inputs as { clusterIdentity?: unknown }).clusterIdentity),
+                    /^[0-9a-f]{16}$/,
+                );
+            }
             for (const failure of actual.failures ?? []) assert.ok(failure.reason.length > 0, JSON.stringify(failure));
             const diffExpected = await prePullProvider.diff!("id", expected.inputs, cases[0]!);
             assert.deepEqual(await loaded.diff!("id", expected.inputs, cases[0]!), diffExpected);
