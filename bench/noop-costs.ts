@@ -1,0 +1,264 @@
+/**
+ * `npm run bench:noop-costs [-- --rounds N]`: the fixed costs that the component adds to a no-op
+ * `pulumi up`, each measured on its own in fresh Node processes (median of N), beside the
+ * baselines every stack pays anyway. Needs `npm run build` (it loads the compiled package, as a
+ * user's program does). Writes bench/results/noop-costs.{json,md}; bench:noop-up measures the
+ * whole-process difference that these parts make up.
+ */
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { repoRoot } from "../harness/cluster";
+import { machineDescription } from "./machine";
+import { median } from "./report";
+
+const dist = path.join(repoRoot, "dist", "components");
+
+/** A kubeconfig as a cloud CLI writes one: a CA of a real certificate's size and a token. */
+function sampleKubeconfig(): string {
+    const ca = Buffer.from("x".repeat(1150)).toString("base64");
+    return [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        `- name: prod\n  cluster:\n    server: https://203.0.113.10:6443\n    certificate-authority-data: ${ca}`,
+        "contexts:",
+        "- name: prod\n  context:\n    cluster: prod\n    user: admin",
+        "current-context: prod",
+        "users:",
+        `- name: admin\n  user:\n    token: ${"t".repeat(900)}`,
+        "",
+    ].join("\n");
+}
+
+/**
+ * Runs `body` in a fresh `node` and returns the milliseconds it reports: the time of `body` alone
+ * (Node's own start excluded), measured inside the process around what the part does.
+ */
+function inFreshNode(body: string, env: Record<string, string> = {}): number {
+    const script = `const t0 = process.hrtime.bigint();\n${body}\nconst ms = Number(process.hrtime.bigint() - t0) / 1e6;\nprocess.stdout.write(JSON.stringify({ ms }));`;
+    const wrapped = `(async () => {\n${script}\n})().catch((e) => { console.error(e); process.exit(1); });`;
+    const out = execFileSync(process.execPath, ["-e", wrapped], {
+        cwd: repoRoot,
+        encoding: "utf8",
+        env: { ...process.env, ...env },
+    });
+    return (JSON.parse(out) as { ms: number }).ms;
+}
+
+/** Wall-clock milliseconds of a whole `node` process (start to exit). */
+function wholeProcess(args: string[]): number {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, args, { cwd: repoRoot, stdio: "ignore" });
+    if (r.status !== 0) throw new Error(`node ${args.join(" ")} exited ${r.status}`);
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** Milliseconds from spawning Pulumi's dynamic-provider host until it prints its port. */
+function providerHostStart(): Promise<number> {
+    const host = require.resolve("@pulumi/pulumi/cmd/dynamic-provider/index.js", { paths: [repoRoot] });
+    return new Promise((resolve, reject) => {
+        const t0 = process.hrtime.bigint();
+        const child = spawn(process.execPath, [host, "127.0.0.1:1"], { cwd: repoRoot });
+        child.stdout.once("data", () => {
+            resolve(Number(process.hrtime.bigint() - t0) / 1e6);
+            child.kill();
+        });
+        child.once("exit", (code) => reject(new Error(`the provider host exited ${code} before printing a port`)));
+    });
+}
+
+interface Part {
+    name: string;
+    whose: "component" | "every stack";
+    what: string;
+    ms: number[];
+}
+
+async function main(): Promise<void> {
+    const { values } = parseArgs({ options: { rounds: { type: "string", default: "9" } } });
+    const rounds = Number(values.rounds);
+    if (!existsSync(path.join(dist, "index.js"))) throw new Error("run npm run build first");
+    const uptimeBefore = execFileSync("uptime", { encoding: "utf8" }).trim();
+    const tmp = mkdtempSync(path.join(tmpdir(), "noop-costs-"));
+    const kubeconfigFile = path.join(tmp, "kubeconfig");
+    writeFileSync(kubeconfigFile, sampleKubeconfig());
+    const env = { NOOP_KUBECONFIG: kubeconfigFile };
+    const kubeconfigModule = JSON.stringify(path.join(dist, "cluster", "kubeconfig.js"));
+    const indexModule = JSON.stringify(path.join(dist, "index.js"));
+    const providerModule = JSON.stringify(path.join(dist, "pulumi", "provider.js"));
+
+    // A consumer: the package installed under node_modules (inside the repository, so that it
+    // resolves @pulumi/pulumi and client-node from ours). Its state holds a require of the
+    // package; this repository's example stack, importing the source, holds the code inlined.
+    const consumer = mkdtempSync(path.join(repoRoot, ".noop-consumer-"));
+    const installed = path.join(consumer, "node_modules", "pulumi-image-prepuller");
+    cpSync(dist, path.join(installed, "dist", "components"), { recursive: true });
+    writeFileSync(
+        path.join(installed, "package.json"),
+        JSON.stringify({ name: "pulumi-image-prepuller", main: "dist/components/index.js" }),
+    );
+    const consumerProvider = JSON.stringify(path.join(installed, "dist", "components", "pulumi", "provider.js"));
+    const serialized = { inRepo: path.join(tmp, "in-repo.js"), consumer: path.join(tmp, "consumer.js") };
+    for (const [module, file, cwd] of [
+        [providerModule, serialized.inRepo, repoRoot],
+        [consumerProvider, serialized.consumer, consumer],
+    ] as const) {
+        inFreshNode(
+            `const pulumi = require("@pulumi/pulumi"); const { prePullProvider } = require(${module});
+             process.chdir(${JSON.stringify(cwd)});
+             const { text } = await pulumi.runtime.serializeFunction(() => prePullProvider);
+             require("fs").writeFileSync(${JSON.stringify(file)}, text);`,
+        );
+    }
+    const serialize = (module: string, cwd: string) =>
+        inFreshNode(
+            `const pulumi = require("@pulumi/pulumi"); const p = require(${module});
+             process.chdir(${JSON.stringify(cwd)});
+             const t1 = process.hrtime.bigint();
+             await pulumi.runtime.serializeFunction(() => p.prePullProvider);
+             await pulumi.runtime.serializeFunction(() => p.cleanupProvider);
+             process.stdout.write(JSON.stringify({ ms: Number(process.hrtime.bigint() - t1) / 1e6 })); process.exit(0);`,
+        );
+    const loadStored = (file: string, cwd: string) =>
+        inFreshNode(
+            `require("@pulumi/pulumi"); const text = require("fs").readFileSync(${JSON.stringify(file)}, "utf8");
+             process.chdir(${JSON.stringify(cwd)});
+             const t1 = process.hrtime.bigint(); require("require-from-string")(text).handler();
+             process.stdout.write(JSON.stringify({ ms: Number(process.hrtime.bigint() - t1) / 1e6 })); process.exit(0);`,
+        );
+
+    const parts: Part[] = [
+        {
+            name: "Node's own start (`node -e 0`, whole process)",
+            whose: "every stack",
+            what: "the program and each provider host pay it",
+            ms: [],
+        },
+        {
+            name: "load `@pulumi/pulumi`",
+            whose: "every stack",
+            what: "the program pays it; the dynamic-provider host pays it again",
+            ms: [],
+        },
+        {
+            name: "check's kubeconfig reading, with `@kubernetes/client-node` (before)",
+            whose: "component",
+            what: "load client-node, parse, hash server and CA",
+            ms: [],
+        },
+        {
+            name: "check's kubeconfig reading, with `js-yaml` (now)",
+            whose: "component",
+            what: "load js-yaml, parse, hash server and CA",
+            ms: [],
+        },
+        {
+            name: "load the component in the program (`@pulumi/pulumi` loaded)",
+            whose: "component",
+            what: "require of the package's index",
+            ms: [],
+        },
+        {
+            name: "serialize both providers' closures, for a consumer",
+            whose: "component",
+            what: "Pulumi's closure serializer, once per `up` and provider; state holds a require of the package",
+            ms: [],
+        },
+        {
+            name: "serialize both providers' closures, in this repository",
+            whose: "component",
+            what: "the same, for the example stack that imports the source: the code is inlined",
+            ms: [],
+        },
+        {
+            name: "dynamic-provider host: start until it listens",
+            whose: "component",
+            what: "a second Node process with `@pulumi/pulumi` and gRPC",
+            ms: [],
+        },
+        {
+            name: "dynamic-provider host: load the stored provider, for a consumer",
+            whose: "component",
+            what: "require-from-string of the state's closure (`@pulumi/pulumi` loaded): the package's modules",
+            ms: [],
+        },
+        {
+            name: "dynamic-provider host: load the stored provider, in this repository",
+            whose: "component",
+            what: "the same, for the inlined code",
+            ms: [],
+        },
+    ];
+    const byName = (prefix: string) => parts.find((p) => p.name.startsWith(prefix))!;
+    try {
+        // Interleaved rounds, so that a change in the machine's load touches every part alike.
+        for (let round = 1; round <= rounds; round++) {
+            byName("Node's own").ms.push(wholeProcess(["-e", "0"]));
+            byName("load `@pulumi/pulumi`").ms.push(inFreshNode(`require("@pulumi/pulumi");`));
+            byName("check's kubeconfig reading, with `@kubernetes").ms.push(
+                inFreshNode(
+                    `const k = require(${kubeconfigModule});
+                     k.clusterIdentity(k.loadKubeConfig(k.loadClientLibrary(), process.env.NOOP_KUBECONFIG, undefined));`,
+                    env,
+                ),
+            );
+            byName("check's kubeconfig reading, with `js-yaml`").ms.push(
+                inFreshNode(
+                    `const k = require(${kubeconfigModule});
+                     if (!k.quickClusterIdentity(process.env.NOOP_KUBECONFIG, undefined)) throw new Error("fell back");`,
+                    env,
+                ),
+            );
+            // Measured after @pulumi/pulumi is loaded: start the clock inside.
+            byName("load the component").ms.push(
+                inFreshNode(
+                    `require("@pulumi/pulumi"); const t1 = process.hrtime.bigint(); require(${indexModule});
+                     process.stdout.write(JSON.stringify({ ms: Number(process.hrtime.bigint() - t1) / 1e6 })); process.exit(0);`,
+                ),
+            );
+            byName("serialize both providers' closures, for").ms.push(serialize(consumerProvider, consumer));
+            byName("serialize both providers' closures, in").ms.push(serialize(providerModule, repoRoot));
+            byName("dynamic-provider host: start").ms.push(await providerHostStart());
+            byName("dynamic-provider host: load the stored provider, for").ms.push(
+                loadStored(serialized.consumer, consumer),
+            );
+            byName("dynamic-provider host: load the stored provider, in").ms.push(
+                loadStored(serialized.inRepo, repoRoot),
+            );
+            console.error(`noop-costs: round ${round} of ${rounds}`);
+        }
+    } finally {
+        rmSync(tmp, { recursive: true, force: true });
+        rmSync(consumer, { recursive: true, force: true });
+    }
+    const result = {
+        machine: machineDescription(),
+        date: new Date().toISOString(),
+        uptimeBefore,
+        rounds,
+        parts: parts.map((p) => ({ ...p, medianMs: median(p.ms) })),
+    };
+    const results = path.join(repoRoot, "bench", "results");
+    writeFileSync(path.join(results, "noop-costs.json"), JSON.stringify(result, null, 2) + "\n");
+    writeFileSync(
+        path.join(results, "noop-costs.md"),
+        [
+            `Measured ${result.date} on ${result.machine}, ${rounds} rounds; load before: ${uptimeBefore}.`,
+            "Each part in fresh Node processes; the median of its rounds.",
+            "",
+            "| part | paid by | what | median ms |",
+            "| --- | --- | --- | ---: |",
+            ...result.parts.map((p) => `| ${p.name} | ${p.whose} | ${p.what} | ${p.medianMs.toFixed(0)} |`),
+            "",
+        ].join("\n"),
+    );
+    console.log(JSON.stringify(result.parts.map((p) => ({ name: p.name, medianMs: Math.round(p.medianMs) }))));
+}
+
+main().catch((e: Error) => {
+    console.error(e.stack);
+    process.exit(1);
+});
