@@ -25,6 +25,8 @@ export const SIM = {
     pullSeconds: "simulator.prepuller.test/pull-seconds",
     imageListRefreshSeconds: "simulator.prepuller.test/image-list-refresh-seconds",
     nodeStatusSeconds: "simulator.prepuller.test/node-status-seconds",
+    /** The kubelet's nodeStatusReportFrequency: an unchanged status is written this often. */
+    nodeStatusReportSeconds: "simulator.prepuller.test/node-status-report-seconds",
     unpullable: "simulator.prepuller.test/unpullable",
     /** These images fail to pull with a registry's rate-limit answer (429 toomanyrequests). */
     rateLimited: "simulator.prepuller.test/rate-limited",

@@ -221,7 +221,7 @@ func run() error {
 		"metricsURL": metricsURL + "/metrics.json", "prometheusURL": metricsURL + "/metrics",
 		"nodes": *nodes, "realNodes": *realNodes, "pullSeconds": *pullSeconds, "pullJitter": *pullJitter,
 		"serializeImagePulls": *serializePulls, "maxParallelImagePulls": *maxParallelPulls, "pullBandwidth": *pullBandwidth,
-		"imageListRefreshSeconds": *imageListRefresh, "nodeStatusSeconds": *nodeStatus, "leaseSeconds": *leaseSeconds,
+		"imageListRefreshSeconds": *imageListRefresh, "nodeStatusSeconds": *nodeStatus, "nodeStatusReportSeconds": *nodeStatusReport, "leaseSeconds": *leaseSeconds,
 		"nodeStatusMaxImages": *maxImages, "nodeImages": fillers, "controllers": *controllers,
 		"apiserverArgs": apiserverArgs, "controllerManagerArgs": kcmArgs, "schedulerArgs": schedArgs,
 	}
@@ -274,6 +274,7 @@ func (s *simulator) metricsList() []metricKV {
 		{"pods_terminated_total", "podsTerminated", s.m.podsEvicted.Load()},
 		{"images_recorded_total", "imagesRecorded", s.m.imagesRecorded.Load()},
 		{"node_status_writes_total", "nodeStatusWrites", s.m.nodeStatusWrites.Load()},
+		{"node_status_unchanged_writes_total", "nodeStatusUnchangedWrites", s.m.nodeStatusUnchangedWrites.Load()},
 		{"pod_status_writes_total", "podStatusWrites", s.m.podStatusWrites.Load()},
 		{"nodes_adopted_total", "nodesAdopted", s.m.nodesAdopted.Load()},
 		{"nodes", "nodes", int64(nodes)},

@@ -52,6 +52,7 @@ const (
 	annPullSeconds      = annPrefix + "pull-seconds"
 	annImageListRefresh = annPrefix + "image-list-refresh-seconds"
 	annNodeStatus       = annPrefix + "node-status-seconds"
+	annNodeStatusReport = annPrefix + "node-status-report-seconds"
 	annUnpullable       = annPrefix + "unpullable"
 	annRateLimited      = annPrefix + "rate-limited"
 	annNoShell          = annPrefix + "no-shell"
@@ -92,6 +93,7 @@ type simMetrics struct {
 	pullsStarted, pullsCompleted, pullsFailed, pullsSkipped atomic.Int64
 	startErrors                                             atomic.Int64
 	imagesRecorded, nodeStatusWrites, podStatusWrites       atomic.Int64
+	nodeStatusUnchangedWrites                               atomic.Int64
 	leaseWrites, podsEvicted, nodesAdopted                  atomic.Int64
 	lastImageRecordedUnixNano, lastPullCompletedUnixNano    atomic.Int64
 }
@@ -135,7 +137,8 @@ type nodeState struct {
 	pool           *pullPool             // parallel pulls (serializeImagePulls: false)
 	cache          []v1.ContainerImage   // the kubelet's image list, as it will be reported
 	cacheAt        time.Time
-	lastWrite      time.Time
+	lastWrite      time.Time // the last status sync, written or not
+	lastReport     time.Time // the last status actually written
 	lease          *coordinationv1.Lease
 	leaseAt        time.Time
 	initialPosted  bool
@@ -507,7 +510,8 @@ func (s *simulator) syncNode(ctx context.Context, name string) (time.Duration, e
 		}
 	}
 	if !ns.initialPosted || now.Sub(ns.lastWrite) >= statusEvery {
-		if err := s.postNodeStatus(ctx, node, ns, now); err != nil {
+		reportEvery := annDuration(node, annNodeStatusReport, s.cfg.nodeStatusReport)
+		if err := s.postNodeStatus(ctx, node, ns, now, reportEvery); err != nil {
 			return 0, err
 		}
 	}
@@ -563,7 +567,10 @@ func (s *simulator) renewLease(ctx context.Context, node *v1.Node, ns *nodeState
 	return nil
 }
 
-func (s *simulator) postNodeStatus(ctx context.Context, node *v1.Node, ns *nodeState, now time.Time) error {
+// postNodeStatus writes the node's status when it changed, and otherwise once reportEvery has
+// passed since the last write (the kubelet's nodeStatusReportFrequency, default 5 min): then every
+// Node watcher receives a whole Node whose only news is the conditions' heartbeat times.
+func (s *simulator) postNodeStatus(ctx context.Context, node *v1.Node, ns *nodeState, now time.Time, reportEvery time.Duration) error {
 	status := node.Status.DeepCopy()
 	// The kubelet's default maxPods is 110; the annotation sets another (a full node: "0").
 	maxPods := int64(annFloat(node, annMaxPods, 110))
@@ -599,7 +606,7 @@ func (s *simulator) postNodeStatus(ctx context.Context, node *v1.Node, ns *nodeS
 	status.Images = images
 
 	changed := !nodeStatusEqual(&node.Status, status)
-	if !changed && ns.initialPosted && now.Sub(ns.lastWrite) < s.cfg.nodeStatusReport {
+	if !changed && ns.initialPosted && now.Sub(ns.lastReport) < reportEvery {
 		ns.lastWrite = now // a sync that found nothing to write
 		return nil
 	}
@@ -612,8 +619,11 @@ func (s *simulator) postNodeStatus(ctx context.Context, node *v1.Node, ns *nodeS
 		s.m.imagesRecorded.Add(1)
 		s.m.lastImageRecordedUnixNano.Store(time.Now().UnixNano())
 	}
-	ns.lastWrite, ns.initialPosted = now, true
+	ns.lastWrite, ns.lastReport, ns.initialPosted = now, now, true
 	s.m.nodeStatusWrites.Add(1)
+	if !changed {
+		s.m.nodeStatusUnchangedWrites.Add(1)
+	}
 	return nil
 }
 
@@ -697,4 +707,3 @@ func (s *simulator) enqueueNodePods(node string) {
 		}
 	}
 }
-
