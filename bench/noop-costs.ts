@@ -102,10 +102,12 @@ async function main(): Promise<void> {
     );
     const consumerProvider = JSON.stringify(path.join(installed, "dist", "components", "pulumi", "provider.js"));
     const serialized = { inRepo: path.join(tmp, "in-repo.js"), consumer: path.join(tmp, "consumer.js") };
-    for (const [module, file, cwd] of [
-        [providerModule, serialized.inRepo, repoRoot],
-        [consumerProvider, serialized.consumer, consumer],
-    ] as const) {
+    // What the component stores for an installed copy (components/pulumi/component.ts).
+    writeFileSync(
+        serialized.consumer,
+        'exports.handler = () => require("pulumi-image-prepuller/dist/components/pulumi/provider.js").prePullProvider;\n',
+    );
+    for (const [module, file, cwd] of [[providerModule, serialized.inRepo, repoRoot]] as const) {
         inFreshNode(
             `const pulumi = require("@pulumi/pulumi"); const { prePullProvider } = require(${module});
              process.chdir(${JSON.stringify(cwd)});
@@ -164,7 +166,7 @@ async function main(): Promise<void> {
         {
             name: "serialize both providers' closures, for a consumer",
             whose: "component",
-            what: "Pulumi's closure serializer, once per `up` and provider; state holds a require of the package",
+            what: "Pulumi's closure serializer, once per `up` and provider: what a consumer paid until 2026-12-06; now state holds a reference to the installed package and nothing is serialized",
             ms: [],
         },
         {
@@ -182,7 +184,7 @@ async function main(): Promise<void> {
         {
             name: "dynamic-provider host: load the stored provider, for a consumer",
             whose: "component",
-            what: "require-from-string of the state's closure (`@pulumi/pulumi` loaded): the package's modules",
+            what: "require-from-string of the state's reference (`@pulumi/pulumi` loaded): the installed provider module",
             ms: [],
         },
         {

@@ -281,7 +281,74 @@ export const PRE_PULL_OUTPUTS = {
     pullReport: undefined,
 };
 
-class PrePull extends pulumi.dynamic.Resource {
+/** Where an installed copy of this package has its providers, as the program resolves it. */
+const INSTALLED_PROVIDER_MODULE = "pulumi-image-prepuller/dist/components/pulumi/provider.js";
+
+/**
+ * The `__provider` text state holds for an installed copy of this package: a require of its
+ * provider module, which the dynamic-provider host resolves from the program's directory, as it
+ * does the requires Pulumi's closure serializer writes. Undefined from a source checkout, or where
+ * the program would resolve the package name to another copy than this one.
+ */
+function installedProviderReference(exportName: "prePullProvider" | "cleanupProvider"): string | undefined {
+    try {
+        const own = require.resolve("./provider");
+        if (!/[\\/]node_modules[\\/]/.test(own)) return undefined;
+        if (require.resolve(INSTALLED_PROVIDER_MODULE, { paths: [process.cwd()] }) !== own) return undefined;
+    } catch {
+        return undefined;
+    }
+    return `exports.handler = () => require(${JSON.stringify(INSTALLED_PROVIDER_MODULE)}).${exportName};\n`;
+}
+
+const serializedProviders = new Map<pulumi.dynamic.ResourceProvider, pulumi.Output<string>>();
+
+/**
+ * The provider as a dynamic resource's `__provider` input. Installed, a reference: Pulumi's closure
+ * serializer walks every function of a provider on every `up` (about 0.2 s for the two here) and
+ * stores their code in state, while the reference loads the installed package's own code. From a
+ * source checkout (this repository's example stack) the serializer inlines the code, as
+ * `pulumi.dynamic.Resource` does, secret if the closure captured a secret.
+ */
+function providerInput(
+    provider: pulumi.dynamic.ResourceProvider,
+    exportName: "prePullProvider" | "cleanupProvider",
+): pulumi.Input<string> {
+    const reference = installedProviderReference(exportName);
+    if (reference !== undefined) return reference;
+    let text = serializedProviders.get(provider);
+    if (text === undefined) {
+        text = pulumi
+            .output(pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true }))
+            .apply((f) => (f.containsSecrets ? pulumi.secret(f.text) : pulumi.output(f.text)));
+        serializedProviders.set(provider, text);
+    }
+    return text;
+}
+
+/**
+ * A child served by Pulumi's dynamic-provider plugin: `pulumi.dynamic.Resource`'s type and
+ * `__provider` input, with the provider given by reference where the package is installed.
+ */
+class DynamicChild extends pulumi.CustomResource {
+    constructor(
+        provider: pulumi.dynamic.ResourceProvider,
+        exportName: "prePullProvider" | "cleanupProvider",
+        type: string,
+        name: string,
+        props: pulumi.Inputs,
+        opts: pulumi.CustomResourceOptions,
+    ) {
+        super(
+            `pulumi-nodejs:dynamic/image-prepuller:${type}`,
+            name,
+            { ...props, __provider: providerInput(provider, exportName) },
+            opts,
+        );
+    }
+}
+
+class PrePull extends DynamicChild {
     declare public readonly images: pulumi.Output<string[]>;
     declare public readonly nodes: pulumi.Output<string[]>;
     declare public readonly skipped: pulumi.Output<boolean>;
@@ -292,7 +359,7 @@ class PrePull extends pulumi.dynamic.Resource {
     declare public readonly pullReport: pulumi.Output<PullReport | undefined>;
 
     constructor(name: string, props: PrePullProps, opts: pulumi.CustomResourceOptions) {
-        super(prePullProvider, name, { ...props, ...PRE_PULL_OUTPUTS }, opts, "image-prepuller", "PrePull");
+        super(prePullProvider, "prePullProvider", "PrePull", name, { ...props, ...PRE_PULL_OUTPUTS }, opts);
     }
 }
 
@@ -305,9 +372,9 @@ export interface CleanupProps {
 }
 
 /** Removes, on destroy, anything a killed pre-pull of this component left; see cleanupProvider. */
-class PrePullCleanup extends pulumi.dynamic.Resource {
+class PrePullCleanup extends DynamicChild {
     constructor(name: string, props: CleanupProps, opts: pulumi.CustomResourceOptions) {
-        super(cleanupProvider, name, props, opts, "image-prepuller", "PrePullCleanup");
+        super(cleanupProvider, "cleanupProvider", "PrePullCleanup", name, { ...props }, opts);
     }
 }
 

@@ -1,5 +1,8 @@
 import * as assert from "node:assert/strict";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import requireFromString from "require-from-string";
 
 interface Registered {
     type: string;
@@ -171,5 +174,71 @@ describe("ImagePrePuller component (under pulumi mocks)", () => {
             { providers: [provider] },
         );
         await outputValue(right.nodes);
+    });
+    it("gives its dynamic children the provider by reference where the package is installed, inlined from source", async function () {
+        this.timeout(60_000);
+        const providersOf = (name: string) =>
+            ["PrePull", "PrePullCleanup"].map((kind) => {
+                const childName = kind === "PrePull" ? name : `${name}-cleanup`;
+                const child = registered.find((r) => r.name === childName && r.type.endsWith(`:${kind}`));
+                assert.ok(child, `${kind} of ${name} not registered`);
+                assert.equal(child.type, `pulumi-nodejs:dynamic/image-prepuller:${kind}`);
+                return String(child.inputs.__provider);
+            });
+        const kubeconfig = "apiVersion: v1\nkind: Config\n";
+
+        // From source (this repository's example stack): the serializer inlines the code.
+        new componentModule.ImagePrePuller("from-source", { images: ["python:3.12"], kubeconfig });
+        await new Promise((r) => setTimeout(r, 2000));
+        for (const text of providersOf("from-source")) {
+            assert.match(text, /^exports\.handler = /);
+            assert.match(text, /function \/\*(check|diff)\*\//, "the source's code is not inlined");
+        }
+
+        // Installed under node_modules (inside the repository, so that it resolves @pulumi/pulumi,
+        // and with it these mocks, from ours).
+        const root = path.resolve(__dirname, "../../..");
+        const consumer = mkdtempSync(path.join(root, ".consumer-"));
+        const previous = process.cwd();
+        try {
+            const installed = path.join(consumer, "node_modules", "pulumi-image-prepuller");
+            cpSync(path.join(root, "dist", "components"), path.join(installed, "dist", "components"), {
+                recursive: true,
+            });
+            writeFileSync(
+                path.join(installed, "package.json"),
+                JSON.stringify({ name: "pulumi-image-prepuller", main: "dist/components/index.js" }),
+            );
+            const installedModule = require(
+                path.join(installed, "dist", "components", "index.js"),
+            ) as typeof import("../../../components");
+            process.chdir(consumer);
+            new installedModule.ImagePrePuller("installed", { images: ["python:3.12"], kubeconfig });
+            // Run from a directory where the package name resolves to no copy: it falls back.
+            process.chdir(root);
+            new installedModule.ImagePrePuller("elsewhere", { images: ["python:3.12"], kubeconfig });
+            await new Promise((r) => setTimeout(r, 2000));
+
+            const [prePull, cleanup] = providersOf("installed");
+            const module = "pulumi-image-prepuller/dist/components/pulumi/provider.js";
+            assert.equal(prePull, `exports.handler = () => require("${module}").prePullProvider;\n`);
+            assert.equal(cleanup, `exports.handler = () => require("${module}").cleanupProvider;\n`);
+            // As the dynamic-provider host loads it, from the program's directory.
+            process.chdir(consumer);
+            const installedProvider = require(path.join(installed, "dist", "components", "pulumi", "provider.js")) as {
+                prePullProvider: unknown;
+                cleanupProvider: unknown;
+            };
+            const load = (text: string) => (requireFromString(text) as { handler: () => unknown }).handler();
+            assert.equal(load(prePull!), installedProvider.prePullProvider);
+            assert.equal(load(cleanup!), installedProvider.cleanupProvider);
+
+            for (const text of providersOf("elsewhere")) {
+                assert.match(text, /function \/\*(check|diff)\*\//, "fell back to a reference that cannot resolve");
+            }
+        } finally {
+            process.chdir(previous);
+            rmSync(consumer, { recursive: true, force: true });
+        }
     });
 });
