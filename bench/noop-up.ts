@@ -1,24 +1,65 @@
 /**
  * `npm run bench:noop-up [-- --rounds N]`: the cost of the component on a no-op `pulumi up` of
  * the example stack (programs/jupyterhub), against the same stack with `prePuller: false`, both
- * through the real engine on the local cluster and measured in the same run, interleaved.
- * Writes bench/results/noop-up.{json,md}.
+ * through the real engine on the local cluster and measured in the same run, interleaved. The
+ * example imports the sources; the same program as a consumer's (the package installed under
+ * node_modules, as npm installs it) is measured beside it, with and without the component.
+ * Needs `npm run build`. Writes bench/results/noop-up.{json,md}.
  */
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import type { Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { FAST_STATUS, repoRoot, sharedCluster, SIM, stopSharedCluster } from "../harness/cluster";
-import { exampleStack, removeStack } from "../harness/engine";
+import { exampleStack, removeStack, sharedEngine } from "../harness/engine";
 import { addUserNode } from "../harness/scenario";
 import { machineDescription } from "./machine";
 import { median } from "./report";
 
 interface Variant {
-    name: "with" | "without";
+    name: "with" | "without" | "consumer-with" | "consumer-without";
     stack: Stack;
     seconds: number[];
+}
+
+/**
+ * The example program as a consumer's project: its own directory (inside the repository, so that
+ * @pulumi/pulumi, @pulumi/kubernetes and client-node resolve from ours) with the built package
+ * copied to node_modules/pulumi-image-prepuller, and the program importing it by name.
+ */
+function consumerProject(): string {
+    const dir = mkdtempSync(path.join(repoRoot, ".noop-consumer-"));
+    const installed = path.join(dir, "node_modules", "pulumi-image-prepuller");
+    mkdirSync(installed, { recursive: true });
+    cpSync(path.join(repoRoot, "dist", "components"), path.join(installed, "dist", "components"), { recursive: true });
+    writeFileSync(
+        path.join(installed, "package.json"),
+        JSON.stringify({
+            name: "pulumi-image-prepuller",
+            main: "dist/components/index.js",
+            types: "dist/components/index.d.ts",
+        }),
+    );
+    const program = readFileSync(path.join(repoRoot, "programs", "jupyterhub", "index.ts"), "utf8");
+    if (!program.includes('from "../../components"')) throw new Error("the example no longer imports ../../components");
+    writeFileSync(
+        path.join(dir, "index.ts"),
+        program.replace('from "../../components"', 'from "pulumi-image-prepuller"'),
+    );
+    writeFileSync(
+        path.join(dir, "Pulumi.yaml"),
+        [
+            "name: noop-consumer",
+            "runtime:",
+            "  name: nodejs",
+            "  options:",
+            "    typescript: true",
+            "main: index.ts",
+            "",
+        ].join("\n"),
+    );
+    return dir;
 }
 
 /** One `pulumi up`; fails unless it changed nothing, so a slow real update is never timed as a no-op. */
@@ -40,18 +81,31 @@ async function main(): Promise<void> {
     const cluster = await sharedCluster();
     await addUserNode(cluster, "noop-user-1", { [SIM.pullSeconds]: "0.5", ...FAST_STATUS });
     const variants: Variant[] = [];
+    let consumer: string | undefined;
     try {
-        for (const name of ["with", "without"] as const) {
-            const stack = await exampleStack(`noop-${name}-${process.pid}`, {
+        const { envVars, command } = await sharedEngine();
+        for (const name of ["with", "without", "consumer-with", "consumer-without"] as const) {
+            const config = {
                 kubeconfig: { value: cluster.kubeconfig, secret: true },
                 namespace: { value: `noop-${name}` },
-                prePuller: { value: String(name === "with") },
-            });
+                prePuller: { value: String(name.endsWith("-with") || name === "with") },
+            };
+            let stack: Stack;
+            if (name.startsWith("consumer")) {
+                consumer ??= consumerProject();
+                stack = await LocalWorkspace.createStack(
+                    { stackName: `noop-${name}-${process.pid}`, workDir: consumer },
+                    { envVars, pulumiCommand: command, pulumiHome: envVars.PULUMI_HOME },
+                );
+                await stack.setAllConfig(config);
+            } else {
+                stack = await exampleStack(`noop-${name}-${process.pid}`, config);
+            }
             variants.push({ name, stack, seconds: [] });
             console.error(`noop-up: first up of the stack ${name} the pre-puller`);
             await stack.up();
         }
-        // Interleaved, so that a change in the machine's load affects both alike.
+        // Interleaved, so that a change in the machine's load affects every variant alike.
         for (let round = 1; round <= rounds; round++) {
             for (const variant of variants) await timedNoopUp(variant);
             console.error(
@@ -64,8 +118,14 @@ async function main(): Promise<void> {
             await removeStack(stack);
         }
         await stopSharedCluster();
+        if (consumer) rmSync(consumer, { recursive: true, force: true });
     }
-    const [withComponent, without] = variants.map((v) => median(v.seconds)) as [number, number];
+    const [withComponent, without, consumerWith, consumerWithout] = variants.map((v) => median(v.seconds)) as [
+        number,
+        number,
+        number,
+        number,
+    ];
     const result = {
         machine: machineDescription(),
         date: new Date().toISOString(),
@@ -76,6 +136,11 @@ async function main(): Promise<void> {
         medianWithSeconds: withComponent,
         medianWithoutSeconds: without,
         ratio: withComponent / without,
+        consumerWithSeconds: variants[2]!.seconds,
+        consumerWithoutSeconds: variants[3]!.seconds,
+        medianConsumerWithSeconds: consumerWith,
+        medianConsumerWithoutSeconds: consumerWithout,
+        consumerRatio: consumerWith / consumerWithout,
     };
     const results = path.join(repoRoot, "bench", "results");
     writeFileSync(path.join(results, "noop-up.json"), JSON.stringify(result, null, 2) + "\n");
@@ -89,8 +154,10 @@ async function main(): Promise<void> {
             "| --- | --- | ---: |",
             `| example (with ImagePrePuller) | ${line(variants[0]!)} | ${withComponent.toFixed(2)} |`,
             `| same, \`prePuller: false\` | ${line(variants[1]!)} | ${without.toFixed(2)} |`,
+            `| the same program as a consumer's (package installed under node_modules) | ${line(variants[2]!)} | ${consumerWith.toFixed(2)} |`,
+            `| same, \`prePuller: false\` | ${line(variants[3]!)} | ${consumerWithout.toFixed(2)} |`,
             "",
-            `Ratio of medians: **${result.ratio.toFixed(3)}** (target ≤ 1.10).`,
+            `Ratio of medians: a consumer's stack **${result.consumerRatio.toFixed(3)}**, the example (sources, providers' code inlined) **${result.ratio.toFixed(3)}** (target ≤ 1.10).`,
             "",
         ].join("\n"),
     );

@@ -6,7 +6,10 @@ import { afterFloor, byScenario, fmt, median } from "./figures";
 
 /** The no-op `pulumi up` ratio, measured apart by npm run bench:noop-up into noop-up.json. */
 export interface NoopUp {
+    /** The example stack, which imports the sources (Pulumi inlines the providers' code). */
     ratio: number;
+    /** The same program as a consumer's, the package installed under node_modules (since 2026-12-06). */
+    consumerRatio?: number;
     date: string;
 }
 
@@ -99,9 +102,10 @@ export function verdicts(records: BenchRecord[], noopUp?: NoopUp): Verdict[] {
     }
     out.push({
         target: "no-op `pulumi up` ≤ 1.10 × the stack without the component",
-        met: noopUp ? noopUp.ratio <= 1.1 : undefined,
+        // Judged on both: a consumer's stack and this repository's example.
+        met: noopUp ? Math.max(noopUp.ratio, noopUp.consumerRatio ?? Infinity) <= 1.1 : undefined,
         detail: noopUp
-            ? `${noopUp.ratio.toFixed(3)} × (npm run bench:noop-up, ${noopUp.date})`
+            ? `${noopUp.consumerRatio === undefined ? "a consumer's stack not measured" : `a consumer's stack ${noopUp.consumerRatio.toFixed(3)} ×`}, the example (sources inlined) ${noopUp.ratio.toFixed(3)} × (npm run bench:noop-up, ${noopUp.date})`
             : "not measured (npm run bench:noop-up)",
     });
     return out;
