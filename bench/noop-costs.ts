@@ -6,11 +6,12 @@
  * whole-process difference that these parts make up.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { repoRoot } from "../harness/cluster";
+import { installedCopy } from "../harness/installed-copy";
 import { machineDescription } from "./machine";
 import { median } from "./report";
 
@@ -93,14 +94,9 @@ async function main(): Promise<void> {
     // A consumer: the package installed under node_modules (inside the repository, so that it
     // resolves @pulumi/pulumi and client-node from ours). Its state holds a require of the
     // package; this repository's example stack, importing the source, holds the code inlined.
-    const consumer = mkdtempSync(path.join(repoRoot, ".noop-consumer-"));
-    const installed = path.join(consumer, "node_modules", "pulumi-image-prepuller");
-    cpSync(dist, path.join(installed, "dist", "components"), { recursive: true });
-    writeFileSync(
-        path.join(installed, "package.json"),
-        JSON.stringify({ name: "pulumi-image-prepuller", main: "dist/components/index.js" }),
-    );
-    const consumerProvider = JSON.stringify(path.join(installed, "dist", "components", "pulumi", "provider.js"));
+    const copy = installedCopy(".noop-consumer-");
+    const consumer = copy.dir;
+    const consumerProvider = JSON.stringify(copy.file("dist/components/pulumi/provider.js"));
     const serialized = { inRepo: path.join(tmp, "in-repo.js"), consumer: path.join(tmp, "consumer.js") };
     // What the component stores for an installed copy (components/pulumi/component.ts).
     writeFileSync(
@@ -234,7 +230,7 @@ async function main(): Promise<void> {
         }
     } finally {
         rmSync(tmp, { recursive: true, force: true });
-        rmSync(consumer, { recursive: true, force: true });
+        copy.remove();
     }
     const result = {
         machine: machineDescription(),

@@ -7,12 +7,13 @@
  * Needs `npm run build`. Writes bench/results/noop-up.{json,md}.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { FAST_STATUS, repoRoot, sharedCluster, SIM, stopSharedCluster } from "../harness/cluster";
 import { exampleStack, removeStack, sharedEngine } from "../harness/engine";
+import { type InstalledCopy, installedCopy } from "../harness/installed-copy";
 import { addUserNode } from "../harness/scenario";
 import { machineDescription } from "./machine";
 import { median } from "./report";
@@ -24,31 +25,19 @@ interface Variant {
 }
 
 /**
- * The example program as a consumer's project: its own directory (inside the repository, so that
- * @pulumi/pulumi, @pulumi/kubernetes and client-node resolve from ours) with the built package
- * copied to node_modules/pulumi-image-prepuller, and the program importing it by name.
+ * The example program as a consumer's project: the built package installed under node_modules
+ * (harness/installed-copy.ts) and the program importing it by name.
  */
-function consumerProject(): string {
-    const dir = mkdtempSync(path.join(repoRoot, ".noop-consumer-"));
-    const installed = path.join(dir, "node_modules", "pulumi-image-prepuller");
-    mkdirSync(installed, { recursive: true });
-    cpSync(path.join(repoRoot, "dist", "components"), path.join(installed, "dist", "components"), { recursive: true });
-    writeFileSync(
-        path.join(installed, "package.json"),
-        JSON.stringify({
-            name: "pulumi-image-prepuller",
-            main: "dist/components/index.js",
-            types: "dist/components/index.d.ts",
-        }),
-    );
+function consumerProject(): InstalledCopy {
+    const copy = installedCopy(".noop-consumer-");
     const program = readFileSync(path.join(repoRoot, "programs", "jupyterhub", "index.ts"), "utf8");
     if (!program.includes('from "../../components"')) throw new Error("the example no longer imports ../../components");
     writeFileSync(
-        path.join(dir, "index.ts"),
+        path.join(copy.dir, "index.ts"),
         program.replace('from "../../components"', 'from "pulumi-image-prepuller"'),
     );
     writeFileSync(
-        path.join(dir, "Pulumi.yaml"),
+        path.join(copy.dir, "Pulumi.yaml"),
         [
             "name: noop-consumer",
             "runtime:",
@@ -59,7 +48,7 @@ function consumerProject(): string {
             "",
         ].join("\n"),
     );
-    return dir;
+    return copy;
 }
 
 /** One `pulumi up`; fails unless it changed nothing, so a slow real update is never timed as a no-op. */
@@ -81,7 +70,7 @@ async function main(): Promise<void> {
     const cluster = await sharedCluster();
     await addUserNode(cluster, "noop-user-1", { [SIM.pullSeconds]: "0.5", ...FAST_STATUS });
     const variants: Variant[] = [];
-    let consumer: string | undefined;
+    let consumer: InstalledCopy | undefined;
     try {
         const { envVars, command } = await sharedEngine();
         for (const name of ["with", "without", "consumer-with", "consumer-without"] as const) {
@@ -94,7 +83,7 @@ async function main(): Promise<void> {
             if (name.startsWith("consumer")) {
                 consumer ??= consumerProject();
                 stack = await LocalWorkspace.createStack(
-                    { stackName: `noop-${name}-${process.pid}`, workDir: consumer },
+                    { stackName: `noop-${name}-${process.pid}`, workDir: consumer.dir },
                     { envVars, pulumiCommand: command, pulumiHome: envVars.PULUMI_HOME },
                 );
                 await stack.setAllConfig(config);
@@ -118,7 +107,7 @@ async function main(): Promise<void> {
             await removeStack(stack);
         }
         await stopSharedCluster();
-        if (consumer) rmSync(consumer, { recursive: true, force: true });
+        consumer?.remove();
     }
     const [withComponent, without, consumerWith, consumerWithout] = variants.map((v) => median(v.seconds)) as [
         number,

@@ -1,8 +1,8 @@
 import * as assert from "node:assert/strict";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import requireFromString from "require-from-string";
+import { installedCopy } from "../../../harness/installed-copy";
 
 interface Registered {
     type: string;
@@ -177,55 +177,52 @@ describe("ImagePrePuller component (under pulumi mocks)", () => {
     });
     it("gives its dynamic children the provider by reference where the package is installed, inlined from source", async function () {
         this.timeout(60_000);
-        const providersOf = (name: string) =>
-            ["PrePull", "PrePullCleanup"].map((kind) => {
-                const childName = kind === "PrePull" ? name : `${name}-cleanup`;
-                const child = registered.find((r) => r.name === childName && r.type.endsWith(`:${kind}`));
+        /** The two children's `__provider` inputs, once the mocks have seen both registered. */
+        const providersOf = async (name: string) => {
+            const find = (kind: string) =>
+                registered.find(
+                    (r) => r.name === (kind === "PrePull" ? name : `${name}-cleanup`) && r.type.endsWith(`:${kind}`),
+                );
+            const deadline = Date.now() + 20_000;
+            while (!(find("PrePull") && find("PrePullCleanup")) && Date.now() < deadline) {
+                await new Promise((r) => setTimeout(r, 50));
+            }
+            return ["PrePull", "PrePullCleanup"].map((kind) => {
+                const child = find(kind);
                 assert.ok(child, `${kind} of ${name} not registered`);
                 assert.equal(child.type, `pulumi-nodejs:dynamic/image-prepuller:${kind}`);
                 return String(child.inputs.__provider);
             });
+        };
         const kubeconfig = "apiVersion: v1\nkind: Config\n";
 
         // From source (this repository's example stack): the serializer inlines the code.
         new componentModule.ImagePrePuller("from-source", { images: ["python:3.12"], kubeconfig });
-        await new Promise((r) => setTimeout(r, 2000));
-        for (const text of providersOf("from-source")) {
+        for (const text of await providersOf("from-source")) {
             assert.match(text, /^exports\.handler = /);
             assert.match(text, /function \/\*(check|diff)\*\//, "the source's code is not inlined");
         }
 
-        // Installed under node_modules (inside the repository, so that it resolves @pulumi/pulumi,
-        // and with it these mocks, from ours).
-        const root = path.resolve(__dirname, "../../..");
-        const consumer = mkdtempSync(path.join(root, ".consumer-"));
+        // Installed under node_modules (it resolves @pulumi/pulumi, and with it these mocks, from ours).
+        const copy = installedCopy();
         const previous = process.cwd();
         try {
-            const installed = path.join(consumer, "node_modules", "pulumi-image-prepuller");
-            cpSync(path.join(root, "dist", "components"), path.join(installed, "dist", "components"), {
-                recursive: true,
-            });
-            writeFileSync(
-                path.join(installed, "package.json"),
-                JSON.stringify({ name: "pulumi-image-prepuller", main: "dist/components/index.js" }),
-            );
             const installedModule = require(
-                path.join(installed, "dist", "components", "index.js"),
+                copy.file("dist/components/index.js"),
             ) as typeof import("../../../components");
-            process.chdir(consumer);
+            process.chdir(copy.dir);
             new installedModule.ImagePrePuller("installed", { images: ["python:3.12"], kubeconfig });
             // Run from a directory where the package name resolves to no copy: it falls back.
-            process.chdir(root);
+            process.chdir(path.resolve(__dirname, "../../.."));
             new installedModule.ImagePrePuller("elsewhere", { images: ["python:3.12"], kubeconfig });
-            await new Promise((r) => setTimeout(r, 2000));
 
-            const [prePull, cleanup] = providersOf("installed");
+            const [prePull, cleanup] = await providersOf("installed");
             const module = "pulumi-image-prepuller/dist/components/pulumi/provider.js";
             assert.equal(prePull, `exports.handler = () => require("${module}").prePullProvider;\n`);
             assert.equal(cleanup, `exports.handler = () => require("${module}").cleanupProvider;\n`);
             // As the dynamic-provider host loads it, from the program's directory.
-            process.chdir(consumer);
-            const installedProvider = require(path.join(installed, "dist", "components", "pulumi", "provider.js")) as {
+            process.chdir(copy.dir);
+            const installedProvider = require(copy.file("dist/components/pulumi/provider.js")) as {
                 prePullProvider: unknown;
                 cleanupProvider: unknown;
             };
@@ -233,12 +230,12 @@ describe("ImagePrePuller component (under pulumi mocks)", () => {
             assert.equal(load(prePull!), installedProvider.prePullProvider);
             assert.equal(load(cleanup!), installedProvider.cleanupProvider);
 
-            for (const text of providersOf("elsewhere")) {
+            for (const text of await providersOf("elsewhere")) {
                 assert.match(text, /function \/\*(check|diff)\*\//, "fell back to a reference that cannot resolve");
             }
         } finally {
             process.chdir(previous);
-            rmSync(consumer, { recursive: true, force: true });
+            copy.remove();
         }
     });
 });

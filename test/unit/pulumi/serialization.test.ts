@@ -1,11 +1,10 @@
 import * as assert from "node:assert/strict";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import requireFromString from "require-from-string";
 import { cleanupProvider, prePullProvider } from "../../../components/pulumi/provider";
+import { installedCopy } from "../../../harness/installed-copy";
 import { kubeconfigForServer } from "../fixtures/kubeconfig";
 
 type Provider = pulumi.dynamic.ResourceProvider;
@@ -102,20 +101,11 @@ describe("the provider as Pulumi serializes it into state", () => {
 
     it("for a consumer (installed under node_modules) state holds a require of the package, not its code", async function () {
         this.timeout(60_000);
-        const root = path.resolve(__dirname, "../../..");
-        // Inside the repository, so that the consumer resolves @pulumi/pulumi from our node_modules.
-        const consumer = mkdtempSync(path.join(root, ".consumer-"));
+        const copy = installedCopy();
+        const consumer = copy.dir;
         try {
-            const installed = path.join(consumer, "node_modules", "pulumi-image-prepuller");
-            cpSync(path.join(root, "dist", "components"), path.join(installed, "dist", "components"), {
-                recursive: true,
-            });
-            writeFileSync(
-                path.join(installed, "package.json"),
-                JSON.stringify({ name: "pulumi-image-prepuller", main: "dist/components/index.js" }),
-            );
             const consumerModule = require(
-                path.join(installed, "dist", "components", "index.js"),
+                copy.file("dist/components/index.js"),
             ) as typeof import("../../../components");
             const previous = process.cwd();
             process.chdir(consumer);
@@ -132,7 +122,7 @@ describe("the provider as Pulumi serializes it into state", () => {
             // The target: at most 20 KB of state per resource (README, State size).
             assert.ok(consumerBytes <= 20 * 1024, `a consumer's state holds ${consumerBytes} bytes of provider`);
         } finally {
-            rmSync(consumer, { recursive: true, force: true });
+            copy.remove();
         }
         const inRepo = await roundTrip(prePullProvider);
         const inRepoBytes = Buffer.byteLength(inRepo.text);
