@@ -15,8 +15,11 @@ import (
 )
 
 // runCheck is `localcluster check`: one readiness probe used by cluster.sh up.
-// Exit 0 when the apiserver is ready, at least --nodes nodes are Ready and the
-// default ServiceAccount exists in namespace default.
+// Exit 0 when the apiserver is ready, at least --nodes nodes are Ready and rid of
+// the not-ready taint (a kubelet registers with it, and the node lifecycle
+// controller removes it seconds after the node turns Ready: until then no pod of
+// a test is scheduled there), and the default ServiceAccount exists in namespace
+// default.
 func runCheck(args []string) int {
 	fs := flag.NewFlagSet("check", flag.ExitOnError)
 	dir := fs.String("dir", "/tmp/prepuller-cluster", "state directory")
@@ -45,14 +48,20 @@ func runCheck(args []string) int {
 	}
 	ready := 0
 	for _, n := range list.Items {
+		tainted := false
+		for _, t := range n.Spec.Taints {
+			if t.Key == v1.TaintNodeNotReady || t.Key == v1.TaintNodeUnreachable {
+				tainted = true
+			}
+		}
 		for _, c := range n.Status.Conditions {
-			if c.Type == v1.NodeReady && c.Status == v1.ConditionTrue {
+			if c.Type == v1.NodeReady && c.Status == v1.ConditionTrue && !tainted {
 				ready++
 			}
 		}
 	}
 	if ready < *nodes {
-		fmt.Fprintf(os.Stderr, "%d/%d nodes Ready\n", ready, *nodes)
+		fmt.Fprintf(os.Stderr, "%d/%d nodes Ready without the not-ready taint\n", ready, *nodes)
 		return 1
 	}
 	if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {

@@ -160,7 +160,7 @@ launch() {
   setsid nohup "$bin" --dir="$CLUSTER_DIR" "$@" >>"$logf" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$CLUSTER_DIR/localcluster.pid"
-  log "started localcluster pid $pid in $CLUSTER_DIR (log: $logf), waiting for $nodes Ready nodes..."
+  log "started localcluster pid $pid in $CLUSTER_DIR (log: $logf), waiting for $nodes Ready nodes without the not-ready taint..."
 
   local start deadline
   start=$(date +%s)
