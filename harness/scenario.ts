@@ -143,6 +143,38 @@ export async function nodeImages(cluster: Pick<TestCluster, "core">, node: strin
     return (current.status?.images ?? []).flatMap((i) => i.names ?? []);
 }
 
+/**
+ * The times of the status writes a node gets in `ms` while nothing about it changes, read every
+ * 200 ms: the writes that move its Ready condition's heartbeat (a kubelet's
+ * nodeStatusReportFrequency writes). Fails if a write changed anything but heartbeat times.
+ */
+export async function unchangedStatusWrites(
+    cluster: Pick<TestCluster, "core">,
+    node: string,
+    ms: number,
+): Promise<number[]> {
+    const ready = (n: k8s.V1Node) => n.status?.conditions?.find((c) => c.type === "Ready");
+    const withoutHeartbeats = (n: k8s.V1Node) =>
+        JSON.stringify({
+            ...n.status,
+            conditions: n.status?.conditions?.map((c) => ({ ...c, lastHeartbeatTime: undefined })),
+        });
+    let last = await cluster.core.readNode({ name: node });
+    const writes: number[] = [];
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 200));
+        const now = await cluster.core.readNode({ name: node });
+        const beat = String(ready(now)?.lastHeartbeatTime);
+        if (beat !== String(ready(last)?.lastHeartbeatTime)) {
+            assert.equal(withoutHeartbeats(now), withoutHeartbeats(last), `${node}: only the heartbeat times changed`);
+            writes.push(new Date(beat).getTime());
+        }
+        last = now;
+    }
+    return writes;
+}
+
 export async function waitFor(condition: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

@@ -16,7 +16,14 @@ import {
     type LocalRegistry,
     type TestCluster,
 } from "../../harness/cluster";
-import { assertNothingLeft, checkedInputs, createPullSecret, nodeImages, waitFor } from "../../harness/scenario";
+import {
+    assertNothingLeft,
+    checkedInputs,
+    createPullSecret,
+    nodeImages,
+    unchangedStatusWrites,
+    waitFor,
+} from "../../harness/scenario";
 
 const SIMULATED_NODE = "node-1";
 
@@ -448,5 +455,42 @@ describe("a real kubelet with serializeImagePulls: false, and parallelPulls on i
             assert.equal(result.pullReport?.images[image]?.slowestNode, REAL_NODE, JSON.stringify(result.pullReport));
             assert.ok((result.pullReport?.images[image]?.sizeBytes ?? 0) > 0, JSON.stringify(result.pullReport));
         }
+    });
+});
+
+describe("a real kubelet with nodeStatusReportFrequency: 20s", function () {
+    this.timeout(600_000);
+    let cluster: TestCluster;
+
+    before(async function () {
+        this.timeout(60 * 60 * 1000);
+        // The kubelet's default is 5 min; 20 s shows the same rule in a test's time.
+        cluster = await privateCluster([
+            "--nodes",
+            "0",
+            "--real-nodes",
+            "1",
+            "--kubelet-config",
+            "nodeStatusReportFrequency: 20s",
+        ]);
+    });
+    after(async function () {
+        this.timeout(120_000);
+        if (cluster && existsSync(cluster.dir)) await stopCluster(cluster);
+    });
+
+    it("writes its unchanged status again every 20 s, only the heartbeat times new (what the simulator does every 5 min)", async () => {
+        // The writes of the node's start (its image list, its conditions) settle first.
+        await new Promise((r) => setTimeout(r, 40_000));
+        const writes = await unchangedStatusWrites(cluster, REAL_NODE, 65_000);
+        const gaps = writes.slice(1).map((t, i) => (t - writes[i]!) / 1000);
+        // 65 s at one write per 20 s: 3 or 4 writes (not one per 10 s status sync, not none).
+        assert.ok(writes.length >= 3 && writes.length <= 4, `${writes.length} unchanged status writes in 65 s`);
+        // The kubelet checks every 10 s (nodeStatusUpdateFrequency) whether 20 s have passed, and
+        // API timestamps have whole seconds.
+        assert.ok(
+            gaps.every((g) => g >= 19 && g <= 31),
+            `unchanged status written ${gaps.join(", ")} s apart`,
+        );
     });
 });
