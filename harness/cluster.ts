@@ -132,6 +132,14 @@ export async function privateCluster(args: string[] = DEFAULT_ARGS): Promise<Tes
     return startClusterIn(dir, args);
 }
 
+/**
+ * A private cluster whose only node is the real kubelet's (REAL_NODE), with the local registry;
+ * `args` adds localcluster flags (`--kubelet-config`, `--kubelet-arg`, `--registry-blob-delay`).
+ */
+export async function realNodeCluster(args: string[] = []): Promise<TestCluster> {
+    return privateCluster(["--nodes", "0", "--real-nodes", "1", ...args]);
+}
+
 export async function stopCluster(cluster: TestCluster): Promise<void> {
     running.delete(cluster.dir);
     await run("bash", [clusterScript, "down"], { env: { ...process.env, PREPULLER_CLUSTER_DIR: cluster.dir } });

@@ -23,7 +23,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { prePullProvider, type PrePullOutputs } from "../../components/pulumi/provider";
 import { renderContinuousPuller } from "../../components/rules/continuous";
 import {
-    privateCluster,
+    realNodeCluster,
     REAL_NODE,
     REAL_NODE_TOLERATION,
     stopCluster,
@@ -57,11 +57,7 @@ describe("the kubelet's image garbage collection on the real node, with and with
 
     before(async function () {
         this.timeout(60 * 60 * 1000);
-        cluster = await privateCluster([
-            "--nodes",
-            "0",
-            "--real-nodes",
-            "1",
+        cluster = await realNodeCluster([
             "--kubelet-config",
             "imageMaximumGCAge: 1m",
             "--kubelet-config",

@@ -10,6 +10,7 @@ import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "i
 import { prePullProvider, type PrePullOutputs } from "../../components/pulumi/provider";
 import {
     privateCluster,
+    realNodeCluster,
     REAL_NODE,
     REAL_NODE_TOLERATION,
     stopCluster,
@@ -395,11 +396,7 @@ describe("a real kubelet with serializeImagePulls: false, and parallelPulls on i
         this.timeout(60 * 60 * 1000);
         // The kubelet's --serialize-image-pulls=false (maxParallelImagePulls unset: unbounded), and
         // a registry that holds each blob 2 s, so that a pull lasts long enough to see overlaps.
-        cluster = await privateCluster([
-            "--nodes",
-            "0",
-            "--real-nodes",
-            "1",
+        cluster = await realNodeCluster([
             "--kubelet-arg",
             "--serialize-image-pulls=false",
             "--registry-blob-delay",
@@ -465,14 +462,7 @@ describe("a real kubelet with nodeStatusReportFrequency: 20s", function () {
     before(async function () {
         this.timeout(60 * 60 * 1000);
         // The kubelet's default is 5 min; 20 s shows the same rule in a test's time.
-        cluster = await privateCluster([
-            "--nodes",
-            "0",
-            "--real-nodes",
-            "1",
-            "--kubelet-config",
-            "nodeStatusReportFrequency: 20s",
-        ]);
+        cluster = await realNodeCluster(["--kubelet-config", "nodeStatusReportFrequency: 20s"]);
     });
     after(async function () {
         this.timeout(120_000);
