@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { repoRoot } from "../harness/cluster";
 import { installedCopy } from "../harness/installed-copy";
+import { providerReferenceText } from "../components/pulumi/component";
 import { machineDescription } from "./machine";
 import { median } from "./report";
 
@@ -35,11 +36,12 @@ function sampleKubeconfig(): string {
 }
 
 /**
- * Runs `body` in a fresh `node` and returns the milliseconds it reports: the time of `body` alone
- * (Node's own start excluded), measured inside the process around what the part does.
+ * Runs `setup` then `measured` in a fresh `node` (an async function body each) and returns the
+ * milliseconds of `measured` alone, timed inside the process: Node's own start and the setup
+ * are left out.
  */
-function inFreshNode(body: string, env: Record<string, string> = {}): number {
-    const script = `const t0 = process.hrtime.bigint();\n${body}\nconst ms = Number(process.hrtime.bigint() - t0) / 1e6;\nprocess.stdout.write(JSON.stringify({ ms }));`;
+function inFreshNode(setup: string, measured: string, env: Record<string, string> = {}): number {
+    const script = `${setup}\nconst t0 = process.hrtime.bigint();\n${measured}\nconst ms = Number(process.hrtime.bigint() - t0) / 1e6;\nprocess.stdout.write(JSON.stringify({ ms }));\nprocess.exit(0);`;
     const wrapped = `(async () => {\n${script}\n})().catch((e) => { console.error(e); process.exit(1); });`;
     const out = execFileSync(process.execPath, ["-e", wrapped], {
         cwd: repoRoot,
@@ -75,6 +77,8 @@ interface Part {
     name: string;
     whose: "component" | "every stack";
     what: string;
+    /** One round's milliseconds. */
+    measure: () => number | Promise<number>;
     ms: number[];
 }
 
@@ -92,40 +96,29 @@ async function main(): Promise<void> {
     const providerModule = JSON.stringify(path.join(dist, "pulumi", "provider.js"));
 
     // A consumer: the package installed under node_modules (inside the repository, so that it
-    // resolves @pulumi/pulumi and client-node from ours). Its state holds a require of the
-    // package; this repository's example stack, importing the source, holds the code inlined.
+    // resolves @pulumi/pulumi and client-node from ours). Its state holds a reference to the
+    // package's provider; this repository's example stack, importing the source, holds the code.
     const copy = installedCopy(".noop-consumer-");
-    const consumer = copy.dir;
     const consumerProvider = JSON.stringify(copy.file("dist/components/pulumi/provider.js"));
-    const serialized = { inRepo: path.join(tmp, "in-repo.js"), consumer: path.join(tmp, "consumer.js") };
-    // What the component stores for an installed copy (components/pulumi/component.ts).
-    writeFileSync(
-        serialized.consumer,
-        'exports.handler = () => require("pulumi-image-prepuller/dist/components/pulumi/provider.js").prePullProvider;\n',
+    const stored = { inRepo: path.join(tmp, "in-repo.js"), consumer: path.join(tmp, "consumer.js") };
+    writeFileSync(stored.consumer, providerReferenceText("prePullProvider"));
+    inFreshNode(
+        `const pulumi = require("@pulumi/pulumi"); const { prePullProvider } = require(${providerModule});
+         const { text } = await pulumi.runtime.serializeFunction(() => prePullProvider);
+         require("fs").writeFileSync(${JSON.stringify(stored.inRepo)}, text);`,
+        "",
     );
-    for (const [module, file, cwd] of [[providerModule, serialized.inRepo, repoRoot]] as const) {
-        inFreshNode(
-            `const pulumi = require("@pulumi/pulumi"); const { prePullProvider } = require(${module});
-             process.chdir(${JSON.stringify(cwd)});
-             const { text } = await pulumi.runtime.serializeFunction(() => prePullProvider);
-             require("fs").writeFileSync(${JSON.stringify(file)}, text);`,
-        );
-    }
     const serialize = (module: string, cwd: string) =>
         inFreshNode(
-            `const pulumi = require("@pulumi/pulumi"); const p = require(${module});
-             process.chdir(${JSON.stringify(cwd)});
-             const t1 = process.hrtime.bigint();
-             await pulumi.runtime.serializeFunction(() => p.prePullProvider);
-             await pulumi.runtime.serializeFunction(() => p.cleanupProvider);
-             process.stdout.write(JSON.stringify({ ms: Number(process.hrtime.bigint() - t1) / 1e6 })); process.exit(0);`,
+            `const pulumi = require("@pulumi/pulumi"); const p = require(${module}); process.chdir(${JSON.stringify(cwd)});`,
+            `await pulumi.runtime.serializeFunction(() => p.prePullProvider);
+             await pulumi.runtime.serializeFunction(() => p.cleanupProvider);`,
         );
     const loadStored = (file: string, cwd: string) =>
         inFreshNode(
             `require("@pulumi/pulumi"); const text = require("fs").readFileSync(${JSON.stringify(file)}, "utf8");
-             process.chdir(${JSON.stringify(cwd)});
-             const t1 = process.hrtime.bigint(); require("require-from-string")(text).handler();
-             process.stdout.write(JSON.stringify({ ms: Number(process.hrtime.bigint() - t1) / 1e6 })); process.exit(0);`,
+             process.chdir(${JSON.stringify(cwd)});`,
+            `require("require-from-string")(text).handler();`,
         );
 
     const parts: Part[] = [
@@ -133,99 +126,89 @@ async function main(): Promise<void> {
             name: "Node's own start (`node -e 0`, whole process)",
             whose: "every stack",
             what: "the program and each provider host pay it",
+            measure: () => wholeProcess(["-e", "0"]),
             ms: [],
         },
         {
             name: "load `@pulumi/pulumi`",
             whose: "every stack",
             what: "the program pays it; the dynamic-provider host pays it again",
+            measure: () => inFreshNode("", `require("@pulumi/pulumi");`),
             ms: [],
         },
         {
             name: "check's kubeconfig reading, with `@kubernetes/client-node` (before)",
             whose: "component",
             what: "load client-node, parse, hash server and CA",
+            measure: () =>
+                inFreshNode(
+                    "",
+                    `const k = require(${kubeconfigModule});
+                     k.clusterIdentity(k.loadKubeConfig(k.loadClientLibrary(), process.env.NOOP_KUBECONFIG, undefined));`,
+                    env,
+                ),
             ms: [],
         },
         {
             name: "check's kubeconfig reading, with `js-yaml` (now)",
             whose: "component",
             what: "load js-yaml, parse, hash server and CA",
+            measure: () =>
+                inFreshNode(
+                    "",
+                    `const k = require(${kubeconfigModule});
+                     if (!k.quickClusterIdentity(process.env.NOOP_KUBECONFIG, undefined)) throw new Error("fell back");`,
+                    env,
+                ),
             ms: [],
         },
         {
             name: "load the component in the program (`@pulumi/pulumi` loaded)",
             whose: "component",
             what: "require of the package's index",
+            measure: () => inFreshNode(`require("@pulumi/pulumi");`, `require(${indexModule});`),
             ms: [],
         },
         {
             name: "serialize both providers' closures, for a consumer",
             whose: "component",
             what: "Pulumi's closure serializer, once per `up` and provider: what a consumer paid until 2026-12-06; now state holds a reference to the installed package and nothing is serialized",
+            measure: () => serialize(consumerProvider, copy.dir),
             ms: [],
         },
         {
             name: "serialize both providers' closures, in this repository",
             whose: "component",
             what: "the same, for the example stack that imports the source: the code is inlined",
+            measure: () => serialize(providerModule, repoRoot),
             ms: [],
         },
         {
             name: "dynamic-provider host: start until it listens",
             whose: "component",
             what: "a second Node process with `@pulumi/pulumi` and gRPC",
+            measure: providerHostStart,
             ms: [],
         },
         {
             name: "dynamic-provider host: load the stored provider, for a consumer",
             whose: "component",
             what: "require-from-string of the state's reference (`@pulumi/pulumi` loaded): the installed provider module",
+            measure: () => loadStored(stored.consumer, copy.dir),
             ms: [],
         },
         {
             name: "dynamic-provider host: load the stored provider, in this repository",
             whose: "component",
             what: "the same, for the inlined code",
+            measure: () => loadStored(stored.inRepo, repoRoot),
             ms: [],
         },
     ];
-    const byName = (prefix: string) => parts.find((p) => p.name.startsWith(prefix))!;
     try {
         // Interleaved rounds, so that a change in the machine's load touches every part alike.
         for (let round = 1; round <= rounds; round++) {
-            byName("Node's own").ms.push(wholeProcess(["-e", "0"]));
-            byName("load `@pulumi/pulumi`").ms.push(inFreshNode(`require("@pulumi/pulumi");`));
-            byName("check's kubeconfig reading, with `@kubernetes").ms.push(
-                inFreshNode(
-                    `const k = require(${kubeconfigModule});
-                     k.clusterIdentity(k.loadKubeConfig(k.loadClientLibrary(), process.env.NOOP_KUBECONFIG, undefined));`,
-                    env,
-                ),
-            );
-            byName("check's kubeconfig reading, with `js-yaml`").ms.push(
-                inFreshNode(
-                    `const k = require(${kubeconfigModule});
-                     if (!k.quickClusterIdentity(process.env.NOOP_KUBECONFIG, undefined)) throw new Error("fell back");`,
-                    env,
-                ),
-            );
-            // Measured after @pulumi/pulumi is loaded: start the clock inside.
-            byName("load the component").ms.push(
-                inFreshNode(
-                    `require("@pulumi/pulumi"); const t1 = process.hrtime.bigint(); require(${indexModule});
-                     process.stdout.write(JSON.stringify({ ms: Number(process.hrtime.bigint() - t1) / 1e6 })); process.exit(0);`,
-                ),
-            );
-            byName("serialize both providers' closures, for").ms.push(serialize(consumerProvider, consumer));
-            byName("serialize both providers' closures, in").ms.push(serialize(providerModule, repoRoot));
-            byName("dynamic-provider host: start").ms.push(await providerHostStart());
-            byName("dynamic-provider host: load the stored provider, for").ms.push(
-                loadStored(serialized.consumer, consumer),
-            );
-            byName("dynamic-provider host: load the stored provider, in").ms.push(
-                loadStored(serialized.inRepo, repoRoot),
-            );
+            for (const part of parts) part.ms.push(await part.measure());
             console.error(`noop-costs: round ${round} of ${rounds}`);
         }
     } finally {
@@ -237,7 +220,7 @@ async function main(): Promise<void> {
         date: new Date().toISOString(),
         uptimeBefore,
         rounds,
-        parts: parts.map((p) => ({ ...p, medianMs: median(p.ms) })),
+        parts: parts.map(({ measure: _measure, ...p }) => ({ ...p, medianMs: median(p.ms) })),
     };
     const results = path.join(repoRoot, "bench", "results");
     writeFileSync(path.join(results, "noop-costs.json"), JSON.stringify(result, null, 2) + "\n");

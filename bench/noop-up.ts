@@ -77,7 +77,7 @@ async function main(): Promise<void> {
             const config = {
                 kubeconfig: { value: cluster.kubeconfig, secret: true },
                 namespace: { value: `noop-${name}` },
-                prePuller: { value: String(name.endsWith("-with") || name === "with") },
+                prePuller: { value: String(!name.endsWith("without")) },
             };
             let stack: Stack;
             if (name.startsWith("consumer")) {

@@ -284,13 +284,23 @@ export const PRE_PULL_OUTPUTS = {
 /** Where an installed copy of this package has its providers, as the program resolves it. */
 const INSTALLED_PROVIDER_MODULE = "pulumi-image-prepuller/dist/components/pulumi/provider.js";
 
+type ProviderExport = "prePullProvider" | "cleanupProvider";
+
 /**
- * The `__provider` text state holds for an installed copy of this package: a require of its
- * provider module, which the dynamic-provider host resolves from the program's directory, as it
- * does the requires Pulumi's closure serializer writes. Undefined from a source checkout, or where
- * the program would resolve the package name to another copy than this one.
+ * The `__provider` text that refers to an installed copy's provider: a require of its provider
+ * module, which the dynamic-provider host resolves from the program's directory, as it does the
+ * requires Pulumi's closure serializer writes.
  */
-function installedProviderReference(exportName: "prePullProvider" | "cleanupProvider"): string | undefined {
+export function providerReferenceText(exportName: ProviderExport): string {
+    return `exports.handler = () => require(${JSON.stringify(INSTALLED_PROVIDER_MODULE)}).${exportName};\n`;
+}
+
+/**
+ * providerReferenceText where this module is an installed copy that the program's directory
+ * resolves by the package name; undefined from a source checkout, or where the name would
+ * resolve to another copy than this one.
+ */
+function installedProviderReference(exportName: ProviderExport): string | undefined {
     try {
         const own = require.resolve("./provider");
         if (!/[\\/]node_modules[\\/]/.test(own)) return undefined;
@@ -298,7 +308,7 @@ function installedProviderReference(exportName: "prePullProvider" | "cleanupProv
     } catch {
         return undefined;
     }
-    return `exports.handler = () => require(${JSON.stringify(INSTALLED_PROVIDER_MODULE)}).${exportName};\n`;
+    return providerReferenceText(exportName);
 }
 
 const serializedProviders = new Map<pulumi.dynamic.ResourceProvider, pulumi.Output<string>>();
@@ -310,10 +320,7 @@ const serializedProviders = new Map<pulumi.dynamic.ResourceProvider, pulumi.Outp
  * source checkout (this repository's example stack) the serializer inlines the code, as
  * `pulumi.dynamic.Resource` does, secret if the closure captured a secret.
  */
-function providerInput(
-    provider: pulumi.dynamic.ResourceProvider,
-    exportName: "prePullProvider" | "cleanupProvider",
-): pulumi.Input<string> {
+function providerInput(provider: pulumi.dynamic.ResourceProvider, exportName: ProviderExport): pulumi.Input<string> {
     const reference = installedProviderReference(exportName);
     if (reference !== undefined) return reference;
     let text = serializedProviders.get(provider);
@@ -333,7 +340,7 @@ function providerInput(
 class DynamicChild extends pulumi.CustomResource {
     constructor(
         provider: pulumi.dynamic.ResourceProvider,
-        exportName: "prePullProvider" | "cleanupProvider",
+        exportName: ProviderExport,
         type: string,
         name: string,
         props: pulumi.Inputs,
