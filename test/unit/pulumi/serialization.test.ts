@@ -99,7 +99,9 @@ describe("the provider as Pulumi serializes it into state", () => {
         }
     });
 
-    it("for a consumer (installed under node_modules) state holds a require of the package, not its code", async function () {
+    // What the component stores for an installed copy is a reference, not the serializer's output
+    // (component.test.ts); this bounds what the serializer writes where it still runs.
+    it("the serializer writes, for a consumer's installed module, a require of the package, not its code", async function () {
         this.timeout(60_000);
         const copy = installedCopy();
         const consumer = copy.dir;
