@@ -129,6 +129,36 @@ export class ClusterClient {
         }
     }
 
+    /**
+     * One GET of an API path, its body parsed as plain JSON: no typed model is built (client-node's
+     * typed calls parse a list a second time into class instances, which a large cluster's list
+     * makes costly), and the Accept header may ask for another form (a Table, metadata only). Made
+     * with client-node's own HTTP library and credentials, bounded like every request (see
+     * requestOptions). Errors carry the HTTP status (`code`) and the API's Status body, as the typed
+     * calls' do. One attempt: wrap it in `call` for retries.
+     */
+    async getJson<T>(
+        path: string,
+        query: Record<string, string | number | boolean | undefined> = {},
+        accept = "application/json",
+    ): Promise<T> {
+        const lib = this.lib;
+        const url = new URL(`${this.kc.getCurrentCluster()!.server}${path}`);
+        for (const [key, value] of Object.entries(query)) {
+            if (value !== undefined) url.searchParams.set(key, String(value));
+        }
+        const context = new lib.RequestContext(url.toString(), lib.HttpMethod.GET);
+        await this.kc.applySecurityAuthentication(context);
+        context.setHeaderParam("Accept", accept);
+        context.setSignal(AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_SECONDS * 1000), this.signal]));
+        const response = await new lib.IsomorphicFetchHttpLibrary().send(context).toPromise();
+        const text = await response.body.text();
+        if (response.httpStatusCode >= 400) {
+            throw new lib.ApiException(response.httpStatusCode, `GET ${url.pathname}`, text, {});
+        }
+        return JSON.parse(text) as T;
+    }
+
     /** Every page of a list, each retried as `call` does, handed to `onPage` as it arrives. */
     async listPages<T>(
         call: ApiCall,

@@ -15,6 +15,11 @@ export const LABEL_OWNER = "prepuller.pulumi.com/owner";
 export const LABEL_COMPONENT = "app.kubernetes.io/component";
 /** With parallelPulls, which of a node's pre-pull pods (and DaemonSets) this is: "0", "1", ... */
 export const LABEL_PULL_GROUP = "prepuller.pulumi.com/pull-group";
+/**
+ * Which run of a blocking pre-pull made a DaemonSet and its pods, in its selector too: the run
+ * watches exactly its own pods by label, and no DaemonSet adopts the pods of an earlier run's.
+ */
+export const LABEL_RUN = "prepuller.pulumi.com/run";
 export const APP_NAME = "image-prepuller";
 export const MANAGER = "pulumi-image-prepuller";
 
@@ -59,6 +64,8 @@ export interface DaemonSetSpecification {
      * select each other's pods. Absent: the only one.
      */
     group?: number;
+    /** The blocking pre-pull's run (LABEL_RUN); absent for the continuous puller. */
+    run?: string;
 }
 
 /** The DaemonSet both modes render: the user's pod shape and scheduling. */
@@ -84,6 +91,11 @@ export function ownerLabels(ownerId: string): Record<string, string> {
 /** Label selector string for everything one pre-puller owns. */
 export function ownerSelector(ownerId: string): string {
     return `${LABEL_MANAGED_BY}=${MANAGER},${LABEL_OWNER}=${ownerId}`;
+}
+
+/** Label selector string for the pods of one run of a pre-puller. */
+export function runSelector(ownerId: string, run: string): string {
+    return `${ownerSelector(ownerId)},${LABEL_RUN}=${run}`;
 }
 
 /** The pre-pull DaemonSet's name; with parallelPulls, the first keeps it and the others add -p2, -p3, ... */
@@ -129,10 +141,9 @@ const smallResources = {
 };
 
 export function renderDaemonSet(spec: DaemonSetSpecification): Record<string, unknown> {
-    const labels =
-        spec.group === undefined
-            ? ownerLabels(spec.ownerId)
-            : { ...ownerLabels(spec.ownerId), [LABEL_PULL_GROUP]: String(spec.group) };
+    const labels: Record<string, string> = { ...ownerLabels(spec.ownerId) };
+    if (spec.group !== undefined) labels[LABEL_PULL_GROUP] = String(spec.group);
+    if (spec.run !== undefined) labels[LABEL_RUN] = spec.run;
     const podLabels = { ...spec.extraLabels, ...labels };
     const noopMount = [{ name: NOOP_VOLUME, mountPath: NOOP_DIR }];
     const pullContainers = spec.images.map((image, index) => ({

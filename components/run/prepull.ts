@@ -1,6 +1,7 @@
 /**
  * The blocking pre-pull: the thin I/O layer around the pure parts. One ClusterClient per run
- * watches Nodes, our Pods and our DaemonSet's Warning events; the DaemonSet is created only when
+ * watches Nodes and this run's Pods (as Table rows, reading an object in full only where a row
+ * cannot tell enough) and this run's Warning events; the DaemonSet is created only when
  * some eligible node misses an image; the wait loop (./waiting) decides until every eligible
  * node holds every image; and the DaemonSet this run created is always deleted before it returns
  * (./cleanup). The run's deadline and its abandonment (./watchdog: the engine is gone) are one
@@ -15,16 +16,16 @@ import {
     daemonSetSpecification,
     describeDaemonSets,
     LABEL_COMPONENT,
-    ownerSelector,
     ownPods,
     pullGroups,
     renderDaemonSet,
+    runSelector,
 } from "../rules/daemonset";
 import type { PrePullInputs } from "../rules/inputs";
-import type { Event, Pod } from "../rules/wire";
 import { evaluatePresence } from "../rules/presence";
 import { describePullReport, withEventSizes } from "../rules/pull-report";
 import { parseImageReference } from "../rules/references";
+import type { PodTemplate } from "../rules/rows";
 import {
     cleanupClient,
     deleteCreatedDaemonSet,
@@ -32,16 +33,10 @@ import {
     type CreatedDaemonSet,
     type OwnedObjects,
 } from "./cleanup";
-import {
-    checkPullSecretsExist,
-    createDaemonSet,
-    anyDaemonSetGone,
-    Placement,
-    pulledEventMessages,
-    watchNodes,
-    watchOwnPods,
-    watchWarnings,
-} from "./pullers";
+import { checkPullSecretsExist, createDaemonSet, anyDaemonSetGone, Placement, pulledEventMessages } from "./pullers";
+import { watchWarnings } from "./event-watch";
+import { watchNodes } from "./node-watch";
+import { watchPods, type OwnDaemonSet } from "./pod-watch";
 import { constraintsOf, nodesToKeepOut } from "../rules/eligibility";
 import { OPERATION_BUDGET_SECONDS, type Logger, type PrePullResult } from "./shared";
 import { systemClock, waitForPresence } from "./waiting";
@@ -122,7 +117,7 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
         for (const daemonSet of created) await deleteCreatedDaemonSet(client, daemonSet, log);
     };
     try {
-        const nodes = await watchNodes(cluster, images, changes.notify);
+        const nodes = await watchNodes(cluster, images, constraints, changes.notify);
         watches.push(nodes);
         // A run killed half-way may have left a DaemonSet behind: remove it first.
         await deleteOwnedDaemonSets(cluster, inputs, log, true);
@@ -146,8 +141,10 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             };
         }
 
-        // One DaemonSet per pull group (parallelPulls): each node gets one pod of each.
+        // One DaemonSet per pull group (parallelPulls): each node gets one pod of each. The run's
+        // label tells its pods from those of any earlier run.
         const groups = pullGroups(inputs.images, inputs.parallelPulls);
+        const run = `r${Date.now().toString(36)}`;
         const render = (group: number, nodeBatch: readonly string[] | undefined, keepOut: readonly string[]) =>
             renderDaemonSet({
                 ...daemonSetSpecification(inputs),
@@ -158,15 +155,33 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
                 nodeBatch,
                 keepOut,
                 group: groups.length > 1 ? group : undefined,
+                run,
             });
         const maxParallel = inputs.maxParallelNodes;
         const batch = maxParallel === undefined ? undefined : nextBatch([], missing, maxParallel);
         const keepOut = batch === undefined ? nodesToKeepOut(nodes.list(), constraints) : [];
         await checkPullSecretsExist(cluster, inputs, render(0, batch, keepOut), log);
-        const pods = await watchOwnPods(cluster, namespace, ownerSelector(inputs.ownerId), changes.notify);
+        const pods = await watchPods(cluster, namespace, runSelector(inputs.ownerId, run), changes.notify, (node) =>
+            nodes.refresh(node),
+        );
         watches.push(pods);
+        const daemonSetNames = groups.map((_, group) => daemonSetName(inputs.ownerId, group));
+        const events = await watchWarnings(
+            cluster,
+            namespace,
+            daemonSetNames,
+            (pod) => pods.namedByWarning(pod),
+            changes.notify,
+            log,
+        );
+        if (events) watches.push(events);
+        const own: OwnDaemonSet[] = [];
         for (let group = 0; group < groups.length; group++) {
-            created.push(await createDaemonSet(cluster, namespace, render(group, batch, keepOut)));
+            const manifest = render(group, batch, keepOut);
+            const daemonSet = await createDaemonSet(cluster, namespace, manifest);
+            created.push(daemonSet);
+            own.push({ name: daemonSet.name, uid: daemonSet.uid, template: podTemplateOf(manifest) });
+            pods.own(own);
         }
         const names = describeDaemonSets(
             namespace,
@@ -179,15 +194,13 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
                     : "") +
                 (batch ? `; at most ${maxParallel} at once, starting with ${batch.join(", ")}` : ""),
         );
-        const events: Watched<Event> | undefined = await watchWarnings(cluster, namespace, changes.notify, log);
-        if (events) watches.push(events);
 
         const report = await waitForPresence({
             inputs,
             images,
             constraints,
             nodes,
-            pods: pods as Watched<Pod>,
+            pods,
             events,
             daemonSets: created,
             log,
@@ -246,6 +259,14 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
     } finally {
         await cleanup().catch((e: Error) => log(`image-prepuller: cleanup failed: ${e.message}`));
     }
+}
+
+/** The containers of the pods a rendered DaemonSet makes. */
+function podTemplateOf(manifest: Record<string, unknown>): PodTemplate {
+    const spec = (manifest.spec as { template: { spec: Partial<PodTemplate> } }).template.spec;
+    const containers = (list: PodTemplate["containers"] | undefined) =>
+        (list ?? []).map((c) => ({ name: c.name, image: c.image }));
+    return { initContainers: containers(spec.initContainers), containers: containers(spec.containers) };
 }
 
 /** Removes everything an owner has (the delete of a resource, or a move to another namespace). */

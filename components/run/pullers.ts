@@ -1,83 +1,19 @@
 /**
  * The API side of the pre-pull DaemonSets (one, or one per pull group with parallelPulls):
  * creating them (safe to retry), moving their batch of nodes (maxParallelNodes), the pull secrets
- * they name, reading them back, the watches a run holds (nodes, our pods, the namespace's Warning
- * events), and the kubelet's Pulled events the pull report takes sizes from.
+ * they name, reading them back, and the kubelet's Pulled events the pull report takes sizes from.
+ * The watches a run holds are ./node-watch, ./pod-watch and ./event-watch.
  */
 import type { ClusterClient } from "../cluster/client";
 import { statusCode } from "../cluster/errors";
-import { watchObjects, type Watched } from "../cluster/watch";
 import { nextBatch } from "../rules/batches";
 import type { PrePullInputs } from "../rules/inputs";
-import type { Event, Node, Pod } from "../rules/wire";
-import { projectEvent, projectNode, projectPod } from "../rules/projection";
-import type { ImageReference } from "../rules/references";
+import type { Pod } from "../rules/wire";
 import type { CreatedDaemonSet } from "./cleanup";
 import type { Logger } from "./shared";
 
 /** The Accept header of a metadata-only read (PartialObjectMetadata): no spec, no status, no data. */
 const METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
-
-export function watchNodes(
-    cluster: ClusterClient,
-    images: readonly ImageReference[],
-    onChange: () => void,
-): Promise<Watched<Node>> {
-    return watchObjects<Node>(cluster, {
-        path: "/api/v1/nodes",
-        call: { verb: "list", resource: "nodes" },
-        listPage: (page, options) => cluster.core.listNode(page, options),
-        project: (node) => projectNode(node, images),
-        onChange,
-    });
-}
-
-export function watchOwnPods(
-    cluster: ClusterClient,
-    namespace: string,
-    labelSelector: string,
-    onChange: () => void,
-): Promise<Watched<Pod>> {
-    return watchObjects<Pod>(cluster, {
-        path: `/api/v1/namespaces/${namespace}/pods`,
-        call: { verb: "list", resource: "pods", namespace },
-        listPage: (page, options) => cluster.core.listNamespacedPod({ namespace, labelSelector, ...page }, options),
-        labelSelector,
-        project: projectPod,
-        onChange,
-    });
-}
-
-/**
- * Warning events in the namespace: the DaemonSet's FailedCreate and our pods' FailedCreatePodSandBox
- * and the like (picked by UID). Optional: without `list events`, only the timeout tells.
- */
-export async function watchWarnings(
-    cluster: ClusterClient,
-    namespace: string,
-    onChange: () => void,
-    log: Logger,
-): Promise<Watched<Event> | undefined> {
-    const fieldSelector = "type=Warning";
-    try {
-        return await watchObjects<Event>(cluster, {
-            path: `/api/v1/namespaces/${namespace}/events`,
-            call: { verb: "list", resource: "events", namespace },
-            listPage: (page, options) =>
-                cluster.core.listNamespacedEvent({ namespace, fieldSelector, ...page }, options),
-            fieldSelector,
-            project: projectEvent,
-            onChange,
-            optional: true,
-        });
-    } catch (e) {
-        if (statusCode(e) !== 403) throw e;
-        log(
-            `image-prepuller: the credentials may not list events in namespace "${namespace}": pods the DaemonSet cannot create are reported only at the timeout (grant list and watch on events, see README, RBAC)`,
-        );
-        return undefined;
-    }
-}
 
 export async function createDaemonSet(
     cluster: ClusterClient,
@@ -247,12 +183,15 @@ export async function pulledEventMessages(
     const quick = cluster.withSignal(AbortSignal.timeout(PULLED_EVENTS_BUDGET_MS));
     const messages: string[] = [];
     try {
-        for (const uid of pods.map((p) => p.metadata?.uid).filter((u): u is string => u !== undefined)) {
+        for (const name of pods.map((p) => p.metadata?.name).filter((n): n is string => n !== undefined)) {
             const listed = await quick.call(
                 { verb: "list", resource: "events", namespace },
                 (options) =>
                     quick.core.listNamespacedEvent(
-                        { namespace, fieldSelector: `involvedObject.uid=${uid},reason=Pulled` },
+                        {
+                            namespace,
+                            fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${name},reason=Pulled`,
+                        },
                         options,
                     ),
                 { optional: true, attempts: 1 },

@@ -1,0 +1,129 @@
+/**
+ * The nodes a run decides on: listed once in full (pages of plain JSON, which the apiserver
+ * gzips, each node projected at once to what eligibility and presence read), then watched as
+ * Table rows (see rules/rows.ts). A kubelet rewrites its Node at every image it pulls and every
+ * 5 minutes; as rows, those writes cost a few hundred bytes each instead of a whole Node.
+ *
+ * A node is read in full again when what a row cannot show may have changed what the run decides:
+ * - the watch adds it (a node joins);
+ * - its row shows another readiness or cordon (the node is changed from the row at once, and its
+ *   taints follow its readiness);
+ * - it is ineligible only for a taint, at every change of its row: a joining node's
+ *   `not-ready` taint goes a moment after it turns Ready, a pressure taint when the pressure ends;
+ * - a pod of the run on it shows a problem (`refresh`): a node under disk pressure is dropped, not
+ *   failed for its pull errors.
+ * A deleted node leaves. Otherwise a node's labels, taints and image list are those of its last
+ * full read: during the wait, presence comes from the pods' evidence, which shows a pull before
+ * the kubelet lists it anyway (up to 40 s later). What that leaves unseen until the node's next
+ * read: a taint or label change of a node that stays Ready and uncordoned (README, "What the
+ * pre-puller watches").
+ */
+import type { ClusterClient, ListPage } from "../cluster/client";
+import { statusCode } from "../cluster/errors";
+import { watchObjects, type Watched } from "../cluster/watch";
+import { ineligibilityReason, type SchedulingConstraints } from "../rules/eligibility";
+import { projectNode } from "../rules/projection";
+import type { ImageReference } from "../rules/references";
+import { NODE_COLUMNS, nodeRowChange, nodeStatusCell, TABLE_ACCEPT, tableRows, type Row } from "../rules/rows";
+import type { Node } from "../rules/wire";
+
+export interface NodeWatch extends Watched<Node> {
+    /** Reads this node in full again (a pod of the run on it shows a problem). */
+    refresh(name: string): void;
+}
+
+export async function watchNodes(
+    cluster: ClusterClient,
+    images: readonly ImageReference[],
+    constraints: SchedulingConstraints,
+    onChange: () => void,
+): Promise<NodeWatch> {
+    const nodes = new Map<string, Node>();
+    let columns: readonly string[] | undefined;
+    let readTrouble: string | undefined;
+    const inFlight = new Set<string>();
+    const again = new Set<string>();
+    const rowOf = (node: Node): Row => ({
+        metadata: { name: node.metadata?.name ?? "", resourceVersion: node.metadata?.resourceVersion },
+        cells: { Name: node.metadata?.name ?? "", Status: nodeStatusCell(node) },
+    });
+    const read = async (name: string): Promise<void> => {
+        if (inFlight.has(name)) {
+            again.add(name);
+            return;
+        }
+        inFlight.add(name);
+        try {
+            const node = await cluster.call({ verb: "get", resource: "nodes" }, () =>
+                cluster.getJson<Node>(`/api/v1/nodes/${name}`),
+            );
+            nodes.set(name, projectNode(node, images));
+            readTrouble = undefined;
+            onChange();
+        } catch (e) {
+            if (statusCode(e) === 404) {
+                nodes.delete(name);
+                onChange();
+            } else {
+                readTrouble = (e as Error).message.replace(/^image-prepuller: /, "");
+            }
+        } finally {
+            inFlight.delete(name);
+            if (again.delete(name) && !cluster.signal.aborted) void read(name);
+        }
+    };
+    const rowArrived = (row: Row) => {
+        const name = row.metadata.name;
+        const known = nodes.get(name);
+        if (!known) {
+            void read(name);
+            return;
+        }
+        const changed = nodeRowChange(known, row);
+        if (changed) nodes.set(name, changed);
+        if (changed || ineligibilityReason(known, constraints) === "untolerated-taint") void read(name);
+    };
+    const watched = await watchObjects<Row>(cluster, {
+        path: "/api/v1/nodes",
+        call: { verb: "list", resource: "nodes" },
+        listPage: async (page) => {
+            const list = await cluster.getJson<ListPage<Node> & { metadata?: { continue?: string } }>("/api/v1/nodes", {
+                limit: page.limit,
+                continue: page._continue,
+            });
+            const rows: Row[] = [];
+            for (const item of list.items ?? []) {
+                const node = projectNode(item, images);
+                const name = node.metadata?.name;
+                if (!name) continue;
+                nodes.set(name, node);
+                rows.push(rowOf(node));
+            }
+            return {
+                items: rows,
+                metadata: { resourceVersion: list.metadata?.resourceVersion, _continue: list.metadata?.continue },
+            };
+        },
+        accept: TABLE_ACCEPT,
+        query: { includeObject: "None" },
+        project: (table) => {
+            const parsed = tableRows(table, columns, NODE_COLUMNS);
+            columns = parsed.columns;
+            return parsed.rows[0];
+        },
+        onEvent: (change, row) => {
+            if (change === "delete") nodes.delete(row.metadata.name);
+            else rowArrived(row);
+        },
+        onChange,
+    });
+    return {
+        list: () => [...nodes.values()],
+        fatalError: () => watched.fatalError(),
+        trouble: () => watched.trouble() ?? readTrouble,
+        stop: () => watched.stop(),
+        refresh: (name) => {
+            if (nodes.has(name) && !cluster.signal.aborted) void read(name);
+        },
+    };
+}

@@ -1,0 +1,222 @@
+/**
+ * The run's own pods, watched as Table rows (see rules/rows.ts): a row says how many init
+ * containers of a pod completed, which is the presence evidence, so that is all the watch carries.
+ * A pod is read in full only where a row cannot tell enough: a row that shows a problem
+ * ("Init:ErrImagePull", an eviction), a pod the scheduler wrote to without binding it (it cannot
+ * place it), and a pod a Warning event names (a sandbox or mount failure: the problem rules read
+ * its conditions). Such a pod is read again whenever its row changes, until none of that holds.
+ */
+import type { ClusterClient } from "../cluster/client";
+import { statusCode } from "../cluster/errors";
+import { watchObjects, type Watched } from "../cluster/watch";
+import { projectPod } from "../rules/projection";
+import {
+    newObservation,
+    observe,
+    podDaemonSet,
+    podFromRow,
+    podProgress,
+    POD_COLUMNS,
+    rowNode,
+    rowSuffices,
+    TABLE_ACCEPT,
+    tableRows,
+    type PodObservation,
+    type PodTemplate,
+    type Row,
+} from "../rules/rows";
+import type { Pod } from "../rules/wire";
+
+/** A DaemonSet of the run, as its pods are matched to it: by name, with its pod template. */
+export interface OwnDaemonSet {
+    name: string;
+    uid: string;
+    template: PodTemplate;
+}
+
+export interface PodWatch extends Watched<Pod> {
+    /** The run's DaemonSets, once created: their pods are listed from then on. */
+    own(daemonSets: readonly OwnDaemonSet[]): void;
+    /** A Warning event named this pod: read it in full (now, and at every change of its row). */
+    namedByWarning(podName: string): void;
+    /** Full reads made so far (for the bench and tests). */
+    reads(): number;
+}
+
+interface PodState {
+    row: Row;
+    observation: PodObservation;
+    /** The pod's own containers, where a full read found others than the template's (injected ones). */
+    template?: PodTemplate;
+    /** The last full read, and the row's resourceVersion it answered. */
+    full?: Pod;
+    fullFor?: string;
+    /** The scheduler (or anyone) wrote to the pod while it was unbound. */
+    touchedUnbound: boolean;
+    named: boolean;
+    /** What list() gives for it, rebuilt on every change. */
+    shown?: Pod;
+}
+
+export async function watchPods(
+    cluster: ClusterClient,
+    namespace: string,
+    labelSelector: string,
+    onChange: () => void,
+    /** Told of the node of each pod read because its row shows a problem. */
+    onProblemNode: (node: string) => void = () => undefined,
+    now: () => number = Date.now,
+): Promise<PodWatch> {
+    const states = new Map<string, PodState>();
+    let owned: readonly OwnDaemonSet[] = [];
+    let columns: readonly string[] | undefined;
+    let reads = 0;
+    let readTrouble: string | undefined;
+    const inFlight = new Set<string>();
+    const again = new Set<string>();
+    // Pods named by a Warning event, possibly before their first row arrived.
+    const named = new Set<string>();
+
+    const daemonSetOf = (name: string) => {
+        const ds = podDaemonSet(
+            name,
+            owned.map((d) => d.name),
+        );
+        return owned.find((d) => d.name === ds);
+    };
+    const needsRead = (state: PodState, template: PodTemplate): boolean => {
+        const progress = podProgress(state.row);
+        if (!rowSuffices(progress, template.initContainers.length) || state.named) return true;
+        return rowNode(state.row) === undefined && state.touchedUnbound && progress.kind === "pending";
+    };
+    /** Rebuilds what list() shows of a pod; true when the pod must be read (again) in full. */
+    const refresh = (name: string): boolean => {
+        const state = states.get(name);
+        const ds = daemonSetOf(name);
+        if (!state || !ds) {
+            if (state) state.shown = undefined;
+            return false;
+        }
+        const template = state.template ?? ds.template;
+        const synthesized = () => podFromRow(state.row, template, ds.uid, state.observation);
+        if (!needsRead(state, template)) {
+            state.shown = synthesized();
+            return false;
+        }
+        state.shown = state.full ?? synthesized();
+        return state.full === undefined || state.fullFor !== state.row.metadata.resourceVersion;
+    };
+    const read = async (name: string): Promise<void> => {
+        if (inFlight.has(name)) {
+            again.add(name);
+            return;
+        }
+        inFlight.add(name);
+        try {
+            const rowVersion = states.get(name)?.row.metadata.resourceVersion;
+            const pod = await cluster.call({ verb: "get", resource: "pods", namespace }, () =>
+                cluster.getJson<Pod>(`/api/v1/namespaces/${namespace}/pods/${name}`),
+            );
+            reads++;
+            readTrouble = undefined;
+            const state = states.get(name);
+            if (state) {
+                state.full = projectPod(pod);
+                state.fullFor = rowVersion;
+                const spec = state.full.spec;
+                const ds = daemonSetOf(name);
+                if (ds && spec && (spec.initContainers?.length ?? 0) !== ds.template.initContainers.length) {
+                    state.template = {
+                        initContainers: (spec.initContainers ?? []).map((c) => ({ name: c.name, image: c.image })),
+                        containers: spec.containers.map((c) => ({ name: c.name, image: c.image })),
+                    };
+                }
+                refresh(name);
+                const node = state.full.spec?.nodeName;
+                if (node && podProgress(state.row).kind === "other") onProblemNode(node);
+                onChange();
+            }
+        } catch (e) {
+            // Gone meanwhile: its row's deletion follows. Other failures show in progress and at the timeout.
+            if (statusCode(e) !== 404) readTrouble = (e as Error).message.replace(/^image-prepuller: /, "");
+        } finally {
+            inFlight.delete(name);
+            if (again.delete(name) && states.has(name) && !cluster.signal.aborted) void read(name);
+        }
+    };
+    const update = (name: string) => {
+        if (refresh(name)) void read(name);
+    };
+    const rowArrived = (row: Row, added: boolean) => {
+        const name = row.metadata.name;
+        const state: PodState = states.get(name) ?? {
+            row,
+            observation: newObservation(),
+            touchedUnbound: false,
+            named: named.has(name),
+        };
+        const progress = podProgress(row);
+        const template = state.template ?? daemonSetOf(name)?.template;
+        // Before its DaemonSet is known here, a pod's own count of init containers stands in.
+        const count = template?.initContainers.length ?? (progress.kind === "init" ? progress.of : -1);
+        state.observation = observe(state.observation, progress, count, now());
+        if (!added && rowNode(row) === undefined) state.touchedUnbound = true;
+        state.row = row;
+        states.set(name, state);
+        update(name);
+    };
+    const watched = await watchObjects<Row>(cluster, {
+        path: `/api/v1/namespaces/${namespace}/pods`,
+        call: { verb: "list", resource: "pods", namespace },
+        listPage: async (page) => {
+            const table = await cluster.getJson(
+                `/api/v1/namespaces/${namespace}/pods`,
+                { labelSelector, includeObject: "None", limit: page.limit, continue: page._continue },
+                TABLE_ACCEPT,
+            );
+            const parsed = tableRows(table, columns, POD_COLUMNS, namespace);
+            columns = parsed.columns;
+            return {
+                items: parsed.rows,
+                metadata: { resourceVersion: parsed.resourceVersion, _continue: parsed.continueToken },
+            };
+        },
+        labelSelector,
+        accept: TABLE_ACCEPT,
+        query: { includeObject: "None" },
+        project: (table) => {
+            const parsed = tableRows(table, columns, POD_COLUMNS, namespace);
+            columns = parsed.columns;
+            return parsed.rows[0];
+        },
+        onEvent: (change, row) => {
+            if (change === "delete") states.delete(row.metadata.name);
+            else rowArrived(row, change === "add");
+        },
+        onChange,
+    });
+
+    return {
+        list: () => {
+            const pods: Pod[] = [];
+            for (const state of states.values()) if (state.shown) pods.push(state.shown);
+            return pods;
+        },
+        fatalError: () => watched.fatalError(),
+        trouble: () => watched.trouble() ?? readTrouble,
+        stop: () => watched.stop(),
+        own: (daemonSets) => {
+            owned = daemonSets;
+            for (const name of states.keys()) update(name);
+            onChange();
+        },
+        namedByWarning: (podName) => {
+            named.add(podName);
+            const state = states.get(podName);
+            if (!state || state.named) return;
+            state.named = true;
+            update(podName);
+        },
+        reads: () => reads,
+    };
+}
