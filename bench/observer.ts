@@ -96,8 +96,9 @@ const FAMILIES = [
 const RESOURCES = ["nodes", "pods", "daemonsets", "secrets"];
 const KINDS = ["Node", "Pod", "DaemonSet"];
 
-export async function apiserverMetrics(kc: k8s.KubeConfig): Promise<Samples> {
-    const url = new URL(`${kc.getCurrentCluster()!.server}/metrics`);
+/** A GET of an apiserver path, as text (its metrics, its version). */
+async function getText(kc: k8s.KubeConfig, pathname: string): Promise<string> {
+    const url = new URL(`${kc.getCurrentCluster()!.server}${pathname}`);
     const options: https.RequestOptions = { method: "GET", hostname: url.hostname, port: url.port, path: url.pathname };
     await kc.applyToHTTPSOptions(options);
     const text = await new Promise<string>((resolve, reject) => {
@@ -111,7 +112,40 @@ export async function apiserverMetrics(kc: k8s.KubeConfig): Promise<Samples> {
             })
             .on("error", reject);
     });
-    return parseSamples(text);
+    return text;
+}
+
+export async function apiserverMetrics(kc: k8s.KubeConfig): Promise<Samples> {
+    return parseSamples(await getText(kc, "/metrics"));
+}
+
+/** The apiserver's gitVersion (GET /version). */
+export async function apiserverVersion(kc: k8s.KubeConfig): Promise<string> {
+    return (JSON.parse(await getText(kc, "/version")) as { gitVersion: string }).gitVersion;
+}
+
+/**
+ * Feature gates that change what the apiserver sends a client that lists and watches: gzip of
+ * large responses, streaming lists (sendInitialEvents), lists served from the watch cache, and
+ * the watch cache's own behaviour.
+ */
+export const FEATURE_GATES = [
+    "APIResponseCompression",
+    "WatchList",
+    "ConsistentListFromCache",
+    "ListFromCacheSnapshot",
+    "WatchCacheInitializationPostStartHook",
+    "SizeBasedListCostEstimate",
+];
+
+/** The named gates' state, from the apiserver's `kubernetes_feature_enabled` metric. */
+export async function featureGates(kc: k8s.KubeConfig, names: readonly string[]): Promise<Record<string, boolean>> {
+    const gates: Record<string, boolean> = {};
+    for (const line of (await getText(kc, "/metrics")).split("\n")) {
+        const match = /^kubernetes_feature_enabled\{[^}]*name="([^"]+)"[^}]*\} (\S+)$/.exec(line);
+        if (match && names.includes(match[1]!)) gates[match[1]!] = Number(match[2]) === 1;
+    }
+    return gates;
 }
 
 /**

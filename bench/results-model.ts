@@ -4,12 +4,13 @@ import type { StreamUsage } from "./run-one";
 import type { UserPodStart } from "./user-pods";
 
 /** The pre-pulls measured in one scenario: ours and the three peers a user would pick instead. */
-export type Peer = "ours" | "seed" | "z2jh" | "pulumiKubernetes";
-export const PEERS: Peer[] = ["seed", "ours", "z2jh", "pulumiKubernetes"];
+export type Peer = "ours" | "seed" | "z2jh" | "z2jhFair" | "pulumiKubernetes";
+export const PEERS: Peer[] = ["seed", "ours", "z2jh", "z2jhFair", "pulumiKubernetes"];
 export const PEER_TITLES: Record<Peer, string> = {
     ours: "ours",
     seed: "seed (list nodes every 2 s)",
     z2jh: "z2jh awaiter (DaemonSet status every 1 s)",
+    z2jhFair: "z2jh awaiter started after the DaemonSet's first status (as in a chart upgrade)",
     pulumiKubernetes: "@pulumi/kubernetes DaemonSet await",
 };
 
@@ -92,8 +93,12 @@ export interface RunInfo {
     /** What `npm run bench` was asked for. */
     arguments: string[];
     profile: string;
-    timeScale: number;
+    /** The time scales of its scenarios (runs before 2026-12-07 had one, `timeScale`). */
+    timeScales?: number[];
+    timeScale?: number;
     nodeOptions?: string;
+    /** The apiserver's version and the feature gates that change what it sends. */
+    apiserver?: { version: string; featureGates: Record<string, boolean> };
     /** The commit measured, and the files that differed from it in components/ (the product). */
     commit: string;
     uncommittedProductFiles: string[];

@@ -1,10 +1,11 @@
 /**
  * One measured run in its own process, so that its peak RSS and API traffic are its own. Modes:
- * `ours` (the provider's create), `seed`, `z2jh` and `pulumi-kubernetes` (the peers, ./peers),
+ * `ours` (the provider's create), `seed`, `z2jh`, `z2jh-fair` and `pulumi-kubernetes` (the peers, ./peers),
  * `idle` (loads what the provider loads and does nothing: the RSS floor of the modules) and
  * `user-pods` (./user-pods). Reads BENCH_INPUTS, prints one JSON line.
  */
 import * as diagnostics from "node:diagnostics_channel";
+import * as zlib from "node:zlib";
 import type { Socket } from "node:net";
 import { prePullProvider } from "../components/pulumi/provider";
 import type { PrePullInputs } from "../components/rules/inputs";
@@ -28,33 +29,112 @@ function apiBytes(): number {
 }
 
 /**
- * Response-body bytes (as received, before decompression) and requests by API stream ("watch
- * nodes", "list/get pods", ...), with the response encodings seen. undici multiplexes requests
- * over one HTTP/2 connection, so bytes are attributed per request, not per socket; what the
- * sockets carried beyond the bodies (headers, framing, TLS) is reported as "headers+framing+tls".
+ * Per API stream ("watch nodes", "list pods", "get nodes", ...): response-body bytes as received
+ * (the wire, before decompression) and decoded, requests, the encodings asked for (the request's
+ * Accept-Encoding) and received (Content-Encoding), the forms asked for (Accept: plain JSON, a
+ * Table, metadata only), the watch events received, and the lists started (first pages: a list
+ * started again is a re-list). undici multiplexes requests over one HTTP/2 connection, so bytes
+ * are attributed per request, not per socket; what the sockets carried beyond the bodies
+ * (headers, framing, TLS) is reported as "headers+framing+tls". Gzipped bodies are inflated here,
+ * as they arrive, only to count their decoded bytes.
  */
 export interface StreamUsage {
     requests: number;
     bytes: number;
+    decodedBytes?: number;
+    /** Content-Encoding of the responses ("identity" without one). */
     encodings: string[];
+    /** Accept-Encoding of the requests ("-" without one). */
+    acceptEncodings?: string[];
+    /** What the Accept header asked for: json, table, metadata. */
+    forms?: string[];
+    /** Watch events received (one per line of a watch's body). */
+    events?: number;
+    /** Lists started (requests of a collection without a continue token). */
+    lists?: number;
 }
 const byStream: Record<string, StreamUsage> = {};
-type TaggedRequest = { method: string; path: string; stream?: string };
+type TaggedRequest = {
+    method: string;
+    path: string;
+    headers?: string | string[] | Record<string, string>;
+    stream?: string;
+    inflate?: zlib.Gunzip;
+    isWatch?: boolean;
+};
 
-function streamOf(method: string, requestPath: string): string {
+const RESOURCES = ["nodes", "pods", "daemonsets", "jobs", "events", "secrets"];
+
+export function streamOf(method: string, requestPath: string): string {
     const [pathname, query = ""] = requestPath.split("?");
-    const resource =
-        ["nodes", "pods", "daemonsets", "jobs", "events", "secrets"].find((r) => pathname!.split("/").includes(r)) ??
-        "other";
-    const verb = /(^|&)watch=true/.test(query) ? "watch" : method === "GET" ? "list/get" : method.toLowerCase();
+    const segments = pathname!.split("/").filter(Boolean);
+    const at = segments.findIndex((s) => RESOURCES.includes(s));
+    const resource = at >= 0 ? segments[at]! : "other";
+    const named = at >= 0 && at < segments.length - 1;
+    const verb = /(^|&)watch=(true|1)/.test(query)
+        ? "watch"
+        : method === "GET"
+          ? named
+              ? "get"
+              : "list"
+          : method.toLowerCase();
     return `${verb} ${resource}`;
+}
+
+function header(headers: TaggedRequest["headers"], name: string): string | undefined {
+    if (headers === undefined) return undefined;
+    if (typeof headers === "string") {
+        const line = headers.split("\r\n").find((l) => l.toLowerCase().startsWith(`${name}:`));
+        return line?.slice(name.length + 1).trim();
+    }
+    if (Array.isArray(headers)) {
+        const at = headers.findIndex((h, i) => i % 2 === 0 && String(h).toLowerCase() === name);
+        return at >= 0 ? String(headers[at + 1]) : undefined;
+    }
+    const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+    return key ? String(headers[key]) : undefined;
+}
+
+function formOf(accept: string | undefined): string {
+    if (!accept) return "json";
+    if (/as=Table/.test(accept)) return "table";
+    if (/as=PartialObjectMetadata/.test(accept)) return "metadata";
+    return "json";
+}
+
+function note(list: string[], value: string): void {
+    if (!list.includes(value)) list.push(value);
+}
+
+function countDecoded(request: TaggedRequest, chunk: Buffer): void {
+    const usage = byStream[request.stream!]!;
+    usage.decodedBytes = (usage.decodedBytes ?? 0) + chunk.length;
+    if (request.isWatch) {
+        let lines = 0;
+        for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
+        usage.events = (usage.events ?? 0) + lines;
+    }
 }
 
 diagnostics.subscribe("undici:request:create", (message) => {
     if (!measuring) return;
     const request = (message as { request: TaggedRequest }).request;
     request.stream = streamOf(request.method, request.path);
-    (byStream[request.stream] ??= { requests: 0, bytes: 0, encodings: [] }).requests++;
+    request.isWatch = request.stream.startsWith("watch ");
+    const usage = (byStream[request.stream] ??= {
+        requests: 0,
+        bytes: 0,
+        decodedBytes: 0,
+        encodings: [],
+        acceptEncodings: [],
+        forms: [],
+        events: 0,
+        lists: 0,
+    });
+    usage.requests++;
+    note(usage.acceptEncodings!, header(request.headers, "accept-encoding") ?? "-");
+    note(usage.forms!, formOf(header(request.headers, "accept")));
+    if (request.stream.startsWith("list ") && !/[?&]continue=/.test(request.path)) usage.lists!++;
 });
 diagnostics.subscribe("undici:request:headers", (message) => {
     const { request, response } = message as {
@@ -71,18 +151,38 @@ diagnostics.subscribe("undici:request:headers", (message) => {
         encoding = [headers["content-encoding"] ?? []].flat()[0];
     }
     const usage = byStream[request.stream]!;
-    if (!usage.encodings.includes(encoding ?? "identity")) usage.encodings.push(encoding ?? "identity");
+    note(usage.encodings, encoding ?? "identity");
+    if (encoding === "gzip") {
+        request.inflate = zlib.createGunzip();
+        request.inflate.on("data", (out: Buffer) => countDecoded(request, out));
+        request.inflate.on("error", () => undefined);
+    }
 });
 diagnostics.subscribe("undici:request:bodyChunkReceived", (message) => {
     const { request, chunk } = message as { request: TaggedRequest; chunk: Buffer };
-    if (request.stream) byStream[request.stream]!.bytes += chunk.length;
+    if (!request.stream) return;
+    byStream[request.stream]!.bytes += chunk.length;
+    if (request.inflate) request.inflate.write(chunk);
+    else countDecoded(request, chunk);
+});
+diagnostics.subscribe("undici:request:trailers", (message) => {
+    const { request } = message as { request: TaggedRequest };
+    request.inflate?.end();
 });
 
 /** A copy of the counts so far. */
 function streams(): Record<string, StreamUsage> {
     const bodies = Object.values(byStream).reduce((sum, u) => sum + u.bytes, 0);
     const copy = Object.fromEntries(
-        Object.entries(byStream).map(([k, u]) => [k, { ...u, encodings: [...u.encodings] }]),
+        Object.entries(byStream).map(([k, u]) => [
+            k,
+            {
+                ...u,
+                encodings: [...u.encodings],
+                acceptEncodings: [...(u.acceptEncodings ?? [])],
+                forms: [...(u.forms ?? [])],
+            },
+        ]),
     );
     return { ...copy, "headers+framing+tls": { requests: 0, bytes: apiBytes() - bodies, encodings: [] } };
 }
@@ -98,7 +198,7 @@ setInterval(() => {
 let atDetection: Record<string, StreamUsage> = {};
 let detectedAt = 0;
 
-export type Mode = "ours" | "seed" | "z2jh" | "pulumi-kubernetes" | "idle" | "user-pods";
+export type Mode = "ours" | "seed" | "z2jh" | "z2jh-fair" | "pulumi-kubernetes" | "idle" | "user-pods";
 
 export interface BenchInputs {
     inputs?: PrePullInputs;
@@ -139,6 +239,14 @@ async function measure(mode: Mode, bench: BenchInputs): Promise<Measured> {
         detected() {
             detectedAt = Date.now();
             atDetection = streams();
+            // What the run holds while it waits, without garbage (run with --expose-gc; a few ms).
+            const gc = (globalThis as { gc?: () => void }).gc;
+            if (gc) {
+                gc();
+                const memory = process.memoryUsage();
+                run.extra.heapUsedAfterGcMb = Math.round(memory.heapUsed / 2 ** 20);
+                run.extra.rssAfterGcMb = Math.round(memory.rss / 2 ** 20);
+            }
         },
         extra: {},
     };
@@ -152,9 +260,9 @@ async function measure(mode: Mode, bench: BenchInputs): Promise<Measured> {
         } else if (mode === "seed") {
             const { seedPrePull } = require("./peers/seed") as typeof import("./peers/seed");
             await seedPrePull(bench.inputs!, run);
-        } else if (mode === "z2jh") {
+        } else if (mode === "z2jh" || mode === "z2jh-fair") {
             const { chartAwaiterPrePull } = require("./peers/z2jh") as typeof import("./peers/z2jh");
-            await chartAwaiterPrePull(bench.inputs!, run);
+            await chartAwaiterPrePull(bench.inputs!, run, { fair: mode === "z2jh-fair" });
         } else {
             const { pulumiKubernetesDaemonSet } =
                 require("./peers/pulumi-kubernetes") as typeof import("./peers/pulumi-kubernetes");

@@ -6,9 +6,12 @@
  *                               that already hold 30-50 images; pulls of 60-300 s; a stock
  *                               controller-manager and kubelet timings. quick: the scenarios the
  *                               bench ran until 2026-11-24 (3 s pulls, fast controllers).
- *   --time-scale F              multiplies every pull time (recorded), so a run fits the machine
+ *   --time-scale F[,F...]       multiplies every pull time (recorded), so a run fits the machine;
+ *                               several: every size at each
  *   --nodes 100,500 --images 1  a subset of the profile's sizes
- *   --peers ours,seed           a subset of ours, seed, z2jh, pulumiKubernetes
+ *   --scenarios 500x1@1,2000x5@0.05   exactly these scenarios (nodes x images @ time scale), in
+ *                               one run, instead of the three options above
+ *   --peers ours,seed           a subset of ours, seed, z2jh, z2jhFair, pulumiKubernetes
  *   --max-parallel N            ours with maxParallelNodes
  *   --append                    adds this run's scenarios to latest.json instead of replacing them
  *   --render-only               rewrites latest.md, latest.svg and the README's results from latest.json
@@ -30,7 +33,10 @@ import { waitFor } from "../harness/scenario";
 import { benchImages } from "./images";
 import {
     apiserverMetrics,
+    apiserverVersion,
     delta,
+    featureGates,
+    FEATURE_GATES,
     observeCreations,
     simulatorMetrics,
     type DaemonSetTimes,
@@ -48,7 +54,13 @@ const run = promisify(execFile);
 const resultsDir = path.join(repoRoot, "bench", "results");
 const readmePath = path.join(repoRoot, "README.md");
 const NAMESPACE = "default";
-const MODES: Record<Peer, Mode> = { ours: "ours", seed: "seed", z2jh: "z2jh", pulumiKubernetes: "pulumi-kubernetes" };
+const MODES: Record<Peer, Mode> = {
+    ours: "ours",
+    seed: "seed",
+    z2jh: "z2jh",
+    z2jhFair: "z2jh-fair",
+    pulumiKubernetes: "pulumi-kubernetes",
+};
 
 interface Bench {
     profile: Profile;
@@ -71,7 +83,8 @@ interface ClusterUnderTest {
 
 /** Runs bench/run-one.js in a process of its own and returns the JSON line it prints last. */
 async function runOne<T>(mode: Mode, inputs: BenchInputs): Promise<T> {
-    const { stdout } = await run(process.execPath, [path.join(__dirname, "run-one.js"), mode], {
+    // --expose-gc: the measured process reads its heap after a forced GC once presence is decided.
+    const { stdout } = await run(process.execPath, ["--expose-gc", path.join(__dirname, "run-one.js"), mode], {
         cwd: repoRoot,
         env: { ...process.env, BENCH_INPUTS: JSON.stringify(inputs) },
         maxBuffer: 64 * 1024 * 1024,
@@ -191,7 +204,13 @@ async function userPods(
 
 /** The DaemonSet each pre-pull creates, by the name it gives it. */
 function daemonSetOf(peer: Peer, ownerId: string): string {
-    const suffix: Record<Peer, string> = { ours: "", seed: "-seed", z2jh: "-z2jh", pulumiKubernetes: "-pk8s" };
+    const suffix: Record<Peer, string> = {
+        ours: "",
+        seed: "-seed",
+        z2jh: "-z2jh",
+        z2jhFair: "-z2jh",
+        pulumiKubernetes: "-pk8s",
+    };
     return peer === "ours" ? daemonSetName(ownerId) : `${ownerId}${suffix[peer]}`;
 }
 
@@ -327,7 +346,12 @@ async function scenario(
         warm: reference.warm,
         warmUserPodStartP50Seconds: finite(reference.warm.scheduledToRunning.p50),
         warmUserPodStartP99Seconds: finite(reference.warm.scheduledToRunning.p99),
-        baselines: { seed: results.seed, z2jh: results.z2jh, pulumiKubernetes: results.pulumiKubernetes },
+        baselines: {
+            seed: results.seed,
+            z2jh: results.z2jh,
+            z2jhFair: results.z2jhFair,
+            pulumiKubernetes: results.pulumiKubernetes,
+        },
     };
 }
 
@@ -354,6 +378,54 @@ async function startCluster(bench: Bench, nodes: number, args: string[]): Promis
     }
 }
 
+interface PlannedCluster {
+    nodes: number;
+    timeScale: number;
+    imageCounts: number[];
+}
+
+/** The clusters to start, in order, from --scenarios or from --nodes, --images and --time-scale. */
+function plannedClusters(
+    values: { scenarios?: string; nodes?: string; images?: string; "time-scale"?: string },
+    profile: Profile,
+): PlannedCluster[] {
+    const positive = (text: string, what: string) => {
+        const value = Number(text);
+        if (!(value > 0)) throw new Error(`${what} must be a positive number, got ${text}`);
+        return value;
+    };
+    const clusters: PlannedCluster[] = [];
+    const add = (nodes: number, images: number, timeScale: number) => {
+        const cluster = clusters.find((c) => c.nodes === nodes && c.timeScale === timeScale);
+        if (cluster) cluster.imageCounts.push(images);
+        else clusters.push({ nodes, timeScale, imageCounts: [images] });
+    };
+    if (values.scenarios) {
+        for (const spec of values.scenarios.split(",")) {
+            const match = /^(\d+)x(\d+)@([\d.]+)$/.exec(spec.trim());
+            if (!match) throw new Error(`--scenarios: "${spec}" is not NODESxIMAGES@TIMESCALE (e.g. 500x1@0.05)`);
+            add(Number(match[1]), Number(match[2]), positive(match[3]!, "--scenarios' time scale"));
+        }
+        return clusters;
+    }
+    // Each takes one number or a comma-separated list: --nodes 10,100 --images 1,5.
+    const list = (text: string | undefined, fallback: number[]) => (text ? text.split(",").map(Number) : fallback);
+    const scales = (values["time-scale"] ?? "1").split(",").map((t) => positive(t, "--time-scale"));
+    for (const timeScale of scales) {
+        for (const nodes of list(values.nodes, profile.nodeCounts)) {
+            for (const images of list(values.images, profile.imageCounts)) add(nodes, images, timeScale);
+        }
+    }
+    return clusters;
+}
+
+/** The apiserver's version and the feature gates that change what it sends (its own metrics say). */
+async function apiserverIdentity(kc: TestCluster["kc"]): Promise<RunInfo["apiserver"]> {
+    const version = await apiserverVersion(kc);
+    const gates = await featureGates(kc, FEATURE_GATES);
+    return { version, featureGates: gates };
+}
+
 function readResults(): BenchResults {
     return JSON.parse(readFileSync(path.join(resultsDir, "latest.json"), "utf8")) as BenchResults;
 }
@@ -363,6 +435,7 @@ async function main(): Promise<void> {
         options: {
             profile: { type: "string", default: "realistic" },
             "time-scale": { type: "string", default: "1" },
+            scenarios: { type: "string" },
             nodes: { type: "string" },
             images: { type: "string" },
             peers: { type: "string" },
@@ -378,24 +451,20 @@ async function main(): Promise<void> {
     }
     const profile = PROFILES[values.profile as ProfileName];
     if (!profile) throw new Error(`--profile must be one of ${Object.keys(PROFILES).join(", ")}`);
-    const timeScale = Number(values["time-scale"]);
-    if (!(timeScale > 0)) throw new Error(`--time-scale must be a positive number, got ${values["time-scale"]}`);
-    // Each takes one number or a comma-separated list: --nodes 10,100 --images 1,5.
-    const list = (text: string | undefined, fallback: number[]) => (text ? text.split(",").map(Number) : fallback);
+    const clusters = plannedClusters(values, profile);
+    const timeScales = [...new Set(clusters.map((c) => c.timeScale))];
     const peers = values.peers ? (values.peers.split(",") as Peer[]) : PEERS;
     const unknown = peers.filter((p) => !PEERS.includes(p));
     if (unknown.length > 0) throw new Error(`--peers: unknown ${unknown.join(", ")}; known: ${PEERS.join(", ")}`);
     if (!peers.includes("ours")) throw new Error("--peers must include ours");
     const bench: Bench = {
         profile,
-        timeScale,
+        timeScale: timeScales[0]!,
         // The order of PEERS: the seed first, so that it never meets nodes with more images than ours.
         peers: PEERS.filter((p) => peers.includes(p)),
         maxParallelNodes: values["max-parallel"] ? Number(values["max-parallel"]) : undefined,
         runId: Date.now().toString(36),
     };
-    const nodeCounts = list(values.nodes, profile.nodeCounts);
-    const imageCounts = list(values.images, profile.imageCounts);
 
     const previous = values.append ? readResults() : { runs: [], records: [] };
     const records: BenchRecord[] = [...previous.records];
@@ -403,7 +472,7 @@ async function main(): Promise<void> {
         date: new Date().toISOString(),
         arguments: process.argv.slice(2),
         profile: profile.name,
-        timeScale,
+        timeScales,
         nodeOptions: process.env.NODE_OPTIONS || undefined,
         commit: (await run("git", ["rev-parse", "HEAD"], { cwd: repoRoot })).stdout.trim(),
         uncommittedProductFiles: (await run("git", ["status", "--short", "components"], { cwd: repoRoot })).stdout
@@ -413,7 +482,7 @@ async function main(): Promise<void> {
         moduleFloorRssMb: (await runOne<Measured>("idle", {})).peakRssMb,
         harness: {
             clusterArguments: Object.fromEntries(
-                nodeCounts.map((n) => [String(n), clusterArguments(profile, n, timeScale)]),
+                clusters.map((c) => [`${c.nodes}@${c.timeScale}`, clusterArguments(profile, c.nodes, c.timeScale)]),
             ),
             changedFromStock: profile.changedFromStock,
         },
@@ -425,12 +494,14 @@ async function main(): Promise<void> {
         bench.engine = { envVars: engine.envVars, cliRoot: path.dirname(path.dirname(engine.command.command)) };
     }
     try {
-        for (const nodes of nodeCounts) {
+        for (const { nodes, timeScale, imageCounts } of clusters) {
+            bench.timeScale = timeScale;
             const args = clusterArguments(profile, nodes, timeScale);
             const under = await startCluster(bench, nodes, args);
             runInfo.harness.simulator ??= JSON.parse(
                 readFileSync(path.join(under.cluster.dir, "simulator.json"), "utf8"),
             ) as Record<string, unknown>;
+            runInfo.apiserver ??= await apiserverIdentity(under.cluster.kc);
             try {
                 const reference = await referenceUserPods(under, bench, under.preloadReportedAt);
                 for (const images of imageCounts) {

@@ -19,7 +19,7 @@ export function peersThatRan(record: BenchRecord): Peer[] {
 }
 
 export function byScenario(records: BenchRecord[]): BenchRecord[] {
-    return [...records].sort((a, b) => a.nodes - b.nodes || a.images - b.images);
+    return [...records].sort((a, b) => a.nodes - b.nodes || a.images - b.images || a.timeScale - b.timeScale);
 }
 
 export function median(values: number[]): number {

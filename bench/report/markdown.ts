@@ -1,6 +1,7 @@
 /** latest.md: how and where the run was measured, every table, and the verdicts. */
 import type { BenchResults } from "../results-model";
-import { apiserverTable, detailTable, mainTable, memoryTable, runLine, streamTable } from "./tables";
+import { fitTable, timeScaleTable } from "./fit";
+import { apiserverTable, detailTable, mainTable, memorySlope, memoryTable, runLine, streamTable } from "./tables";
 import { verdicts, verdictTable, type NoopUp } from "./verdicts";
 
 export function markdown(results: BenchResults, noopUp?: NoopUp): string {
@@ -21,19 +22,29 @@ export function markdown(results: BenchResults, noopUp?: NoopUp): string {
         "",
         "Targets, from this run:",
         "",
-        verdictTable(verdicts(records, noopUp)),
+        verdictTable(verdicts(records, noopUp, runs.at(-1)?.moduleFloorRssMb)),
         "",
         "Per pre-pull, besides (the DaemonSet controller's pod-creation floor is part of every floor; `extra` holds each peer's own figures):",
         "",
         detailTable(records),
         "",
-        "Wire bytes by stream for the pre-pulls measured in their own process: response bodies as received, total (until presence was decided), requests, response encoding; headers+framing+tls is what the sockets carried beyond the bodies. The @pulumi/kubernetes provider's traffic is counted whole, at a TCP proxy in front of the apiserver:",
+        "Bytes while waiting, fitted over every scenario of this run as fixed + perNode·N + perNodeImage·N·I + perNodeSecond·N·T (N nodes, I images, T seconds waited): what a pre-pull pays per node and per image pulled, apart from what grows with wall time. A shorter time scale shrinks T, which flatters whoever pays by the second:",
+        "",
+        fitTable(records),
+        "",
+        "The same scenario at each time scale it ran at:",
+        "",
+        timeScaleTable(records),
+        "",
+        "Wire bytes by stream until presence was decided, for the pre-pulls measured in their own process (response bodies as received and decoded; the forms and encodings asked for and received; watch events; lists started, of which all but the first of a stream are re-lists). headers+framing+tls is what the sockets carried beyond the bodies. The @pulumi/kubernetes provider's traffic is counted whole, at a TCP proxy in front of the apiserver:",
         "",
         streamTable(records),
         "",
-        "Peak memory by kind (sampled every 100 ms; the RSS column above is the kernel's exact peak):",
+        "Memory: peaks by kind (sampled every 100 ms; the RSS column above is the kernel's exact peak), the heap and RSS after a forced GC once presence was decided (what the run holds while it waits), and the peak above the module floor (a process that only loads the provider and @kubernetes/client-node):",
         "",
-        memoryTable(records),
+        memoryTable(records, runs.at(-1)?.moduleFloorRssMb),
+        "",
+        memorySlope(records),
         "",
         "The apiserver's metrics around each pre-pull (deltas; request counts and LIST sizes are the pre-pull's own, watch events are summed over every watcher, including the controllers, the scheduler and the simulator):",
         "",

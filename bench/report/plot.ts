@@ -6,6 +6,7 @@ const COLORS: Record<Peer | "cold", string> = {
     ours: "#1f77b4",
     seed: "#d62728",
     z2jh: "#2ca02c",
+    z2jhFair: "#17becf",
     pulumiKubernetes: "#9467bd",
     cold: "#7f7f7f",
 };

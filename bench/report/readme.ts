@@ -20,7 +20,7 @@ export function readmeSection(results: BenchResults, noopUp?: NoopUp): string {
         "",
         "Targets:",
         "",
-        verdictTable(verdicts(results.records, noopUp)),
+        verdictTable(verdicts(results.records, noopUp, results.runs.at(-1)?.moduleFloorRssMb)),
     ].join("\n");
 }
 

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { README_MARKERS, readmeSection, readNoopUp, replaceReadmeSection } from "../../bench/report";
 import type { BenchResults } from "../../bench/results-model";
+import { fitBytes, predict } from "../../bench/report/fit";
 
 const root = path.resolve(__dirname, "../..");
 const resultsDir = path.join(root, "bench", "results");
@@ -37,5 +38,38 @@ describe("bench report: the README's results", () => {
             readme === expected,
             "README.md's bench results differ from latest.json: run `npm run bench -- --render-only`",
         );
+    });
+});
+
+describe("bench report: bytes fitted apart from the time scale", () => {
+    const truth = { fixed: 50_000, perNode: 1_100, perNodeImage: 1_500, perNodeSecond: 30 };
+    const point = (nodes: number, images: number, seconds: number) => ({
+        nodes,
+        images,
+        seconds,
+        bytes: predict({ ...truth, points: 0, worstMiss: 0 }, { nodes, images, seconds }),
+    });
+
+    it("recovers what a pre-pull pays per node, per node-image and per node-second", () => {
+        const points = [
+            point(100, 1, 20),
+            point(100, 5, 70),
+            point(500, 1, 40),
+            point(500, 5, 90),
+            point(2000, 1, 120),
+            point(2000, 1, 400),
+            point(500, 1, 330),
+        ];
+        const fit = fitBytes(points)!;
+        assert.ok(Math.abs(fit.perNode - truth.perNode) < 1, `per node ${fit.perNode}`);
+        assert.ok(Math.abs(fit.perNodeImage - truth.perNodeImage) < 1, `per node-image ${fit.perNodeImage}`);
+        assert.ok(Math.abs(fit.perNodeSecond - truth.perNodeSecond) < 0.01, `per node-second ${fit.perNodeSecond}`);
+        assert.ok(fit.worstMiss < 1e-6);
+    });
+
+    it("fits nothing from too few points or points that cannot tell the terms apart", () => {
+        assert.equal(fitBytes([point(100, 1, 20), point(500, 1, 40)]), undefined);
+        // Every point has the same images per node and the same wait: N and N·I cannot be told apart.
+        assert.equal(fitBytes([1, 2, 3, 4, 5].map((k) => point(100 * k, 1, 20))), undefined);
     });
 });
