@@ -128,21 +128,25 @@ func (img *heldImage) recordPull(repo string, secrets []podSecret) {
 }
 
 type nodeState struct {
-	index          int
-	hostIP         string
-	store          map[string]*heldImage // by image ID
-	preloaded      map[string]bool       // annotation entries already applied
-	inflight       map[string]time.Time  // image ID -> when its pull ends
-	pullFreeAt     time.Time             // serialized pulls: when the puller is free
-	pool           *pullPool             // parallel pulls (serializeImagePulls: false)
-	cache          []v1.ContainerImage   // the kubelet's image list, as it will be reported
-	cacheAt        time.Time
-	lastWrite      time.Time // the last status sync, written or not
-	lastReport     time.Time // the last status actually written
-	lease          *coordinationv1.Lease
-	leaseAt        time.Time
-	initialPosted  bool
-	stopped        bool // heartbeats stopped by annotation (a dead kubelet)
+	index         int
+	hostIP        string
+	store         map[string]*heldImage // by image ID
+	preloaded     map[string]bool       // annotation entries already applied
+	inflight      map[string]time.Time  // image ID -> when its pull ends
+	pullFreeAt    time.Time             // serialized pulls: when the puller is free
+	pool          *pullPool             // parallel pulls (serializeImagePulls: false)
+	cache         []v1.ContainerImage   // the kubelet's image list, as it will be reported
+	cacheAt       time.Time
+	lastWrite     time.Time // the last status sync, written or not
+	lastReport    time.Time // the last status actually written
+	lease         *coordinationv1.Lease
+	leaseAt       time.Time
+	initialPosted bool
+	stopped       bool // heartbeats stopped by annotation (a dead kubelet)
+	// Each kubelet records its events through a broadcaster of its own (a queue of 1,000 events
+	// and one writer), as the kubelet's makeEventRecorder does: one shared by every simulated
+	// node drops events once thousands of pods start at once, which no real cluster does.
+	bcast          record.EventBroadcaster
 	recorder       record.EventRecorder
 	fillersApplied bool
 }
@@ -156,7 +160,6 @@ type simulator struct {
 	nodeInf  cache.SharedIndexInformer
 	podQ     workqueue.TypedRateLimitingInterface[string]
 	nodeQ    workqueue.TypedRateLimitingInterface[string]
-	bcast    record.EventBroadcaster
 	mu       sync.Mutex
 	nodes    map[string]*nodeState
 	pods     map[string]*podState
@@ -228,8 +231,6 @@ func newSimulator(cs kubernetes.Interface, cfg simConfig, content *contentSource
 		DeleteFunc: enqueueNode,
 	})
 
-	s.bcast = record.NewBroadcaster()
-	s.bcast.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
 	return s
 }
 
@@ -316,13 +317,16 @@ func (s *simulator) nodeStateLocked(name string) *nodeState {
 	if ns == nil {
 		s.nextNode++
 		idx := s.nextNode
+		bcast := record.NewBroadcaster()
+		bcast.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: s.cs.CoreV1().Events("")})
 		ns = &nodeState{
 			index:     idx,
 			hostIP:    net.IPv4(100, byte(64+(idx>>16)&0x3f), byte(idx>>8), byte(idx)).String(),
 			store:     map[string]*heldImage{},
 			preloaded: map[string]bool{},
 			inflight:  map[string]time.Time{},
-			recorder:  s.bcast.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: name}),
+			bcast:     bcast,
+			recorder:  bcast.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: name}),
 		}
 		s.nodes[name] = ns
 		s.m.nodesAdopted.Add(1)
@@ -476,6 +480,9 @@ func (s *simulator) syncNode(ctx context.Context, name string) (time.Duration, e
 	if !exists {
 		// The node object is gone; its pods are the pod garbage collector's business.
 		s.mu.Lock()
+		if ns := s.nodes[name]; ns != nil {
+			ns.bcast.Shutdown()
+		}
 		delete(s.nodes, name)
 		s.mu.Unlock()
 		return 0, nil
