@@ -1,6 +1,6 @@
 /**
  * One measured run in its own process, so that its peak RSS and API traffic are its own. Modes:
- * `ours` (the provider's create), `seed`, `z2jh`, `z2jh-fair` and `pulumi-kubernetes` (the peers, ./peers),
+ * `ours` (the provider's create), `ours-engine` (the component in a real `pulumi up`), `seed`, `z2jh`, `z2jh-fair` and `pulumi-kubernetes` (the peers, ./peers),
  * `idle` (loads what the provider loads and does nothing: the RSS floor of the modules) and
  * `user-pods` (./user-pods). Reads BENCH_INPUTS, prints one JSON line.
  */
@@ -198,7 +198,7 @@ setInterval(() => {
 let atDetection: Record<string, StreamUsage> = {};
 let detectedAt = 0;
 
-export type Mode = "ours" | "seed" | "z2jh" | "z2jh-fair" | "pulumi-kubernetes" | "idle" | "user-pods";
+export type Mode = "ours" | "ours-engine" | "seed" | "z2jh" | "z2jh-fair" | "pulumi-kubernetes" | "idle" | "user-pods";
 
 export interface BenchInputs {
     inputs?: PrePullInputs;
@@ -257,6 +257,9 @@ async function measure(mode: Mode, bench: BenchInputs): Promise<Measured> {
             loadClientLibrary();
         } else if (mode === "ours") {
             await ours(bench.inputs!, run);
+        } else if (mode === "ours-engine") {
+            const { oursThroughEngine } = require("./peers/ours-engine") as typeof import("./peers/ours-engine");
+            await oursThroughEngine(bench.inputs!, bench.engine!, run);
         } else if (mode === "seed") {
             const { seedPrePull } = require("./peers/seed") as typeof import("./peers/seed");
             await seedPrePull(bench.inputs!, run);

@@ -13,6 +13,8 @@
  *                               one run, instead of the three options above
  *   --peers ours,seed           a subset of ours, seed, z2jh, z2jhFair, pulumiKubernetes
  *   --max-parallel N            ours with maxParallelNodes
+ *   --engine-memory N           at scenarios of N nodes or more, also ours in a real `pulumi up`:
+ *                               the dynamic-provider process's peak RSS
  *   --append                    adds this run's scenarios to latest.json instead of replacing them
  *   --render-only               rewrites latest.md, latest.svg and the README's results from latest.json
  *
@@ -24,7 +26,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as pause } from "node:timers/promises";
 import { parseArgs, promisify } from "node:util";
-import { daemonSetName, ownerSelector } from "../components/rules/daemonset";
+import { daemonSetName } from "../components/rules/daemonset";
 import { prePullProvider } from "../components/pulumi/provider";
 import { DEFAULT_PAUSE_IMAGE, type PrePullInputs } from "../components/rules/inputs";
 import { privateCluster, repoRoot, SIM, stopCluster, type TestCluster } from "../harness/cluster";
@@ -45,7 +47,6 @@ import {
 import type { EngineSettings } from "./peers/pulumi-kubernetes";
 import { clusterArguments, preloadedImagesAnnotation, PROFILES, type Profile, type ProfileName } from "./profiles";
 import { save } from "./report";
-import { watchPodTableRows } from "./table-watch";
 import { PEERS, type BenchRecord, type BenchResults, type Peer, type PeerResult, type RunInfo } from "./results-model";
 import type { BenchInputs, Measured, Mode } from "./run-one";
 import type { UserPodStart, UserPodsInputs } from "./user-pods";
@@ -67,6 +68,8 @@ interface Bench {
     timeScale: number;
     peers: Peer[];
     maxParallelNodes?: number;
+    /** From this many nodes on, ours also runs in a real `pulumi up` (its provider process's memory). */
+    engineMemoryNodes?: number;
     /** Makes this run's image tags and pod names unique. */
     runId: string;
     engine?: EngineSettings;
@@ -234,10 +237,6 @@ async function measurePeer(
             ...(peer === "ours" && bench.maxParallelNodes ? { maxParallelNodes: bench.maxParallelNodes } : {}),
         },
     )) as { inputs: PrePullInputs };
-    const tableRows =
-        peer === "ours"
-            ? await watchPodTableRows(under.cluster.kc, NAMESPACE, ownerSelector(String(inputs.ownerId)))
-            : undefined;
     const before = await apiserverMetrics(under.cluster.kc);
     const measured = await runOne<Measured>(MODES[peer], {
         inputs,
@@ -246,12 +245,6 @@ async function measurePeer(
     });
     const apiserver = delta(before, await apiserverMetrics(under.cluster.kc));
     const daemonSet = daemonSetOf(peer, String(inputs.ownerId));
-    if (tableRows) {
-        tableRows.stop();
-        // Body bytes, to compare with the "watch pods" stream's body bytes.
-        measured.extra.podWatchBodyBytesWaiting = measured.streamsAtDetection["watch pods"]?.bytes ?? 0;
-        measured.extra.podTableRowsBodyBytesWaiting = tableRows.bytesBefore(measured.detectedAt);
-    }
     // Read at once: a pre-pull that returned early has its pods deleted, and their pulls never end.
     const lastPull = (await simulatorMetrics(under.metricsUrl)).lastPullCompletedUnixNano / 1e6;
     const floorAt = lastPull > measured.startedAt ? lastPull : undefined;
@@ -281,6 +274,24 @@ async function measurePeer(
         extra: measured.extra,
         error: measured.error,
     };
+}
+
+/** Ours in a real `pulumi up` of the component, with fresh images: the engine's figures only. */
+async function oursInEngine(under: ClusterUnderTest, bench: Bench, nodes: number): Promise<Record<string, number>> {
+    const label = `engine-${nodes}x1-${bench.runId}`;
+    const { inputs } = (await prePullProvider.check!(
+        {},
+        {
+            images: benchImages(label, 1),
+            namespace: NAMESPACE,
+            kubeconfig: under.cluster.kubeconfig,
+            timeoutSeconds: timeoutSeconds(bench, nodes, 1),
+        },
+    )) as { inputs: PrePullInputs };
+    const measured = await runOne<Measured>("ours-engine", { inputs, engine: bench.engine });
+    if (measured.error) log(`ours in pulumi up failed: ${measured.error}`);
+    await clearNamespace(under);
+    return measured.extra;
 }
 
 interface Reference {
@@ -329,6 +340,11 @@ async function scenario(
         );
     }
     const ours = results.ours!;
+    if (bench.engineMemoryNodes !== undefined && nodes >= bench.engineMemoryNodes && images === 1) {
+        log(`${nodes} nodes x 1 image: ours in a real pulumi up (its provider process's memory)`);
+        await waitForQuiet(under, bench.profile, true);
+        Object.assign(ours.extra, await oursInEngine(under, bench, nodes));
+    }
     return {
         profile: bench.profile.name,
         timeScale: bench.timeScale,
@@ -440,6 +456,7 @@ async function main(): Promise<void> {
             images: { type: "string" },
             peers: { type: "string" },
             "max-parallel": { type: "string" },
+            "engine-memory": { type: "string" },
             append: { type: "boolean", default: false },
             "render-only": { type: "boolean", default: false },
         },
@@ -463,6 +480,7 @@ async function main(): Promise<void> {
         // The order of PEERS: the seed first, so that it never meets nodes with more images than ours.
         peers: PEERS.filter((p) => peers.includes(p)),
         maxParallelNodes: values["max-parallel"] ? Number(values["max-parallel"]) : undefined,
+        engineMemoryNodes: values["engine-memory"] ? Number(values["engine-memory"]) : undefined,
         runId: Date.now().toString(36),
     };
 
@@ -488,7 +506,7 @@ async function main(): Promise<void> {
         },
     };
     const runs: RunInfo[] = [...previous.runs, runInfo];
-    if (bench.peers.includes("pulumiKubernetes")) {
+    if (bench.peers.includes("pulumiKubernetes") || bench.engineMemoryNodes !== undefined) {
         const engine = await sharedEngine();
         // PulumiCommand.get wants the installation root, the directory above bin/pulumi.
         bench.engine = { envVars: engine.envVars, cliRoot: path.dirname(path.dirname(engine.command.command)) };

@@ -15,9 +15,11 @@
  *   --peers ours,ours-parallel,seed,z2jh   (z2jh: the chart's awaiter started after the DaemonSet's
  *                            first status, as in a chart upgrade; see bench/peers/z2jh.ts)
  *
- * When a node is warm comes from the kubelet's own Pulled events (the simulator writes them as a
- * kubelet does), not from when a peer says it is done; the floor of a node is its largest single
- * pull ("in X" of its Pulled events: the best any pre-puller could do there), the serialized
+ * When a node is warm comes from the pre-pull pods themselves, watched from the bench's process:
+ * a pull container starts once its image is on the node, so a node is warm when every image's
+ * container on it has started (the kubelet's timestamps), not when a peer says it is done. The
+ * floor of a node is its largest single pull ("in X" of the kubelet's Pulled events, which the
+ * simulator writes as a kubelet does: the best any pre-puller could do there), the serialized
  * floor the sum of its pulls. Prints a table and writes bench/results/warm-<date>-<sizes>-nodes.{json,md}.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -32,6 +34,7 @@ import type { PeerRun } from "./peers/peer";
 import { seedPrePull } from "./peers/seed";
 import { chartAwaiterPrePull } from "./peers/z2jh";
 import { preloadedImagesAnnotation } from "./profiles";
+import type * as k8s from "@kubernetes/client-node" with { "resolution-mode": "import" };
 
 type Peer = "ours" | "ours-parallel" | "seed" | "z2jh";
 type Kubelet = "serialized" | "parallel";
@@ -55,9 +58,11 @@ interface RunResult {
     peer: Peer;
     /** When the peer returned (for the seed and the chart: when it said the nodes were warm). */
     returnedSeconds: number;
-    /** Nodes warm by the kubelet's events once the peer returned, and how many were not. */
+    /** Nodes warm (by their pods) once the peer returned, and how many were not. */
     warmNodes: number;
     coldNodes: number;
+    /** Warm nodes left out of the ratios: a Pulled event of theirs is missing, so their floor is unknown. */
+    withoutPullRecord: number;
     /** Over the warm nodes: warm time and warm time / largest single pull, p50 and max. */
     warmSecondsP50: number;
     warmSecondsMax: number;
@@ -124,8 +129,55 @@ async function eventsOf(cluster: TestCluster, reason: string) {
     return items;
 }
 
-/** Per node, from the kubelet's Pulled events of these images. */
-async function nodeWarmth(cluster: TestCluster, images: string[], startedAt: number): Promise<Map<string, NodeWarm>> {
+/**
+ * The pods of the namespace as last seen (a deleted pod as it was before its deletion): the
+ * pre-pull pods are gone soon after a peer returns, and their container times with them.
+ */
+async function watchPods(cluster: TestCluster): Promise<{ pods: Map<string, k8s.V1Pod>; stop: () => void }> {
+    const pods = new Map<string, k8s.V1Pod>();
+    const informer = cluster.lib.makeInformer(cluster.kc, `/api/v1/namespaces/${NAMESPACE}/pods`, () =>
+        cluster.core.listNamespacedPod({ namespace: NAMESPACE }),
+    );
+    const keep = (pod: k8s.V1Pod) => pods.set(pod.metadata?.uid ?? "", pod);
+    informer.on("add", keep);
+    informer.on("update", keep);
+    await informer.start();
+    return { pods, stop: () => void informer.stop() };
+}
+
+/** When each node had each image: the start of the first container using it there, from the pods seen. */
+function imagesPresentAt(pods: Iterable<k8s.V1Pod>, images: string[]): Map<string, Map<string, number>> {
+    const byNode = new Map<string, Map<string, number>>();
+    for (const pod of pods) {
+        const node = pod.spec?.nodeName;
+        if (!node) continue;
+        const specs = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+        const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+        for (const status of statuses) {
+            const image = specs.find((c) => c.name === status.name)?.image;
+            const started = status.state?.running?.startedAt ?? status.state?.terminated?.startedAt;
+            if (!image || !images.includes(image) || !started) continue;
+            const at = new Date(started).getTime();
+            if (!(at > 0)) continue;
+            const present = byNode.get(node) ?? new Map<string, number>();
+            present.set(image, Math.min(at, present.get(image) ?? Infinity));
+            byNode.set(node, present);
+        }
+    }
+    return byNode;
+}
+
+/**
+ * Per node: when it was warm (every image's container started, from the pods) and its pulls' own
+ * times (the kubelet's Pulled events); a node that is warm by its pods but lacks a Pulled event of
+ * an image has no floor and is counted apart.
+ */
+async function nodeWarmth(
+    cluster: TestCluster,
+    pods: Iterable<k8s.V1Pod>,
+    images: string[],
+    startedAt: number,
+): Promise<{ warm: Map<string, NodeWarm>; withoutPullRecord: number }> {
     const firstPulling = new Map<string, number>();
     for (const e of await eventsOf(cluster, "Pulling")) {
         const m = /^Pulling image "([^"]+)"/.exec(e.message ?? "");
@@ -133,29 +185,34 @@ async function nodeWarmth(cluster: TestCluster, images: string[], startedAt: num
         const at = new Date(e.firstTimestamp ?? e.eventTime ?? 0).getTime();
         firstPulling.set(e.source.host, Math.min(at, firstPulling.get(e.source.host) ?? Infinity));
     }
-    const byNode = new Map<string, { ends: number[]; took: number[] }>();
+    const byNode = new Map<string, { took: number[] }>();
     for (const e of await eventsOf(cluster, "Pulled")) {
         const m = /^Successfully pulled image "([^"]+)" in ([\d.]+)(m?s) /.exec(e.message ?? "");
         if (!m || !images.includes(m[1]!) || !e.source?.host) continue;
         const took = Number(m[2]) / (m[3] === "ms" ? 1000 : 1);
-        const end = new Date(e.lastTimestamp ?? e.eventTime ?? 0).getTime();
-        const entry = byNode.get(e.source.host) ?? { ends: [], took: [] };
-        entry.ends.push(end);
+        const entry = byNode.get(e.source.host) ?? { took: [] };
         entry.took.push(took);
         byNode.set(e.source.host, entry);
     }
     const result = new Map<string, NodeWarm>();
-    for (const [node, { ends, took }] of byNode) {
-        if (took.length < images.length) continue; // not warm
+    let withoutPullRecord = 0;
+    for (const [node, present] of imagesPresentAt(pods, images)) {
+        if (present.size < images.length) continue; // not warm
+        const warmAt = Math.max(...present.values());
+        const pulls = byNode.get(node);
+        if (!pulls || pulls.took.length < images.length) {
+            withoutPullRecord++;
+            continue;
+        }
         result.set(node, {
             node,
-            warmSeconds: (Math.max(...ends) - startedAt) / 1000,
-            warmFromFirstPullSeconds: (Math.max(...ends) - (firstPulling.get(node) ?? startedAt)) / 1000,
-            largestPullSeconds: Math.max(...took),
-            sumOfPullsSeconds: took.reduce((a, b) => a + b, 0),
+            warmSeconds: (warmAt - startedAt) / 1000,
+            warmFromFirstPullSeconds: (warmAt - (firstPulling.get(node) ?? startedAt)) / 1000,
+            largestPullSeconds: Math.max(...pulls.took),
+            sumOfPullsSeconds: pulls.took.reduce((a, b) => a + b, 0),
         });
     }
-    return result;
+    return { warm: result, withoutPullRecord };
 }
 
 async function runPeer(inputs: PrePullInputs, peer: Peer): Promise<void> {
@@ -243,6 +300,7 @@ async function main(): Promise<void> {
                         },
                     )) as { inputs: PrePullInputs };
                     log(`${peer}: ${nodes} nodes x ${imageCount} images, ${kubelet} kubelets`);
+                    const watched = await watchPods(cluster);
                     const t0 = Date.now();
                     let error: string | undefined;
                     try {
@@ -254,7 +312,9 @@ async function main(): Promise<void> {
                     const returnedSeconds = (Date.now() - t0) / 1000;
                     // The kubelets' events are written within a second or two of the pull's end.
                     await new Promise((r) => setTimeout(r, 3000));
-                    const warm = [...(await nodeWarmth(cluster, images, t0)).values()];
+                    watched.stop();
+                    const warmth = await nodeWarmth(cluster, watched.pods.values(), images, t0);
+                    const warm = [...warmth.warm.values()];
                     const ratios = warm.map((w) => w.warmSeconds / w.largestPullSeconds);
                     const kubeletRatios = warm.map((w) => w.warmFromFirstPullSeconds / w.largestPullSeconds);
                     const result: RunResult = {
@@ -263,8 +323,9 @@ async function main(): Promise<void> {
                         images: imageCount,
                         peer,
                         returnedSeconds: round(returnedSeconds),
-                        warmNodes: warm.length,
-                        coldNodes: nodes - warm.length,
+                        warmNodes: warm.length + warmth.withoutPullRecord,
+                        coldNodes: nodes - warm.length - warmth.withoutPullRecord,
+                        withoutPullRecord: warmth.withoutPullRecord,
                         warmSecondsP50: round(
                             percentile(
                                 warm.map((w) => w.warmSeconds),
@@ -297,7 +358,7 @@ async function main(): Promise<void> {
         "| kubelets | nodes | images | peer | returned (s) | warm nodes | warm p50 / max (s) | warm / largest pull, p50 / max | from first pull: warm / largest, p50 / max | sum of pulls p50 (s) |";
     const rows = results.map(
         (r) =>
-            `| ${r.kubelet} | ${r.nodes} | ${r.images} | ${r.peer} | ${r.returnedSeconds} | ${r.warmNodes}/${r.nodes} | ${shown(r.warmSecondsP50)} / ${shown(r.warmSecondsMax)} | ${shown(r.ratioToLargestP50)} / ${shown(r.ratioToLargestMax)} | ${shown(r.ratioFromFirstPullP50)} / ${shown(r.ratioFromFirstPullMax)} | ${shown(r.sumOfPullsP50)} |` +
+            `| ${r.kubelet} | ${r.nodes} | ${r.images} | ${r.peer} | ${r.returnedSeconds} | ${r.warmNodes}/${r.nodes}${r.withoutPullRecord ? ` (${r.withoutPullRecord} without a Pulled record)` : ""} | ${shown(r.warmSecondsP50)} / ${shown(r.warmSecondsMax)} | ${shown(r.ratioToLargestP50)} / ${shown(r.ratioToLargestMax)} | ${shown(r.ratioFromFirstPullP50)} / ${shown(r.ratioFromFirstPullMax)} | ${shown(r.sumOfPullsP50)} |` +
             (r.error ? ` ${r.error}` : ""),
     );
     const table = [header, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", ...rows].join("\n");

@@ -105,6 +105,15 @@ export function nodesToKeepOut(nodes: readonly Node[], constraints: SchedulingCo
     return out.sort();
 }
 
+/**
+ * The label selector of the nodes `nodeSelector` selects (`k=v,...`), for lists and watches of
+ * nodes; undefined without one. Every eligible node matches it.
+ */
+export function nodeLabelSelector(constraints: SchedulingConstraints): string | undefined {
+    const entries = Object.entries(constraints.nodeSelector ?? {});
+    return entries.length === 0 ? undefined : entries.map(([key, value]) => `${key}=${value}`).join(",");
+}
+
 export function isEligible(node: Node, constraints: SchedulingConstraints): boolean {
     return ineligibilityReason(node, constraints) === undefined;
 }

@@ -12,16 +12,16 @@
  *   `not-ready` taint goes a moment after it turns Ready, a pressure taint when the pressure ends;
  * - a pod of the run on it shows a problem (`refresh`): a node under disk pressure is dropped, not
  *   failed for its pull errors.
- * A deleted node leaves. Otherwise a node's labels, taints and image list are those of its last
+ * A node that leaves the watch (deleted, or relabeled out of the nodeSelector, which the list and
+ * the watch select by) is read to tell which. Otherwise a node's labels, taints and image list are those of its last
  * full read: during the wait, presence comes from the pods' evidence, which shows a pull before
  * the kubelet lists it anyway (up to 40 s later). What that leaves unseen until the node's next
  * read: a taint or label change of a node that stays Ready and uncordoned (README, "What the
  * pre-puller watches").
  */
 import type { ClusterClient, ListPage } from "../cluster/client";
-import { statusCode } from "../cluster/errors";
 import { watchObjects, type Watched } from "../cluster/watch";
-import { ineligibilityReason, type SchedulingConstraints } from "../rules/eligibility";
+import { ineligibilityReason, nodeLabelSelector, type SchedulingConstraints } from "../rules/eligibility";
 import { projectNode } from "../rules/projection";
 import type { ImageReference } from "../rules/references";
 import { NODE_COLUMNS, nodeRowChange, nodeStatusCell, TABLE_ACCEPT, tableRows, type Row } from "../rules/rows";
@@ -54,24 +54,24 @@ export async function watchNodes(
         }
         inFlight.add(name);
         try {
-            const node = await cluster.call({ verb: "get", resource: "nodes" }, () =>
-                cluster.getJson<Node>(`/api/v1/nodes/${name}`),
+            // A list of the one node: the same bytes as a get, and no RBAC verb beyond list and watch.
+            const listed = await cluster.call({ verb: "list", resource: "nodes" }, () =>
+                cluster.getJson<ListPage<Node>>("/api/v1/nodes", { fieldSelector: `metadata.name=${name}` }),
             );
-            nodes.set(name, projectNode(node, images));
+            const node = listed.items?.[0];
+            if (node) nodes.set(name, projectNode(node, images));
+            else nodes.delete(name);
             readTrouble = undefined;
             onChange();
         } catch (e) {
-            if (statusCode(e) === 404) {
-                nodes.delete(name);
-                onChange();
-            } else {
-                readTrouble = (e as Error).message.replace(/^image-prepuller: /, "");
-            }
+            readTrouble = (e as Error).message.replace(/^image-prepuller: /, "");
         } finally {
             inFlight.delete(name);
             if (again.delete(name) && !cluster.signal.aborted) void read(name);
         }
     };
+    // Only nodes the nodeSelector selects can be eligible: the list and the watch ask for those.
+    const labelSelector = nodeLabelSelector(constraints);
     const rowArrived = (row: Row) => {
         const name = row.metadata.name;
         const known = nodes.get(name);
@@ -88,6 +88,7 @@ export async function watchNodes(
         call: { verb: "list", resource: "nodes" },
         listPage: async (page) => {
             const list = await cluster.getJson<ListPage<Node> & { metadata?: { continue?: string } }>("/api/v1/nodes", {
+                labelSelector,
                 limit: page.limit,
                 continue: page._continue,
             });
@@ -104,6 +105,7 @@ export async function watchNodes(
                 metadata: { resourceVersion: list.metadata?.resourceVersion, _continue: list.metadata?.continue },
             };
         },
+        labelSelector,
         accept: TABLE_ACCEPT,
         query: { includeObject: "None" },
         project: (table) => {
@@ -112,7 +114,8 @@ export async function watchNodes(
             return parsed.rows[0];
         },
         onEvent: (change, row) => {
-            if (change === "delete") nodes.delete(row.metadata.name);
+            // Deleted, or relabeled out of the selection: a read tells which (and why it left).
+            if (change === "delete") void read(row.metadata.name);
             else rowArrived(row);
         },
         onChange,

@@ -1,5 +1,11 @@
 import * as assert from "node:assert/strict";
-import { ineligibilityReason, isEligible, nodesToKeepOut, toleratesTaint } from "../../../components/rules/eligibility";
+import {
+    ineligibilityReason,
+    isEligible,
+    nodeLabelSelector,
+    nodesToKeepOut,
+    toleratesTaint,
+} from "../../../components/rules/eligibility";
 import type { V1Toleration } from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import { makeNode } from "../fixtures/nodes";
 
@@ -185,6 +191,15 @@ describe("eligibility", () => {
                 },
             };
             assert.equal(isEligible(node, { affinity }), true);
+        });
+    });
+
+    describe("the label selector lists and watches of nodes ask for", () => {
+        it("selects what nodeSelector selects, and every node without one", () => {
+            const nodeSelector = { "hub.jupyter.org/node-purpose": "user", pool: "big" };
+            assert.equal(nodeLabelSelector({ nodeSelector }), "hub.jupyter.org/node-purpose=user,pool=big");
+            assert.equal(nodeLabelSelector({}), undefined);
+            assert.equal(nodeLabelSelector({ nodeSelector: {} }), undefined);
         });
     });
 });
