@@ -45,7 +45,8 @@ export async function oursThroughEngine(inputs: PrePullInputs, engine: EngineSet
         await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
         rmSync(workDir, { recursive: true, force: true });
     }
-    // The dynamic-provider host is the only Node.js process the engine starts for an inline program.
-    run.extra.engineProviderPeakRssMb = memory.peaks["node"] ?? 0;
+    // The dynamic-provider host is the only Node.js process the engine starts for an inline
+    // program; Node 24 names its main thread, so /proc shows it as "MainThread" (older: "node").
+    run.extra.engineProviderPeakRssMb = Math.max(memory.peaks["MainThread"] ?? 0, memory.peaks["node"] ?? 0);
     run.extra.engineCliPeakRssMb = memory.peaks["pulumi"] ?? 0;
 }

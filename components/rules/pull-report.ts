@@ -1,12 +1,11 @@
 /**
- * What each node's pulls cost, from the pre-pull pods' own timestamps: a pull container runs a
- * no-op, so the time from the end of the container before it (the helper's, for a pod's first)
- * to its start is the pull of its image, with any wait for the node's puller (a kubelet that
- * serializes pulls queues them). The kubelet writes these times to the second. Sizes are those
- * the kubelet lists in `status.images`, where it had listed the image by the end of the run (it
- * refreshes that list every 30 s), else those of its Pulled events (withEventSizes; the run reads
- * them for the slowest nodes' pods only). The times need no extra request: the pods and nodes are
- * the ones the run watches anyway.
+ * What each node's pulls cost, from the pre-pull pods' own times: a pull container runs a no-op,
+ * so the time from the end of the container before it (the helper's, for a pod's first) to its
+ * start is the pull of its image, with any wait for the node's puller (a kubelet that serializes
+ * pulls queues them). A pod the run knows from its Table rows carries the times its rows showed
+ * each container's end (rules/rows.ts); one read in full, the kubelet's own, to the second. Sizes
+ * are those the kubelet lists in `status.images` of the nodes as last read, else those of its
+ * Pulled events (withEventSizes; run/image-sizes.ts reads them while the run waits).
  */
 import { referenceSatisfies, tryParseImageReference, type ImageReference } from "./references";
 import type { PullReport } from "./public-types";

@@ -16,7 +16,6 @@ import {
     daemonSetSpecification,
     describeDaemonSets,
     LABEL_COMPONENT,
-    ownPods,
     pullGroups,
     renderDaemonSet,
     runSelector,
@@ -33,7 +32,8 @@ import {
     type CreatedDaemonSet,
     type OwnedObjects,
 } from "./cleanup";
-import { checkPullSecretsExist, createDaemonSet, anyDaemonSetGone, Placement, pulledEventMessages } from "./pullers";
+import { checkPullSecretsExist, createDaemonSet, anyDaemonSetGone, Placement } from "./pullers";
+import { imageSizeReader } from "./image-sizes";
 import { watchWarnings } from "./event-watch";
 import { watchNodes } from "./node-watch";
 import { watchPods, type OwnDaemonSet } from "./pod-watch";
@@ -195,12 +195,20 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
                 (batch ? `; at most ${maxParallel} at once, starting with ${batch.join(", ")}` : ""),
         );
 
+        const sizes = imageSizeReader(cluster, namespace, images);
         const report = await waitForPresence({
             inputs,
             images,
             constraints,
             nodes,
-            pods,
+            pods: {
+                ...pods,
+                list: () => {
+                    const listed = pods.list();
+                    sizes.look(listed);
+                    return listed;
+                },
+            },
             events,
             daemonSets: created,
             log,
@@ -223,15 +231,11 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
                 notCovered("left before holding them", report.droppedNodes) +
                 notCovered("skipped, their pre-pull pod could not be scheduled", report.skippedNodes),
         );
-        // Sizes no node listed yet (a fresh pull): the kubelet's Pulled events on the slowest nodes.
-        if (Object.values(report.pullReport.images).some((i) => i.sizeBytes === undefined)) {
-            const slowest = report.pullReport.slowestNodes.map((n) => n.node);
-            const onSlowest = ownPods(
-                pods.list(),
-                created.map((d) => d.uid),
-            ).filter((p) => slowest.includes(p.spec?.nodeName ?? ""));
-            withEventSizes(report.pullReport, await pulledEventMessages(cluster, namespace, onSlowest), images);
-        }
+        // Sizes no node listed yet (a fresh pull): the kubelet's Pulled events, read while waiting.
+        const unsized = Object.entries(report.pullReport.images)
+            .filter(([, entry]) => entry.sizeBytes === undefined)
+            .map(([image]) => image);
+        if (unsized.length > 0) withEventSizes(report.pullReport, await sizes.settle(pods.list(), unsized), images);
         const pulls = describePullReport(report.pullReport);
         if (pulls) log(`image-prepuller: ${pulls}`);
         const decidedAt = new Date().toISOString();

@@ -84,6 +84,14 @@ describe("pre-pull on a real control plane", function () {
                 10_000,
             );
         }
+        // Each image's size in the pull report, though the nodes had not listed the fresh pulls by
+        // the end of the run: the kubelet's Pulled events, read while the run waited.
+        const listed = (await cluster.core.readNode({ name: nodes[0]! })).status?.images ?? [];
+        for (const image of normalized) {
+            const size = listed.find((i) => (i.names ?? []).includes(image))?.sizeBytes;
+            assert.ok(size, `${nodes[0]} lists ${image} with a size`);
+            assert.equal(result.pullReport?.images[image]?.sizeBytes, size, JSON.stringify(result.pullReport));
+        }
         await assertNothingLeft(cluster, s.namespace);
     });
 
