@@ -68,21 +68,57 @@ export function reportedImages(node: Node): ImageReference[] {
     return result;
 }
 
+/** One eligible node's verdict: the images it misses, and its pods' problems while it misses some. */
+interface NodeVerdict {
+    pods: readonly Pod[];
+    missing?: string[];
+    problems: ContainerProblem[];
+}
+
+function verdictOf(
+    node: Node,
+    nodePods: readonly Pod[],
+    images: readonly ImageReference[],
+    reported: (node: Node) => ImageReference[],
+    started: (pod: Pod) => ImageReference[],
+): NodeVerdict {
+    const onNode = reported(node);
+    const pulledByPods = nodePods.flatMap(started);
+    const stillMissing = images.filter(
+        (wanted) =>
+            !onNode.some((r) => referenceSatisfies(r, wanted)) &&
+            !pulledByPods.some((r) => referenceSatisfies(r, wanted)),
+    );
+    if (stillMissing.length === 0) return { pods: nodePods, problems: [] };
+    const name = nodeName(node);
+    return {
+        pods: nodePods,
+        missing: stillMissing.map((i) => i.normalized),
+        problems: nodePods.flatMap((pod) => podProblems(pod, name)),
+    };
+}
+
+function podsByNodeOf(pods: readonly Pod[]): Map<string, Pod[]> {
+    const byNode = new Map<string, Pod[]>();
+    for (const pod of pods) {
+        const name = pod.spec?.nodeName;
+        if (!name) continue;
+        const list = byNode.get(name);
+        if (list) list.push(pod);
+        else byNode.set(name, [pod]);
+    }
+    return byNode;
+}
+
+const NO_PODS: readonly Pod[] = [];
+
 export function evaluatePresence(
     nodes: readonly Node[],
     pods: readonly Pod[],
     images: readonly ImageReference[],
     constraints: SchedulingConstraints,
 ): PresenceReport {
-    const podsByNode = new Map<string, Pod[]>();
-    for (const pod of pods) {
-        const name = pod.spec?.nodeName;
-        if (!name) continue;
-        const list = podsByNode.get(name) ?? [];
-        list.push(pod);
-        podsByNode.set(name, list);
-    }
-
+    const podsByNode = podsByNodeOf(pods);
     const eligibleNodes: string[] = [];
     const missing: Record<string, string[]> = {};
     const problems: ContainerProblem[] = [];
@@ -90,21 +126,163 @@ export function evaluatePresence(
         if (!isEligible(node, constraints)) continue;
         const name = nodeName(node);
         eligibleNodes.push(name);
-        const onNode = reportedImages(node);
-        const nodePods = podsByNode.get(name) ?? [];
-        const pulledByPods = nodePods.flatMap((pod) => imagesStartedInPod(pod));
-        const stillMissing = images.filter(
-            (wanted) =>
-                !onNode.some((r) => referenceSatisfies(r, wanted)) &&
-                !pulledByPods.some((r) => referenceSatisfies(r, wanted)),
-        );
-        if (stillMissing.length > 0) {
-            missing[name] = stillMissing.map((i) => i.normalized);
-            for (const pod of nodePods) problems.push(...podProblems(pod, name));
+        const verdict = verdictOf(node, podsByNode.get(name) ?? NO_PODS, images, reportedImages, imagesStartedInPod);
+        if (verdict.missing) {
+            missing[name] = verdict.missing;
+            problems.push(...verdict.problems);
         }
     }
     eligibleNodes.sort();
     return { eligibleNodes, missing, problems };
+}
+
+/**
+ * evaluatePresence for a loop that decides on the same lists many times a second (a wait loop):
+ * what each Node and Pod object gives is kept as long as the object lives (the watches replace an
+ * object when it changes, never change it), each node's verdict is kept for the pods it was
+ * reached with, and the report is updated in place for the nodes whose verdict changed. At
+ * thousands of nodes, rebuilding the report on every watched change allocated gigabytes over a run
+ * (and so grew the process). One per run (eligibility depends on its constraints). The report it
+ * returns is its own and changes at the next call: use it before then.
+ */
+export interface PresenceEvaluator {
+    /**
+     * The report for these lists. `podsByNode`, where the caller keeps it (the run's pod watch
+     * does), gives each node's pods as an array that is replaced, never changed, when they change;
+     * without it the pods are grouped here whenever the list changes.
+     */
+    evaluate(
+        nodes: readonly Node[],
+        pods: readonly Pod[],
+        podsByNode?: ReadonlyMap<string, readonly Pod[]>,
+    ): PresenceReport;
+    /** Whether the last evaluation found `node` (this object) eligible; undefined if it did not see it. */
+    wasEligible(node: Node): boolean | undefined;
+}
+
+// A factory, not a class with field initializers: Pulumi's closure serializer, which inlines this
+// code into state inside this repository, drops class field initializers. The loops below avoid
+// closures and iterator entries: they run over every node on every change of a large cluster.
+export function presenceEvaluator(
+    images: readonly ImageReference[],
+    constraints: SchedulingConstraints,
+): PresenceEvaluator {
+    const eligibility = new WeakMap<Node, boolean>();
+    const reported = new WeakMap<Node, ImageReference[]>();
+    const started = new WeakMap<Pod, ImageReference[]>();
+    const verdicts = new WeakMap<Node, NodeVerdict>();
+    // Per node name: the round that last saw it, whether it was eligible then, and its verdict.
+    const seen = new Map<string, { round: number; eligible: boolean; verdict?: NodeVerdict }>();
+    const report: PresenceReport = { eligibleNodes: [], missing: {}, problems: [] };
+    let round = 0;
+    let lastNodes: readonly Node[] | undefined = undefined;
+    let lastPods: readonly Pod[] | undefined = undefined;
+    let grouped: ReadonlyMap<string, readonly Pod[]> = new Map();
+    let gone: string[] = [];
+    const reportedOf = (node: Node): ImageReference[] => {
+        let found = reported.get(node);
+        if (!found) {
+            found = reportedImages(node);
+            reported.set(node, found);
+        }
+        return found;
+    };
+    const startedOf = (pod: Pod): ImageReference[] => {
+        let found = started.get(pod);
+        if (!found) {
+            found = imagesStartedInPod(pod);
+            started.set(pod, found);
+        }
+        return found;
+    };
+    const evaluate = (
+        nodes: readonly Node[],
+        pods: readonly Pod[],
+        podsByNode?: ReadonlyMap<string, readonly Pod[]>,
+    ): PresenceReport => {
+        if (nodes === lastNodes && pods === lastPods && podsByNode === undefined) return report;
+        if (podsByNode === undefined && pods !== lastPods) grouped = podsByNodeOf(pods);
+        const byNode = podsByNode ?? grouped;
+        lastNodes = nodes;
+        lastPods = pods;
+        round++;
+        let eligibleChanged = false;
+        let problemsChanged = false;
+        const { missing } = report;
+        for (let i = 0; i < nodes.length; i++) {
+            const node = nodes[i]!;
+            const name = nodeName(node);
+            let eligible = eligibility.get(node);
+            if (eligible === undefined) {
+                eligible = isEligible(node, constraints);
+                eligibility.set(node, eligible);
+            }
+            let entry = seen.get(name);
+            if (!entry) {
+                entry = { round, eligible: false };
+                seen.set(name, entry);
+            }
+            entry.round = round;
+            if (eligible !== entry.eligible) {
+                entry.eligible = eligible;
+                eligibleChanged = true;
+            }
+            if (!eligible) {
+                if (entry.verdict?.problems.length) problemsChanged = true;
+                entry.verdict = undefined;
+                delete missing[name];
+                continue;
+            }
+            const nodePods = byNode.get(name) ?? NO_PODS;
+            let verdict = verdicts.get(node);
+            if (!verdict || !samePods(verdict.pods, nodePods)) {
+                verdict = verdictOf(node, nodePods, images, reportedOf, startedOf);
+                verdicts.set(node, verdict);
+            }
+            if (verdict === entry.verdict) continue;
+            if (entry.verdict?.problems.length || verdict.problems.length) problemsChanged = true;
+            entry.verdict = verdict;
+            if (verdict.missing) missing[name] = verdict.missing;
+            else delete missing[name];
+        }
+        // Nodes gone from the list.
+        if (seen.size > nodes.length) {
+            gone = [];
+            seen.forEach((entry, name) => {
+                if (entry.round !== round) gone.push(name);
+            });
+            for (const name of gone) {
+                const entry = seen.get(name)!;
+                if (entry.eligible) eligibleChanged = true;
+                if (entry.verdict?.problems.length) problemsChanged = true;
+                delete missing[name];
+                seen.delete(name);
+            }
+        }
+        if (eligibleChanged) {
+            const eligibleNodes: string[] = [];
+            seen.forEach((entry, name) => {
+                if (entry.eligible) eligibleNodes.push(name);
+            });
+            report.eligibleNodes = eligibleNodes.sort();
+        }
+        if (problemsChanged) {
+            const problems: ContainerProblem[] = [];
+            seen.forEach((entry) => {
+                if (entry.verdict?.missing) problems.push(...entry.verdict.problems);
+            });
+            report.problems = problems;
+        }
+        return report;
+    };
+    return { evaluate, wasEligible: (node) => eligibility.get(node) };
+}
+
+function samePods(a: readonly Pod[], b: readonly Pod[]): boolean {
+    if (a === b) return true;
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
 }
 
 /**

@@ -47,6 +47,7 @@ export function pastSandbox(pod: Pod): boolean {
  * and only while the pod is still stuck there (see pastSandbox): the events live for an hour.
  */
 export function podEventProblems(events: readonly Event[], pods: readonly Pod[]): PodProblem[] {
+    if (events.length === 0) return [];
     const byUid: Record<string, Pod> = {};
     for (const pod of pods) if (pod.metadata?.uid && !pastSandbox(pod)) byUid[pod.metadata.uid] = pod;
     const newest: Record<string, Event> = {};

@@ -18,6 +18,8 @@ import { pulledEventMessages } from "./pullers";
 const ATTEMPTS_PER_IMAGE = 3;
 /** A pod is read again for a size only this long after its last read. */
 const REREAD_AFTER_MS = 2000;
+/** The pods are looked through for one to read at most this often (the wait loop decides more often). */
+const LOOK_EVERY_MS = 1000;
 
 export interface ImageSizeReader {
     /** Reads, in the background, the Pulled events of a pod that completed the pull of an image without a size. */
@@ -45,6 +47,7 @@ export function imageSizeReader(
     // the event just after the pod's status), and first the pods not read yet.
     const readAt = new Map<string, number>();
     let reading: Promise<void> | undefined;
+    let lookedAt = 0;
     const wantedOf = (image: string | undefined) => {
         const parsed = tryParseImageReference(image ?? "");
         return parsed && images.find((w) => referenceSatisfies(parsed, w));
@@ -81,7 +84,14 @@ export function imageSizeReader(
     };
     return {
         look: (pods) => {
-            if (reading || cluster.signal.aborted) return;
+            // Every image sized or given up on: nothing more to read. Otherwise a look a second.
+            if (
+                images.every((i) => sized.has(i.normalized) || (attempts.get(i.normalized) ?? 0) >= ATTEMPTS_PER_IMAGE)
+            ) {
+                return;
+            }
+            if (reading || cluster.signal.aborted || Date.now() - lookedAt < LOOK_EVERY_MS) return;
+            lookedAt = Date.now();
             const found = next(pods);
             if (!found) return;
             reading = read(found[0], found[1], cluster).finally(() => (reading = undefined));

@@ -27,6 +27,13 @@ import type { ImageReference } from "../rules/references";
 import { NODE_COLUMNS, nodeRowChange, nodeStatusCell, TABLE_ACCEPT, tableRows, type Row } from "../rules/rows";
 import type { Node } from "../rules/wire";
 
+/**
+ * Nodes are listed 50 at a time: a page is parsed whole (0.5-1 MB of JSON), and a smaller page
+ * leaves less for V8 to keep alive at once, so that listing a large cluster grows the process less;
+ * each page is still large enough for the apiserver to gzip (over 128 KB).
+ */
+const NODE_PAGE_SIZE = 50;
+
 export interface NodeWatch extends Watched<Node> {
     /** Reads this node in full again (a pod of the run on it shows a problem). */
     refresh(name: string): void;
@@ -39,6 +46,14 @@ export async function watchNodes(
     onChange: () => void,
 ): Promise<NodeWatch> {
     const nodes = new Map<string, Node>();
+    let listed: Node[] | undefined;
+    const setNode = (name: string, node: Node) => {
+        nodes.set(name, node);
+        listed = undefined;
+    };
+    const dropNode = (name: string) => {
+        if (nodes.delete(name)) listed = undefined;
+    };
     let columns: readonly string[] | undefined;
     let readTrouble: string | undefined;
     const inFlight = new Set<string>();
@@ -59,8 +74,8 @@ export async function watchNodes(
                 cluster.getJson<ListPage<Node>>("/api/v1/nodes", { fieldSelector: `metadata.name=${name}` }),
             );
             const node = listed.items?.[0];
-            if (node) nodes.set(name, projectNode(node, images));
-            else nodes.delete(name);
+            if (node) setNode(name, projectNode(node, images));
+            else dropNode(name);
             readTrouble = undefined;
             onChange();
         } catch (e) {
@@ -80,7 +95,7 @@ export async function watchNodes(
             return;
         }
         const changed = nodeRowChange(known, row);
-        if (changed) nodes.set(name, changed);
+        if (changed) setNode(name, changed);
         if (changed || ineligibilityReason(known, constraints) === "untolerated-taint") void read(name);
     };
     const watched = await watchObjects<Row>(cluster, {
@@ -89,7 +104,7 @@ export async function watchNodes(
         listPage: async (page) => {
             const list = await cluster.getJson<ListPage<Node> & { metadata?: { continue?: string } }>("/api/v1/nodes", {
                 labelSelector,
-                limit: page.limit,
+                limit: Math.min(page.limit, NODE_PAGE_SIZE),
                 continue: page._continue,
             });
             const rows: Row[] = [];
@@ -97,12 +112,13 @@ export async function watchNodes(
                 const node = projectNode(item, images);
                 const name = node.metadata?.name;
                 if (!name) continue;
-                nodes.set(name, node);
+                setNode(name, node);
                 rows.push(rowOf(node));
             }
+            const metadata = list.metadata ?? {};
             return {
                 items: rows,
-                metadata: { resourceVersion: list.metadata?.resourceVersion, _continue: list.metadata?.continue },
+                metadata: { resourceVersion: metadata.resourceVersion, _continue: metadata.continue },
             };
         },
         labelSelector,
@@ -121,7 +137,8 @@ export async function watchNodes(
         onChange,
     });
     return {
-        list: () => [...nodes.values()],
+        // The same array until something changes: the wait loop's memo keys on it.
+        list: () => (listed ??= [...nodes.values()]),
         fatalError: () => watched.fatalError(),
         trouble: () => watched.trouble() ?? readTrouble,
         stop: () => watched.stop(),

@@ -25,6 +25,7 @@ import {
     type Row,
 } from "../rules/rows";
 import type { Pod } from "../rules/wire";
+import { ownPods } from "../rules/daemonset";
 
 /** A DaemonSet of the run, as its pods are matched to it: by name, with its pod template. */
 export interface OwnDaemonSet {
@@ -34,6 +35,8 @@ export interface OwnDaemonSet {
 }
 
 export interface PodWatch extends Watched<Pod> {
+    /** The pods list() gives, by node: each node's array is replaced, never changed, when its pods change. */
+    byNode(): ReadonlyMap<string, readonly Pod[]>;
     /** The run's DaemonSets, once created: their pods are listed from then on. */
     own(daemonSets: readonly OwnDaemonSet[]): void;
     /** A Warning event named this pod: read it in full (now, and at every change of its row). */
@@ -70,6 +73,10 @@ export async function watchPods(
     let owned: readonly OwnDaemonSet[] = [];
     let columns: readonly string[] | undefined;
     let reads = 0;
+    let listed: Pod[] | undefined;
+    // The shown pods by node, and the pods' names by node (see place).
+    const byNode = new Map<string, readonly Pod[]>();
+    const namesOnNode = new Map<string, Set<string>>();
     let readTrouble: string | undefined;
     const inFlight = new Set<string>();
     const again = new Set<string>();
@@ -88,9 +95,37 @@ export async function watchPods(
         if (!rowSuffices(progress, template.initContainers.length) || state.named) return true;
         return rowNode(state.row) === undefined && state.touchedUnbound && progress.kind === "pending";
     };
-    /** Rebuilds what list() shows of a pod; true when the pod must be read (again) in full. */
-    const refresh = (name: string): boolean => {
-        const state = states.get(name);
+    /**
+     * Keeps `byNode` current as a pod's shown object changes: the arrays of the nodes it left and
+     * joined are replaced (never changed), so that the wait loop tells a node's changed pods by
+     * the array alone.
+     */
+    const place = (name: string, before: Pod | undefined, after: Pod | undefined) => {
+        listed = undefined;
+        const from = before?.spec?.nodeName;
+        const to = after?.spec?.nodeName;
+        if (from && from !== to) namesOnNode.get(from)?.delete(name);
+        if (to) {
+            let names = namesOnNode.get(to);
+            if (!names) namesOnNode.set(to, (names = new Set()));
+            names.add(name);
+        }
+        for (const node of from === to ? [to] : [from, to]) {
+            if (!node) continue;
+            const shown: Pod[] = [];
+            for (const podName of namesOnNode.get(node) ?? []) {
+                const pod = states.get(podName)?.shown;
+                if (pod) shown.push(pod);
+            }
+            if (shown.length > 0) byNode.set(node, shown);
+            else {
+                byNode.delete(node);
+                namesOnNode.delete(node);
+            }
+        }
+    };
+    /** Sets what list() shows of a pod; true when the pod must be read (again) in full. */
+    const show = (state: PodState | undefined, name: string): boolean => {
         const ds = daemonSetOf(name);
         if (!state || !ds) {
             if (state) state.shown = undefined;
@@ -102,8 +137,18 @@ export async function watchPods(
             state.shown = synthesized();
             return false;
         }
-        state.shown = state.full ?? synthesized();
+        // A pod read in full that another DaemonSet owns (someone copied the run's labels) is no evidence.
+        const full = state.full && ownPods([state.full], [ds.uid]).length === 1 ? state.full : undefined;
+        state.shown = full ?? synthesized();
         return state.full === undefined || state.fullFor !== state.row.metadata.resourceVersion;
+    };
+    /** Rebuilds what list() shows of a pod, where it shows it; true when the pod must be read (again) in full. */
+    const refresh = (name: string): boolean => {
+        const state = states.get(name);
+        const before = state?.shown;
+        const needs = show(state, name);
+        place(name, before, state?.shown);
+        return needs;
     };
     const read = async (name: string): Promise<void> => {
         if (inFlight.has(name)) {
@@ -194,18 +239,25 @@ export async function watchPods(
             return parsed.rows[0];
         },
         onEvent: (change, row) => {
-            if (change === "delete") states.delete(row.metadata.name);
-            else rowArrived(row, change === "add");
+            if (change === "delete") {
+                const before = states.get(row.metadata.name)?.shown;
+                states.delete(row.metadata.name);
+                place(row.metadata.name, before, undefined);
+            } else rowArrived(row, change === "add");
         },
         onChange,
     });
 
     return {
+        // The same array until something changes: the wait loop's memo keys on it.
         list: () => {
-            const pods: Pod[] = [];
-            for (const state of states.values()) if (state.shown) pods.push(state.shown);
-            return pods;
+            if (listed === undefined) {
+                listed = [];
+                for (const state of states.values()) if (state.shown) listed.push(state.shown);
+            }
+            return listed;
         },
+        byNode: () => byNode,
         fatalError: () => watched.fatalError(),
         trouble: () => watched.trouble() ?? readTrouble,
         stop: () => watched.stop(),

@@ -13,7 +13,7 @@ import { ineligibilityReason, nodesToKeepOut, type SchedulingConstraints } from 
 import type { Watched } from "../cluster/watch";
 import type { PrePullInputs } from "../rules/inputs";
 import type { Event, Node, Pod } from "../rules/wire";
-import { evaluatePresence, problemKey, type ContainerProblem, type PresenceReport } from "../rules/presence";
+import { presenceEvaluator, problemKey, type ContainerProblem, type PresenceReport } from "../rules/presence";
 import {
     containerHint,
     creationProblems,
@@ -82,7 +82,8 @@ export interface WaitContext {
     images: readonly ImageReference[];
     constraints: SchedulingConstraints;
     nodes: WatchedList<Node>;
-    pods: WatchedList<Pod>;
+    /** Our pods; `byNode`, where the watch keeps it, saves the loop grouping them at every change. */
+    pods: WatchedList<Pod> & { byNode?: () => ReadonlyMap<string, readonly Pod[]> };
     /** Warning events in the namespace (ours are picked by UID); undefined when the credentials may not read events. */
     events?: WatchedList<Event>;
     /** The DaemonSets this run created: one, or one per pull group (parallelPulls). */
@@ -168,9 +169,12 @@ function noteDropped(
         wanted.add(node);
         dropped.delete(node); // it came back and is waited for again
     }
-    const eligible = new Set(report.eligibleNodes);
+    let eligible: Set<string> | undefined;
     for (const name of wanted) {
-        if (done.has(name) || skipped.has(name) || eligible.has(name) || dropped.has(name)) continue;
+        if (done.has(name) || skipped.has(name) || dropped.has(name)) continue;
+        if (Object.prototype.hasOwnProperty.call(report.missing, name)) continue;
+        eligible ??= new Set(report.eligibleNodes);
+        if (eligible.has(name)) continue;
         const node = nodes.find((n) => n.metadata?.name === name);
         const reason = node ? (ineligibilityReason(node, constraints) ?? "ineligible") : "deleted";
         dropped.set(name, reason);
@@ -239,6 +243,11 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
     // first seen (pods of finished nodes may leave with the batch).
     const pulled = new Map<string, string[]>();
     const timings = new Map<string, PullTiming>();
+    // Presence, and the pull timings of the pod objects seen, kept while the objects are current.
+    const presence = presenceEvaluator(images, constraints);
+    const timed = new WeakSet<Pod>();
+    let ownedFrom: readonly Pod[] | undefined;
+    let owned: Pod[] = [];
     let lastProgress = -Infinity;
     let lastDaemonSetCheck = -Infinity;
     let lastSummary = "";
@@ -247,12 +256,20 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
         if (signal.aborted && !isTimeoutReason(signal.reason)) throw abandoned();
         const watchFailure = ctx.nodes.fatalError() ?? ctx.pods.fatalError() ?? ctx.events?.fatalError();
         if (watchFailure) throw watchFailure;
-        const pods = ownPods(ctx.pods.list(), uids);
+        const listedPods = ctx.pods.list();
+        // Filtered again only when the watch gives another list (the memo keys on the result).
+        if (listedPods !== ownedFrom) {
+            ownedFrom = listedPods;
+            owned = ownPods(listedPods, uids);
+        }
+        const pods = owned;
         const nodes = ctx.nodes.list();
-        const report = withoutSettled(evaluatePresence(nodes, pods, images, constraints), done, skipped);
+        const report = withoutSettled(presence.evaluate(nodes, pods, ctx.pods.byNode?.()), done, skipped);
         const missingNodes = Object.keys(report.missing);
         for (const node of missingNodes) if (!pulled.has(node)) pulled.set(node, report.missing[node]!);
         for (const pod of pods) {
+            if (timed.has(pod)) continue;
+            timed.add(pod);
             for (const t of pullTimings(pod, images)) {
                 const key = `${t.node}\u0000${t.image}`;
                 if (!timings.has(key)) timings.set(key, t);
@@ -281,7 +298,11 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
                 );
             }
         }
-        if (!signal.aborted) await ctx.placement?.move(missingNodes, nodesToKeepOut(nodes, constraints));
+        if (!signal.aborted) {
+            // Only ineligible nodes are kept out (evaluatePresence has just told each node's eligibility).
+            const ineligible = nodes.filter((n) => presence.wasEligible(n) === false);
+            await ctx.placement?.move(missingNodes, nodesToKeepOut(ineligible, constraints));
+        }
 
         const events = ctx.events?.list() ?? [];
         noteEventsSeen(events, eventSeen, now);
@@ -331,18 +352,18 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
                 ),
             );
         }
-        const summary = progressLine(
-            report,
-            images.length,
-            problems.map((p) => p.describe),
-        );
-        if (
-            now - lastProgress >= PROGRESS_INTERVAL_SECONDS * 1000 ||
-            (summary !== lastSummary && now - lastProgress >= 2000)
-        ) {
-            log(summary);
-            lastProgress = now;
-            lastSummary = summary;
+        // A line at least every PROGRESS_INTERVAL_SECONDS, and at most every 2 s when it changed.
+        if (now - lastProgress >= 2000) {
+            const summary = progressLine(
+                report,
+                images.length,
+                problems.map((p) => p.describe),
+            );
+            if (now - lastProgress >= PROGRESS_INTERVAL_SECONDS * 1000 || summary !== lastSummary) {
+                log(summary);
+                lastProgress = now;
+                lastSummary = summary;
+            }
         }
         await clock.sleep(inputs.pollIntervalSeconds * 1000, ctx.nextChange(), signal);
     }
@@ -383,13 +404,15 @@ export function podProblemsFor(
     } = {},
 ): PodProblem[] {
     const creation = daemonSetUids.flatMap((uid) => {
+        const failures = creationProblems(events, uid, options.recent);
+        if (failures.length === 0) return [];
         const withPod = new Set(
             ownPods(pods, [uid])
                 .map(targetNode)
                 .filter((n): n is string => n !== undefined),
         );
         const someoneWithout = (options.pullingNodes ?? missingNodes).some((n) => !withPod.has(n));
-        return someoneWithout ? creationProblems(events, uid, options.recent) : [];
+        return someoneWithout ? failures : [];
     });
     const onMissing = (p: PodProblem) => p.node === undefined || missingNodes.includes(p.node);
     return [
@@ -411,6 +434,14 @@ function withoutSettled(
     for (const node of report.eligibleNodes)
         if (!Object.prototype.hasOwnProperty.call(report.missing, node) && !skipped.has(node)) done.add(node);
     const settled = (node: string) => done.has(node) || skipped.has(node);
+    // Copied only when something is to be left out: with thousands of nodes, this runs on every change.
+    if (
+        skipped.size === 0 &&
+        !Object.keys(report.missing).some(settled) &&
+        !report.problems.some((p) => settled(p.node))
+    ) {
+        return report;
+    }
     const missing = Object.fromEntries(Object.entries(report.missing).filter(([node]) => !settled(node)));
     return {
         eligibleNodes: report.eligibleNodes.filter((node) => !skipped.has(node)),

@@ -1,8 +1,8 @@
 import * as assert from "node:assert/strict";
-import { evaluatePresence } from "../../../components/rules/presence";
+import { evaluatePresence, presenceEvaluator } from "../../../components/rules/presence";
 import { parseImageReference } from "../../../components/rules/references";
 import type { V1ContainerState } from "@kubernetes/client-node" with { "resolution-mode": "import" };
-import type { Wire } from "../../../components/rules/wire";
+import type { Node, Pod, Wire } from "../../../components/rules/wire";
 import { makeNode, makePod } from "../fixtures/nodes";
 
 const wanted = ["docker.io/jupyter/scipy-notebook:2024", "docker.io/library/python:3.12"];
@@ -134,5 +134,68 @@ describe("presence", () => {
             { node: "a", image: wanted[1], reason: "ImagePullBackOff" },
         );
         assert.match(report.problems[0]!.message, /Back-off pulling/);
+    });
+
+    describe("the evaluator a wait loop keeps (updated in place as objects change)", () => {
+        /** A deterministic sequence of pseudo-random numbers in [0, 1). */
+        function random(seed: number): () => number {
+            let x = seed;
+            return () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+        }
+        const outcomes = ["waiting", "running", "completed", { reason: "ErrImagePull", message: "denied" }] as const;
+
+        it("agrees with evaluatePresence after every change of a random sequence of nodes and pods", () => {
+            for (const seed of [1, 2, 3, 4, 5]) {
+                const next = random(seed);
+                const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
+                const names = ["a", "b", "c", "d", "e", "f"];
+                let nodes: Node[] = names.map((n) => makeNode(n));
+                let pods: Pod[] = [];
+                const evaluator = presenceEvaluator(images, { tolerations: [] });
+                for (let step = 0; step < 200; step++) {
+                    const change = next();
+                    if (change < 0.3) {
+                        // A node replaced: readiness, cordon, an image listed, or gone and back.
+                        const name = pick(names);
+                        const rest = nodes.filter((n) => n.metadata?.name !== name);
+                        nodes =
+                            next() < 0.15
+                                ? rest
+                                : [
+                                      ...rest,
+                                      makeNode(name, {
+                                          ready: next() > 0.2,
+                                          unschedulable: next() < 0.1,
+                                          images: next() < 0.3 ? [[pick(wanted)]] : [],
+                                      }),
+                                  ];
+                    } else if (change < 0.9) {
+                        // A pod replaced (its containers moved on), added, or gone.
+                        const node = pick(names);
+                        const rest = pods.filter((p) => p.spec?.nodeName !== node);
+                        pods =
+                            next() < 0.1
+                                ? rest
+                                : [...rest, makePod(node, wanted, [pick(outcomes), pick(outcomes)] as never)];
+                    }
+                    // Otherwise the same lists again (a poll with nothing new).
+                    const expected = evaluatePresence(nodes, pods, images, { tolerations: [] });
+                    const actual = evaluator.evaluate(nodes, pods);
+                    const context = `seed ${seed}, step ${step}`;
+                    assert.deepEqual(actual.eligibleNodes, expected.eligibleNodes, context);
+                    assert.deepEqual(actual.missing, expected.missing, context);
+                    const key = (p: { node: string; container: string }) => `${p.node}/${p.container}`;
+                    assert.deepEqual(actual.problems.map(key).sort(), expected.problems.map(key).sort(), context);
+                }
+            }
+        });
+
+        it("gives the same report for the same lists without deciding again", () => {
+            const evaluator = presenceEvaluator(images, {});
+            const nodes = [makeNode("a")];
+            const first = evaluator.evaluate(nodes, []);
+            assert.equal(evaluator.evaluate(nodes, []), first);
+            assert.deepEqual(first.missing, { a: wanted });
+        });
     });
 });
