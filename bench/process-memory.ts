@@ -29,7 +29,13 @@ function processes(): ProcessInfo[] {
     return found;
 }
 
-function peakRssMb(pid: number): number | undefined {
+/**
+ * A process's peak RSS (VmHWM, the high-water mark of its own address space). Not
+ * `process.resourceUsage().maxRSS`: on Linux a child's maxRSS starts at its parent's RSS at the
+ * fork (the kernel keeps the larger of the two across exec), so a bench child of a large parent
+ * would report the parent's size.
+ */
+export function peakRssMb(pid: number): number | undefined {
     try {
         const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
         return match ? Math.round(Number(match[1]) / 1024) : undefined;

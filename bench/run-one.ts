@@ -13,6 +13,7 @@ import { loadClientLibrary } from "../components/cluster/kubeconfig";
 import type { PeerRun } from "./peers/peer";
 import type { EngineSettings } from "./peers/pulumi-kubernetes";
 import type { UserPodsInputs } from "./user-pods";
+import { peakRssMb } from "./process-memory";
 
 const sockets: Socket[] = [];
 let requests = 0;
@@ -294,7 +295,7 @@ async function measure(mode: Mode, bench: BenchInputs): Promise<Measured> {
         streamsAtDetection: outside
             ? { "kubernetes provider (TCP)": { requests: 0, bytes: outside.apiBytesWaiting, encodings: [] } }
             : atDetection,
-        peakRssMb: outside?.peakRssMb ?? Math.round(process.resourceUsage().maxRSS / 1024),
+        peakRssMb: outside?.peakRssMb ?? peakRssMb(process.pid)!,
         peakMemoryMb: outside
             ? {}
             : Object.fromEntries(Object.entries(peakMemory).map(([k, v]) => [k, Math.round(v / 2 ** 20)])),
