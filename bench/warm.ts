@@ -28,6 +28,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { prePullProvider } from "../components/pulumi/provider";
 import type { PrePullInputs } from "../components/rules/inputs";
+import { parsePulledMessage } from "../components/rules/pull-report";
 import { privateCluster, repoRoot, SIM, stopCluster, type TestCluster } from "../harness/cluster";
 import { benchImages } from "./images";
 import type { PeerRun } from "./peers/peer";
@@ -187,9 +188,10 @@ async function nodeWarmth(
     }
     const byNode = new Map<string, { took: number[] }>();
     for (const e of await eventsOf(cluster, "Pulled")) {
-        const m = /^Successfully pulled image "([^"]+)" in ([\d.]+)(m?s) /.exec(e.message ?? "");
-        if (!m || !images.includes(m[1]!) || !e.source?.host) continue;
-        const took = Number(m[2]) / (m[3] === "ms" ? 1000 : 1);
+        // The product's parser: "in 19.6s", and for a pull over a minute Go's "in 2m0.5s".
+        const pulled = parsePulledMessage(e.message ?? "");
+        if (!pulled || !images.includes(pulled.image) || !e.source?.host) continue;
+        const took = pulled.seconds;
         const entry = byNode.get(e.source.host) ?? { took: [] };
         entry.took.push(took);
         byNode.set(e.source.host, entry);
