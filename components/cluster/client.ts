@@ -142,16 +142,6 @@ export class ClusterClient {
         query: Record<string, string | number | boolean | undefined> = {},
         accept = "application/json",
     ): Promise<T> {
-        const response = await this.get(path, query, accept);
-        return JSON.parse(await response.body.text()) as T;
-    }
-
-    /** A GET through client-node's HTTP library; a status of 400 or more is thrown as an ApiException. */
-    private async get(
-        path: string,
-        query: Record<string, string | number | boolean | undefined>,
-        accept: string,
-    ): Promise<ResponseContext> {
         const lib = this.lib;
         const url = new URL(`${this.kc.getCurrentCluster()!.server}${path}`);
         for (const [key, value] of Object.entries(query)) {
@@ -162,10 +152,11 @@ export class ClusterClient {
         context.setHeaderParam("Accept", accept);
         context.setSignal(AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_SECONDS * 1000), this.signal]));
         const response = await new lib.IsomorphicFetchHttpLibrary().send(context).toPromise();
+        const text = await response.body.text();
         if (response.httpStatusCode >= 400) {
-            throw new lib.ApiException(response.httpStatusCode, `GET ${url.pathname}`, await response.body.text(), {});
+            throw new lib.ApiException(response.httpStatusCode, `GET ${url.pathname}`, text, {});
         }
-        return response;
+        return JSON.parse(text) as T;
     }
 
     /** Every page of a list, each retried as `call` does, handed to `onPage` as it arrives. */
@@ -173,14 +164,15 @@ export class ClusterClient {
         call: ApiCall,
         listPage: (page: { limit: number; _continue?: string }, options: RequestOptions) => Promise<ListPage<T>>,
         onPage: (page: ListPage<T>) => void,
-        options: CallOptions = {},
+        options: CallOptions & { pageSize?: number } = {},
     ): Promise<{ resourceVersion?: string }> {
         let resourceVersion: string | undefined;
         let token: string | undefined;
         do {
             const page = await this.call(
                 call,
-                (requestOptions) => listPage({ limit: LIST_PAGE_SIZE, _continue: token }, requestOptions),
+                (requestOptions) =>
+                    listPage({ limit: options.pageSize ?? LIST_PAGE_SIZE, _continue: token }, requestOptions),
                 options,
             );
             onPage(page);

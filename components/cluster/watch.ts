@@ -41,6 +41,8 @@ export interface WatchSpec<T> {
      * starts from the resourceVersion of the last page.
      */
     listPage: (page: { limit: number; _continue?: string }, options: RequestOptions) => Promise<ListPage<T>>;
+    /** Objects per list page; default LIST_PAGE_SIZE. */
+    pageSize?: number;
     labelSelector?: string;
     fieldSelector?: string;
     /** The watch's Accept header (a Table); default JSON objects. */
@@ -100,7 +102,7 @@ export async function watchObjects<T extends { metadata?: { name?: string; names
             (page) => {
                 for (const item of page.items) items.push(item);
             },
-            { attempts: 2, optional: spec.optional },
+            { attempts: 2, optional: spec.optional, pageSize: spec.pageSize },
         );
         return { items, metadata: { resourceVersion } };
     };

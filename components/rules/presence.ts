@@ -168,8 +168,6 @@ export function presenceEvaluator(
     constraints: SchedulingConstraints,
 ): PresenceEvaluator {
     const eligibility = new WeakMap<Node, boolean>();
-    const reported = new WeakMap<Node, ImageReference[]>();
-    const started = new WeakMap<Pod, ImageReference[]>();
     const verdicts = new WeakMap<Node, NodeVerdict>();
     // Per node name: the round that last saw it, whether it was eligible then, and its verdict.
     const seen = new Map<string, { round: number; eligible: boolean; verdict?: NodeVerdict }>();
@@ -178,23 +176,8 @@ export function presenceEvaluator(
     let lastNodes: readonly Node[] | undefined = undefined;
     let lastPods: readonly Pod[] | undefined = undefined;
     let grouped: ReadonlyMap<string, readonly Pod[]> = new Map();
-    let gone: string[] = [];
-    const reportedOf = (node: Node): ImageReference[] => {
-        let found = reported.get(node);
-        if (!found) {
-            found = reportedImages(node);
-            reported.set(node, found);
-        }
-        return found;
-    };
-    const startedOf = (pod: Pod): ImageReference[] => {
-        let found = started.get(pod);
-        if (!found) {
-            found = imagesStartedInPod(pod);
-            started.set(pod, found);
-        }
-        return found;
-    };
+    const reportedOf = keptPerObject(reportedImages);
+    const startedOf = keptPerObject(imagesStartedInPod);
     const evaluate = (
         nodes: readonly Node[],
         pods: readonly Pod[],
@@ -247,7 +230,7 @@ export function presenceEvaluator(
         }
         // Nodes gone from the list.
         if (seen.size > nodes.length) {
-            gone = [];
+            const gone: string[] = [];
             seen.forEach((entry, name) => {
                 if (entry.round !== round) gone.push(name);
             });
@@ -276,6 +259,19 @@ export function presenceEvaluator(
         return report;
     };
     return { evaluate, wasEligible: (node) => eligibility.get(node) };
+}
+
+/** `f` of an object, worked out once while the object lives. */
+function keptPerObject<K extends object, V>(f: (key: K) => V): (key: K) => V {
+    const kept = new WeakMap<K, V>();
+    return (key) => {
+        let value = kept.get(key);
+        if (value === undefined) {
+            value = f(key);
+            kept.set(key, value);
+        }
+        return value;
+    };
 }
 
 function samePods(a: readonly Pod[], b: readonly Pod[]): boolean {

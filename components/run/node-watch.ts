@@ -70,10 +70,10 @@ export async function watchNodes(
         inFlight.add(name);
         try {
             // A list of the one node: the same bytes as a get, and no RBAC verb beyond list and watch.
-            const listed = await cluster.call({ verb: "list", resource: "nodes" }, () =>
+            const found = await cluster.call({ verb: "list", resource: "nodes" }, () =>
                 cluster.getJson<ListPage<Node>>("/api/v1/nodes", { fieldSelector: `metadata.name=${name}` }),
             );
-            const node = listed.items?.[0];
+            const node = found.items?.[0];
             if (node) setNode(name, projectNode(node, images));
             else dropNode(name);
             readTrouble = undefined;
@@ -104,7 +104,7 @@ export async function watchNodes(
         listPage: async (page) => {
             const list = await cluster.getJson<ListPage<Node> & { metadata?: { continue?: string } }>("/api/v1/nodes", {
                 labelSelector,
-                limit: Math.min(page.limit, NODE_PAGE_SIZE),
+                limit: page.limit,
                 continue: page._continue,
             });
             const rows: Row[] = [];
@@ -115,12 +115,12 @@ export async function watchNodes(
                 setNode(name, node);
                 rows.push(rowOf(node));
             }
-            const metadata = list.metadata ?? {};
             return {
                 items: rows,
-                metadata: { resourceVersion: metadata.resourceVersion, _continue: metadata.continue },
+                metadata: { resourceVersion: list.metadata?.resourceVersion, _continue: list.metadata?.continue },
             };
         },
+        pageSize: NODE_PAGE_SIZE,
         labelSelector,
         accept: TABLE_ACCEPT,
         query: { includeObject: "None" },

@@ -159,14 +159,14 @@ export async function watchPods(
         try {
             const rowVersion = states.get(name)?.row.metadata.resourceVersion;
             // A list of the one pod: the same bytes as a get, and no RBAC verb beyond list and watch.
-            const listed = await cluster.call({ verb: "list", resource: "pods", namespace }, () =>
+            const found = await cluster.call({ verb: "list", resource: "pods", namespace }, () =>
                 cluster.getJson<ListPage<Pod>>(`/api/v1/namespaces/${namespace}/pods`, {
                     fieldSelector: `metadata.name=${name}`,
                 }),
             );
             reads++;
             readTrouble = undefined;
-            const pod = listed.items?.[0];
+            const pod = found.items?.[0];
             const state = states.get(name);
             // Gone meanwhile: its row's deletion follows.
             if (state && pod) {

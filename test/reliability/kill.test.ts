@@ -18,17 +18,7 @@ import {
     waitFor,
     type Scenario,
 } from "../../harness/scenario";
-
-/** A small seeded generator (mulberry32), so that kill points are random but reproducible. */
-function seededRandom(seed: number): () => number {
-    let a = seed;
-    return () => {
-        a = (a + 0x6d2b79f5) | 0;
-        let t = Math.imul(a ^ (a >>> 15), 1 | a);
-        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
+import { seededRandom } from "../support/random";
 
 type KillPoint = { afterMs: number } | { onLine: RegExp; holdDeletes?: boolean };
 

@@ -4,6 +4,7 @@ import { parseImageReference } from "../../../components/rules/references";
 import type { V1ContainerState } from "@kubernetes/client-node" with { "resolution-mode": "import" };
 import type { Node, Pod, Wire } from "../../../components/rules/wire";
 import { makeNode, makePod } from "../fixtures/nodes";
+import { seededRandom } from "../../support/random";
 
 const wanted = ["docker.io/jupyter/scipy-notebook:2024", "docker.io/library/python:3.12"];
 const images = wanted.map((w) => parseImageReference(w));
@@ -137,21 +138,18 @@ describe("presence", () => {
     });
 
     describe("the evaluator a wait loop keeps (updated in place as objects change)", () => {
-        /** A deterministic sequence of pseudo-random numbers in [0, 1). */
-        function random(seed: number): () => number {
-            let x = seed;
-            return () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-        }
         const outcomes = ["waiting", "running", "completed", { reason: "ErrImagePull", message: "denied" }] as const;
 
         it("agrees with evaluatePresence after every change of a random sequence of nodes and pods", () => {
             for (const seed of [1, 2, 3, 4, 5]) {
-                const next = random(seed);
+                const next = seededRandom(seed);
                 const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
                 const names = ["a", "b", "c", "d", "e", "f"];
                 let nodes: Node[] = names.map((n) => makeNode(n));
                 let pods: Pod[] = [];
                 const evaluator = presenceEvaluator(images, { tolerations: [] });
+                // The same, told each node's pods by the caller, as the run's pod watch does.
+                const toldByNode = presenceEvaluator(images, { tolerations: [] });
                 for (let step = 0; step < 200; step++) {
                     const change = next();
                     if (change < 0.3) {
@@ -180,22 +178,35 @@ describe("presence", () => {
                     }
                     // Otherwise the same lists again (a poll with nothing new).
                     const expected = evaluatePresence(nodes, pods, images, { tolerations: [] });
-                    const actual = evaluator.evaluate(nodes, pods);
-                    const context = `seed ${seed}, step ${step}`;
-                    assert.deepEqual(actual.eligibleNodes, expected.eligibleNodes, context);
-                    assert.deepEqual(actual.missing, expected.missing, context);
+                    const byNode = new Map<string, Pod[]>();
+                    for (const pod of pods) byNode.set(pod.spec!.nodeName!, [pod]);
                     const key = (p: { node: string; container: string }) => `${p.node}/${p.container}`;
-                    assert.deepEqual(actual.problems.map(key).sort(), expected.problems.map(key).sort(), context);
+                    for (const [how, actual] of [
+                        ["grouping the pods itself", evaluator.evaluate(nodes, pods)],
+                        ["told the pods by node", toldByNode.evaluate(nodes, pods, byNode)],
+                    ] as const) {
+                        const context = `seed ${seed}, step ${step}, ${how}`;
+                        assert.deepEqual(actual.eligibleNodes, expected.eligibleNodes, context);
+                        assert.deepEqual(actual.missing, expected.missing, context);
+                        assert.deepEqual(actual.problems.map(key).sort(), expected.problems.map(key).sort(), context);
+                    }
                 }
             }
         });
 
         it("gives the same report for the same lists without deciding again", () => {
             const evaluator = presenceEvaluator(images, {});
-            const nodes = [makeNode("a")];
-            const first = evaluator.evaluate(nodes, []);
-            assert.equal(evaluator.evaluate(nodes, []), first);
+            const node = makeNode("a");
+            const nodes = [node];
+            const pods: Pod[] = [];
+            const first = evaluator.evaluate(nodes, pods);
             assert.deepEqual(first.missing, { a: wanted });
+            // Changed in place (the watches never do this): the same lists are not decided again...
+            node.status!.images = [{ names: wanted, sizeBytes: 1 }];
+            assert.equal(evaluator.evaluate(nodes, pods), first);
+            assert.deepEqual(first.missing, { a: wanted });
+            // ...while a replaced object is.
+            assert.deepEqual(evaluator.evaluate([{ ...node }], pods).missing, {});
         });
     });
 });
