@@ -5,6 +5,7 @@
  * `user-pods` (./user-pods). Reads BENCH_INPUTS, prints one JSON line.
  */
 import * as diagnostics from "node:diagnostics_channel";
+import { appendFileSync } from "node:fs";
 import * as zlib from "node:zlib";
 import type { Socket } from "node:net";
 import { prePullProvider } from "../components/pulumi/provider";
@@ -187,12 +188,24 @@ function streams(): Record<string, StreamUsage> {
     );
     return { ...copy, "headers+framing+tls": { requests: 0, bytes: apiBytes() - bodies, encodings: [] } };
 }
-/** The largest value of each process.memoryUsage() field, sampled every 100 ms: where the peak RSS goes. */
+/**
+ * The largest value of each process.memoryUsage() field, sampled every 100 ms: where the peak RSS
+ * goes. With BENCH_MEMORY_TIMELINE=file, each sample (MB, ms since the run started) and each line
+ * ours logs are also appended to that file as JSON lines: when the peak happens, and in which phase.
+ */
 const peakMemory: Record<string, number> = {};
+const timelineFile = process.env.BENCH_MEMORY_TIMELINE;
+let timelineStart = Date.now();
+function timeline(entry: Record<string, unknown>): void {
+    if (timelineFile) appendFileSync(timelineFile, `${JSON.stringify({ ms: Date.now() - timelineStart, ...entry })}\n`);
+}
 setInterval(() => {
+    const sample: Record<string, number> = {};
     for (const [field, value] of Object.entries(process.memoryUsage())) {
         peakMemory[field] = Math.max(peakMemory[field] ?? 0, value);
+        sample[field] = Math.round(value / 2 ** 20);
     }
+    timeline(sample);
 }, 100).unref();
 
 /** The counts when presence was decided: what came after is cleanup. */
@@ -235,6 +248,7 @@ function total(usage: Record<string, StreamUsage>): number {
 
 async function measure(mode: Mode, bench: BenchInputs): Promise<Measured> {
     let startedAt = Date.now();
+    timelineStart = startedAt;
     measuring = true;
     const run: PeerRun = {
         detected() {
@@ -307,6 +321,7 @@ async function measure(mode: Mode, bench: BenchInputs): Promise<Measured> {
 async function ours(inputs: PrePullInputs, run: PeerRun): Promise<void> {
     const log = console.log;
     console.log = (line: string) => {
+        timeline({ log: String(line).slice(0, 160) });
         if (/eligible nodes hold all/.test(line)) run.detected();
     };
     try {

@@ -1,0 +1,113 @@
+/**
+ * `npm run bench:memory-timeline [-- --nodes 2000 --time-scale 0.05 --runs 1]`: where ours' memory
+ * goes during one pre-pull. Starts a cluster of the realistic profile, runs ours (the provider's
+ * create, as the bench runs it) and the module floor, each in its own process, and prints the
+ * memory samples (every 100 ms) around the peak with the lines ours logged, and the peak of each
+ * phase. Figures only: nothing is judged here (see bench/run.ts for the report).
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseArgs, promisify } from "node:util";
+import { prePullProvider } from "../components/pulumi/provider";
+import type { PrePullInputs } from "../components/rules/inputs";
+import { privateCluster, repoRoot, stopCluster } from "../harness/cluster";
+import { benchImages } from "./images";
+import { clusterArguments, PROFILES } from "./profiles";
+import type { Measured } from "./run-one";
+
+interface Sample {
+    ms: number;
+    rss?: number;
+    heapTotal?: number;
+    heapUsed?: number;
+    external?: number;
+    arrayBuffers?: number;
+    log?: string;
+}
+
+async function runOne(mode: string, inputs: PrePullInputs | undefined, timeline: string): Promise<Measured> {
+    const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ["--expose-gc", path.join(__dirname, "run-one.js"), mode],
+        {
+            cwd: repoRoot,
+            env: { ...process.env, BENCH_INPUTS: JSON.stringify({ inputs }), BENCH_MEMORY_TIMELINE: timeline },
+            maxBuffer: 64 * 1024 * 1024,
+        },
+    );
+    return JSON.parse(stdout.trim().split("\n").pop()!) as Measured;
+}
+
+function phases(samples: Sample[]): { phase: string; fromMs: number; peak: Sample }[] {
+    const out: { phase: string; fromMs: number; peak: Sample }[] = [];
+    let phase = "start";
+    let fromMs = 0;
+    let peak: Sample | undefined;
+    for (const s of samples) {
+        if (s.log !== undefined) {
+            if (peak) out.push({ phase, fromMs, peak });
+            phase = s.log.replace(/^image-prepuller: /, "").slice(0, 70);
+            fromMs = s.ms;
+            peak = undefined;
+        } else if (!peak || (s.rss ?? 0) > (peak.rss ?? 0)) peak = s;
+    }
+    if (peak) out.push({ phase, fromMs, peak });
+    return out;
+}
+
+async function main(): Promise<void> {
+    const { values } = parseArgs({
+        options: {
+            nodes: { type: "string", default: "2000" },
+            "time-scale": { type: "string", default: "0.05" },
+            runs: { type: "string", default: "1" },
+        },
+    });
+    const nodes = Number(values.nodes);
+    const profile = PROFILES.realistic;
+    const cluster = await privateCluster(clusterArguments(profile, nodes, Number(values["time-scale"])));
+    const dir = mkdtempSync(path.join(os.tmpdir(), "memory-timeline-"));
+    try {
+        const floor = await runOne("idle", undefined, path.join(dir, "idle.jsonl"));
+        console.log(`module floor: ${floor.peakRssMb} MB peak RSS`);
+        for (let run = 1; run <= Number(values.runs); run++) {
+            const { inputs } = (await prePullProvider.check!(
+                {},
+                {
+                    images: benchImages(`timeline-${nodes}-${run}-${Date.now().toString(36)}`, 1),
+                    namespace: "default",
+                    kubeconfig: cluster.kubeconfig,
+                    timeoutSeconds: 1800,
+                },
+            )) as { inputs: PrePullInputs };
+            const file = path.join(dir, `ours-${run}.jsonl`);
+            const measured = await runOne("ours", inputs, file);
+            const samples = readFileSync(file, "utf8")
+                .trim()
+                .split("\n")
+                .map((l) => JSON.parse(l) as Sample);
+            console.log(
+                `run ${run}: ${nodes} nodes, peak RSS ${measured.peakRssMb} MB (kernel), ${measured.peakRssMb - floor.peakRssMb} MB above the floor; heap after GC ${measured.extra.heapUsedAfterGcMb} MB`,
+            );
+            console.log(
+                "| from s | phase (the line ours logged) | peak rss | heapTotal | heapUsed | external | arrayBuffers | at s |",
+            );
+            console.log("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+            for (const p of phases(samples)) {
+                const s = p.peak;
+                console.log(
+                    `| ${(p.fromMs / 1000).toFixed(1)} | ${p.phase.replace(/\|/g, "/")} | ${s.rss} | ${s.heapTotal} | ${s.heapUsed} | ${s.external} | ${s.arrayBuffers} | ${(s.ms / 1000).toFixed(1)} |`,
+                );
+            }
+        }
+    } finally {
+        await stopCluster(cluster);
+    }
+}
+
+main().catch((e: Error) => {
+    console.error(e.stack);
+    process.exit(1);
+});
