@@ -156,7 +156,18 @@ async function clearNamespace(under: ClusterUnderTest): Promise<void> {
     const batch = kc.makeApiClient(lib.BatchV1Api);
     await apps.deleteCollectionNamespacedDaemonSet({ namespace: NAMESPACE, propagationPolicy: "Background" });
     await batch.deleteCollectionNamespacedJob({ namespace: NAMESPACE, propagationPolicy: "Background" });
-    await core.deleteCollectionNamespacedPod({ namespace: NAMESPACE, gracePeriodSeconds: 0 });
+    // One request deletes every pod; with 10,000 pods (5,000 nodes) it outlasted the client's
+    // timeout ("fetch failed") on 2026-12-07. What it deleted stays deleted: ask again until one
+    // request finishes (waitForQuiet then waits for the rest to go).
+    for (let attempt = 1; ; attempt++) {
+        try {
+            await core.deleteCollectionNamespacedPod({ namespace: NAMESPACE, gracePeriodSeconds: 0 });
+            return;
+        } catch (e) {
+            if (attempt >= 10) throw e;
+            log(`deleting the namespace's pods: ${(e as Error).message}; asking again (${attempt})`);
+        }
+    }
 }
 
 /**
