@@ -1,9 +1,10 @@
 /**
- * `npm run bench:memory-timeline [-- --nodes 2000 --time-scale 0.05 --runs 1]`: where ours' memory
- * goes during one pre-pull. Starts a cluster of the realistic profile, runs ours (the provider's
- * create, as the bench runs it) and the module floor, each in its own process, and prints the
- * memory samples (every 100 ms) around the peak with the lines ours logged, and the peak of each
- * phase. Figures only: nothing is judged here (see bench/run.ts for the report).
+ * `npm run bench:memory-timeline [-- --nodes 2000 --time-scale 0.05 --runs 1 --compare=--flag]`:
+ * where ours' memory goes during one pre-pull. Starts a cluster of the realistic profile, runs the
+ * module floor and ours (the provider's create, as the bench runs it), each in its own process,
+ * and prints the peak of each phase (the period after each line ours logged). With --compare,
+ * each run is repeated with those arguments to node (V8 flags, which NODE_OPTIONS mostly refuses)
+ * on the same cluster, floor included. Figures only: nothing is judged here (see bench/run.ts for the report).
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -27,13 +28,22 @@ interface Sample {
     log?: string;
 }
 
-async function runOne(mode: string, inputs: PrePullInputs | undefined, timeline: string): Promise<Measured> {
+async function runOne(
+    mode: string,
+    inputs: PrePullInputs | undefined,
+    timeline: string,
+    nodeArguments: string,
+): Promise<Measured> {
     const { stdout } = await promisify(execFile)(
         process.execPath,
-        ["--expose-gc", path.join(__dirname, "run-one.js"), mode],
+        [...nodeArguments.split(" ").filter(Boolean), "--expose-gc", path.join(__dirname, "run-one.js"), mode],
         {
             cwd: repoRoot,
-            env: { ...process.env, BENCH_INPUTS: JSON.stringify({ inputs }), BENCH_MEMORY_TIMELINE: timeline },
+            env: {
+                ...process.env,
+                BENCH_INPUTS: JSON.stringify({ inputs }),
+                BENCH_MEMORY_TIMELINE: timeline,
+            },
             maxBuffer: 64 * 1024 * 1024,
         },
     );
@@ -63,6 +73,7 @@ async function main(): Promise<void> {
             nodes: { type: "string", default: "2000" },
             "time-scale": { type: "string", default: "0.05" },
             runs: { type: "string", default: "1" },
+            compare: { type: "string" },
         },
     });
     const nodes = Number(values.nodes);
@@ -70,36 +81,44 @@ async function main(): Promise<void> {
     const cluster = await privateCluster(clusterArguments(profile, nodes, Number(values["time-scale"])));
     const dir = mkdtempSync(path.join(os.tmpdir(), "memory-timeline-"));
     try {
-        const floor = await runOne("idle", undefined, path.join(dir, "idle.jsonl"));
-        console.log(`module floor: ${floor.peakRssMb} MB peak RSS`);
+        const variants = ["", ...(values.compare ? [values.compare] : [])];
+        const floors = new Map<string, number>();
+        for (const options of variants) {
+            const floor = await runOne("idle", undefined, path.join(dir, "idle.jsonl"), options);
+            floors.set(options, floor.peakRssMb);
+            console.log(`module floor${options ? ` with node ${options}` : ""}: ${floor.peakRssMb} MB peak RSS`);
+        }
         for (let run = 1; run <= Number(values.runs); run++) {
-            const { inputs } = (await prePullProvider.check!(
-                {},
-                {
-                    images: benchImages(`timeline-${nodes}-${run}-${Date.now().toString(36)}`, 1),
-                    namespace: "default",
-                    kubeconfig: cluster.kubeconfig,
-                    timeoutSeconds: 1800,
-                },
-            )) as { inputs: PrePullInputs };
-            const file = path.join(dir, `ours-${run}.jsonl`);
-            const measured = await runOne("ours", inputs, file);
-            const samples = readFileSync(file, "utf8")
-                .trim()
-                .split("\n")
-                .map((l) => JSON.parse(l) as Sample);
-            console.log(
-                `run ${run}: ${nodes} nodes, peak RSS ${measured.peakRssMb} MB (kernel), ${measured.peakRssMb - floor.peakRssMb} MB above the floor; heap after GC ${measured.extra.heapUsedAfterGcMb} MB`,
-            );
-            console.log(
-                "| from s | phase (the line ours logged) | peak rss | heapTotal | heapUsed | external | arrayBuffers | at s |",
-            );
-            console.log("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-            for (const p of phases(samples)) {
-                const s = p.peak;
+            for (const options of variants) {
+                const { inputs } = (await prePullProvider.check!(
+                    {},
+                    {
+                        images: benchImages(`timeline-${nodes}-${run}-${Date.now().toString(36)}`, 1),
+                        namespace: "default",
+                        kubeconfig: cluster.kubeconfig,
+                        timeoutSeconds: 1800,
+                    },
+                )) as { inputs: PrePullInputs };
+                const file = path.join(dir, `ours-${run}-${variants.indexOf(options)}.jsonl`);
+                const measured = await runOne("ours", inputs, file, options);
+                const samples = readFileSync(file, "utf8")
+                    .trim()
+                    .split("\n")
+                    .map((l) => JSON.parse(l) as Sample);
+                const floor = floors.get(options)!;
                 console.log(
-                    `| ${(p.fromMs / 1000).toFixed(1)} | ${p.phase.replace(/\|/g, "/")} | ${s.rss} | ${s.heapTotal} | ${s.heapUsed} | ${s.external} | ${s.arrayBuffers} | ${(s.ms / 1000).toFixed(1)} |`,
+                    `run ${run}${options ? ` with node ${options}` : ""}: ${nodes} nodes, ${measured.error ? `failed: ${measured.error}; ` : ""}peak RSS ${measured.peakRssMb} MB (kernel), ${measured.peakRssMb - floor} MB above the floor; heap after GC ${measured.extra.heapUsedAfterGcMb} MB; ${((measured.returnedAt - measured.startedAt) / 1000).toFixed(1)} s`,
                 );
+                console.log(
+                    "| from s | phase (the line ours logged) | peak rss | heapTotal | heapUsed | external | arrayBuffers | at s |",
+                );
+                console.log("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+                for (const p of phases(samples)) {
+                    const s = p.peak;
+                    console.log(
+                        `| ${(p.fromMs / 1000).toFixed(1)} | ${p.phase.replace(/\|/g, "/")} | ${s.rss} | ${s.heapTotal} | ${s.heapUsed} | ${s.external} | ${s.arrayBuffers} | ${(s.ms / 1000).toFixed(1)} |`,
+                    );
+                }
             }
         }
     } finally {
