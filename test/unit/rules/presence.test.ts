@@ -148,8 +148,10 @@ describe("presence", () => {
                 let nodes: Node[] = names.map((n) => makeNode(n));
                 let pods: Pod[] = [];
                 const evaluator = presenceEvaluator(images, { tolerations: [] });
-                // The same, told each node's pods by the caller, as the run's pod watch does.
+                // The same, told each node's pods by the caller, as the run's pod watch does: a node's
+                // array is replaced when its pods change and kept as it is otherwise.
                 const toldByNode = presenceEvaluator(images, { tolerations: [] });
+                const byNode = new Map<string, Pod[]>();
                 for (let step = 0; step < 200; step++) {
                     const change = next();
                     if (change < 0.3) {
@@ -175,11 +177,12 @@ describe("presence", () => {
                             next() < 0.1
                                 ? rest
                                 : [...rest, makePod(node, wanted, [pick(outcomes), pick(outcomes)] as never)];
+                        const onNode = pods.filter((p) => p.spec?.nodeName === node);
+                        if (onNode.length > 0) byNode.set(node, onNode);
+                        else byNode.delete(node);
                     }
                     // Otherwise the same lists again (a poll with nothing new).
                     const expected = evaluatePresence(nodes, pods, images, { tolerations: [] });
-                    const byNode = new Map<string, Pod[]>();
-                    for (const pod of pods) byNode.set(pod.spec!.nodeName!, [pod]);
                     const key = (p: { node: string; container: string }) => `${p.node}/${p.container}`;
                     for (const [how, actual] of [
                         ["grouping the pods itself", evaluator.evaluate(nodes, pods)],
