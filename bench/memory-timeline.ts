@@ -6,17 +6,17 @@
  * each run is repeated with those arguments to node (V8 flags, which NODE_OPTIONS mostly refuses)
  * on the same cluster, floor included. Figures only: nothing is judged here (see bench/run.ts for the report).
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseArgs, promisify } from "node:util";
+import { parseArgs } from "node:util";
 import { prePullProvider } from "../components/pulumi/provider";
 import type { PrePullInputs } from "../components/rules/inputs";
-import { privateCluster, repoRoot, stopCluster } from "../harness/cluster";
+import { privateCluster, stopCluster } from "../harness/cluster";
 import { benchImages } from "./images";
 import { clusterArguments, PROFILES } from "./profiles";
-import type { Measured } from "./run-one";
+import type { Measured, Mode } from "./run-one";
+import { runOne } from "./run-one-process";
 
 interface Sample {
     ms: number;
@@ -28,26 +28,13 @@ interface Sample {
     log?: string;
 }
 
-async function runOne(
-    mode: string,
-    inputs: PrePullInputs | undefined,
-    timeline: string,
-    nodeArguments: string,
-): Promise<Measured> {
-    const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [...nodeArguments.split(" ").filter(Boolean), "--expose-gc", path.join(__dirname, "run-one.js"), mode],
-        {
-            cwd: repoRoot,
-            env: {
-                ...process.env,
-                BENCH_INPUTS: JSON.stringify({ inputs }),
-                BENCH_MEMORY_TIMELINE: timeline,
-            },
-            maxBuffer: 64 * 1024 * 1024,
-        },
+/** One run of `mode` with the timeline written to `timeline`, with extra node arguments. */
+function measure(mode: Mode, inputs: PrePullInputs | undefined, timeline: string, nodeArguments: string) {
+    return runOne<Measured>(
+        mode,
+        { inputs },
+        { nodeArguments: nodeArguments.split(" ").filter(Boolean), env: { BENCH_MEMORY_TIMELINE: timeline } },
     );
-    return JSON.parse(stdout.trim().split("\n").pop()!) as Measured;
 }
 
 function phases(samples: Sample[]): { phase: string; fromMs: number; peak: Sample }[] {
@@ -84,7 +71,7 @@ async function main(): Promise<void> {
         const variants = ["", ...(values.compare ? [values.compare] : [])];
         const floors = new Map<string, number>();
         for (const options of variants) {
-            const floor = await runOne("idle", undefined, path.join(dir, "idle.jsonl"), options);
+            const floor = await measure("idle", undefined, path.join(dir, "idle.jsonl"), options);
             floors.set(options, floor.peakRssMb);
             console.log(`module floor${options ? ` with node ${options}` : ""}: ${floor.peakRssMb} MB peak RSS`);
         }
@@ -100,7 +87,7 @@ async function main(): Promise<void> {
                     },
                 )) as { inputs: PrePullInputs };
                 const file = path.join(dir, `ours-${run}-${variants.indexOf(options)}.jsonl`);
-                const measured = await runOne("ours", inputs, file, options);
+                const measured = await measure("ours", inputs, file, options);
                 const samples = readFileSync(file, "utf8")
                     .trim()
                     .split("\n")

@@ -48,7 +48,8 @@ import type { EngineSettings } from "./peers/pulumi-kubernetes";
 import { clusterArguments, preloadedImagesAnnotation, PROFILES, type Profile, type ProfileName } from "./profiles";
 import { save } from "./report";
 import { PEERS, type BenchRecord, type BenchResults, type Peer, type PeerResult, type RunInfo } from "./results-model";
-import type { BenchInputs, Measured, Mode } from "./run-one";
+import type { Measured, Mode } from "./run-one";
+import { runOne } from "./run-one-process";
 import type { UserPodStart, UserPodsInputs } from "./user-pods";
 
 const run = promisify(execFile);
@@ -82,17 +83,6 @@ interface ClusterUnderTest {
     metricsUrl: string;
     nodeNames: string[];
     creations: Observed;
-}
-
-/** Runs bench/run-one.js in a process of its own and returns the JSON line it prints last. */
-async function runOne<T>(mode: Mode, inputs: BenchInputs): Promise<T> {
-    // --expose-gc: the measured process reads its heap after a forced GC once presence is decided.
-    const { stdout } = await run(process.execPath, ["--expose-gc", path.join(__dirname, "run-one.js"), mode], {
-        cwd: repoRoot,
-        env: { ...process.env, BENCH_INPUTS: JSON.stringify(inputs) },
-        maxBuffer: 64 * 1024 * 1024,
-    });
-    return JSON.parse(stdout.trim().split("\n").pop()!) as T;
 }
 
 /** The longest a pre-pull of `images` may take before it counts as failed: generous, it only bounds a hang. */
