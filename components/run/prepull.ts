@@ -41,6 +41,7 @@ import { constraintsOf, nodesToKeepOut } from "../rules/eligibility";
 import { OPERATION_BUDGET_SECONDS, type Logger, type PrePullResult } from "./shared";
 import { systemClock, waitForPresence } from "./waiting";
 import { watchEngine } from "./watchdog";
+import { holdYoungGeneration } from "./young-generation";
 
 export type { OwnedObjects } from "./cleanup";
 export type { Logger } from "./shared";
@@ -52,6 +53,7 @@ const EVENT_DEBOUNCE_MS = 100;
 /** Runs the pre-pull. Throws on pull failures, timeouts and a vanished engine, after cleaning up. */
 export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePullResult> {
     const engine = watchEngine();
+    const releaseYoungGeneration = holdYoungGeneration();
     const abandon = new AbortController();
     const signal = AbortSignal.any([AbortSignal.timeout(inputs.timeoutSeconds * 1000), abandon.signal]);
     const running = runPrePull(inputs, log, signal);
@@ -68,6 +70,7 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
         throw e;
     } finally {
         engine.stop();
+        releaseYoungGeneration();
     }
 }
 

@@ -20,7 +20,7 @@ const LAYERS: Record<string, { rank: number; may: string[]; packages: RegExp }> 
         may: ["rules", "cluster"],
         packages: /^(@kubernetes\/client-node|js-yaml|crypto|fs|os|path|node:timers\/promises)$/,
     },
-    run: { rank: 2, may: ["rules", "cluster", "run"], packages: /^(net|node:timers\/promises)$/ },
+    run: { rank: 2, may: ["rules", "cluster", "run"], packages: /^(net|node:timers\/promises|node:v8)$/ },
     pulumi: {
         rank: 3,
         may: ["rules", "cluster", "run", "pulumi"],
