@@ -104,6 +104,8 @@ export interface RunInfo {
     uncommittedProductFiles: string[];
     /** `uptime` before the run: the machine is shared, so its load is part of the result. */
     uptimeBefore: string;
+    /** Scenarios (NODESxIMAGES@TIMESCALE) this run measured again, whose earlier records it replaced. */
+    replaced?: string[];
     /** Peak RSS of a process that only loads the provider and @kubernetes/client-node. */
     moduleFloorRssMb: number;
     /** Wall time of the whole run, once it ended. */

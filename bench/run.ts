@@ -15,7 +15,9 @@
  *   --max-parallel N            ours with maxParallelNodes
  *   --engine-memory N           at scenarios of N nodes or more, also ours in a real `pulumi up`:
  *                               the dynamic-provider process's peak RSS
- *   --append                    adds this run's scenarios to latest.json instead of replacing them
+ *   --append                    adds this run's scenarios to latest.json instead of replacing them;
+ *                               a scenario measured again replaces its earlier record (the run
+ *                               says which it replaced)
  *   --render-only               rewrites latest.md, latest.svg and the README's results from latest.json
  *
  * Writes bench/results/latest.{json,md,svg} and the results part of README.md's Benchmarks section.
@@ -443,6 +445,26 @@ async function apiserverIdentity(kc: TestCluster["kc"]): Promise<RunInfo["apiser
     return { version, featureGates: gates };
 }
 
+/**
+ * With --append, a scenario measured again (same profile, size, images, time scale and settings)
+ * replaces its earlier record once the new one exists, so that every row has one measurement;
+ * the run lists what it replaced.
+ */
+function replaceScenario(records: BenchRecord[], record: BenchRecord, run: RunInfo): void {
+    const same = (r: BenchRecord) =>
+        r.profile === record.profile &&
+        r.nodes === record.nodes &&
+        r.images === record.images &&
+        r.timeScale === record.timeScale &&
+        r.maxParallelNodes === record.maxParallelNodes &&
+        r.nodeOptions === record.nodeOptions;
+    for (let i = records.length - 1; i >= 0; i--) {
+        if (!same(records[i]!)) continue;
+        records.splice(i, 1);
+        (run.replaced ??= []).push(`${record.nodes}x${record.images}@${record.timeScale}`);
+    }
+}
+
 function readResults(): BenchResults {
     return JSON.parse(readFileSync(path.join(resultsDir, "latest.json"), "utf8")) as BenchResults;
 }
@@ -525,6 +547,7 @@ async function main(): Promise<void> {
                 const reference = await referenceUserPods(under, bench, under.preloadReportedAt);
                 for (const images of imageCounts) {
                     const record = await scenario(under, bench, reference, nodes, images);
+                    replaceScenario(records, record, runInfo);
                     records.push(record);
                     save(resultsDir, records, runs, readmePath);
                 }

@@ -191,5 +191,6 @@ export function runLine(r: RunInfo): string {
               .map(([gate, on]) => `${gate}=${on}`)
               .join(", ")}`
         : "";
-    return `- ${r.date} ${options}\`npm run bench -- ${r.arguments.join(" ")}\` at ${r.commit.slice(0, 7)}${dirty} (profile ${r.profile}, time scale ${scales}, wall time ${wall})${apiserver}; load before: \`${r.uptimeBefore}\`; a process that only loads the provider and @kubernetes/client-node peaks at ${r.moduleFloorRssMb} MB RSS.`;
+    const replaced = r.replaced?.length ? `; measured again, replacing earlier records: ${r.replaced.join(", ")}` : "";
+    return `- ${r.date} ${options}\`npm run bench -- ${r.arguments.join(" ")}\` at ${r.commit.slice(0, 7)}${dirty} (profile ${r.profile}, time scale ${scales}, wall time ${wall})${apiserver}; load before: \`${r.uptimeBefore}\`; a process that only loads the provider and @kubernetes/client-node peaks at ${r.moduleFloorRssMb} MB RSS${replaced}.`;
 }
