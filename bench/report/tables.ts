@@ -124,28 +124,34 @@ export function memoryTable(records: BenchRecord[], moduleFloorRssMb: number | u
     );
 }
 
-/** Peak RSS against nodes (1 image, least squares): MB per 1,000 nodes, per peer. */
+/**
+ * Peak RSS against nodes (1 image, least squares): MB per 1,000 nodes, per peer and time scale
+ * (a longer run grows a process more, so sizes are compared at one time scale).
+ */
 export function memorySlope(records: BenchRecord[]): string {
     const parts: string[] = [];
+    const scales = [...new Set(records.map((r) => r.timeScale))].sort((a, b) => a - b);
     for (const peer of ["ours", "seed"] as Peer[]) {
-        const points = records
-            .filter((r) => r.images === 1)
-            .map((r) => ({ n: r.nodes, rss: peerResult(r, peer)?.peakRssMb }))
-            .filter((p): p is { n: number; rss: number } => p.rss !== undefined);
-        const sizes = new Set(points.map((p) => p.n));
-        if (sizes.size < 2) continue;
-        const meanN = points.reduce((s, p) => s + p.n, 0) / points.length;
-        const meanR = points.reduce((s, p) => s + p.rss, 0) / points.length;
-        const slope =
-            points.reduce((s, p) => s + (p.n - meanN) * (p.rss - meanR), 0) /
-            points.reduce((s, p) => s + (p.n - meanN) ** 2, 0);
-        const at = [...sizes]
-            .sort((a, b) => a - b)
-            .map((n) => {
-                const here = points.filter((p) => p.n === n).map((p) => p.rss);
-                return `${n}: ${Math.max(...here)} MB`;
-            });
-        parts.push(`${peer} ${fmt(slope * 1000, 1)} MB per 1,000 nodes (${at.join(", ")})`);
+        for (const scale of scales) {
+            const points = records
+                .filter((r) => r.images === 1 && r.timeScale === scale)
+                .map((r) => ({ n: r.nodes, rss: peerResult(r, peer)?.peakRssMb }))
+                .filter((p): p is { n: number; rss: number } => p.rss !== undefined);
+            const sizes = new Set(points.map((p) => p.n));
+            if (sizes.size < 2) continue;
+            const meanN = points.reduce((s, p) => s + p.n, 0) / points.length;
+            const meanR = points.reduce((s, p) => s + p.rss, 0) / points.length;
+            const slope =
+                points.reduce((s, p) => s + (p.n - meanN) * (p.rss - meanR), 0) /
+                points.reduce((s, p) => s + (p.n - meanN) ** 2, 0);
+            const at = [...sizes]
+                .sort((a, b) => a - b)
+                .map((n) => {
+                    const here = points.filter((p) => p.n === n).map((p) => p.rss);
+                    return `${n}: ${Math.max(...here)} MB`;
+                });
+            parts.push(`${peer} at time scale ${scale} ${fmt(slope * 1000, 1)} MB per 1,000 nodes (${at.join(", ")})`);
+        }
     }
     return parts.length > 0 ? `Peak RSS against nodes, 1 image: ${parts.join("; ")}.` : "";
 }
