@@ -21,8 +21,16 @@ const DEFAULT_GROWTH_FACTOR = 2;
 const OWN_FLAGS =
     /--(max[-_]semi[-_]space[-_]size|min[-_]semi[-_]space[-_]size|semi[-_]space[-_]growth[-_]factor|max[-_]heap[-_]size)\b/;
 
-/** One object, so that every run of the process (and every copy of these functions) shares the count. */
-const holds: { count: number } = { count: 0 };
+/**
+ * The count of runs holding, kept on the process's global object and looked up at each call:
+ * Pulumi's closure serializer gives each resource's provider its own copy of this module's
+ * variables, while the young generation is one per process.
+ */
+const HOLDS_KEY = "__pulumiImagePrepullerYoungGenerationHolds";
+function holdsOfProcess(): { count: number } {
+    const global = globalThis as unknown as Record<string, { count: number } | undefined>;
+    return (global[HOLDS_KEY] ??= { count: 0 });
+}
 
 /**
  * Holds the young generation until the returned function is called (once per hold; more calls do
@@ -33,6 +41,7 @@ export function holdYoungGeneration(
     nodeOptions: string = process.env.NODE_OPTIONS ?? "",
 ): () => void {
     if ([...execArgv, nodeOptions].some((a) => OWN_FLAGS.test(a))) return () => undefined;
+    const holds = holdsOfProcess();
     if (holds.count++ === 0) v8.setFlagsFromString("--semi-space-growth-factor=1");
     let released = false;
     return () => {
