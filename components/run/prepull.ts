@@ -41,6 +41,7 @@ import { constraintsOf, nodesToKeepOut } from "../rules/eligibility";
 import { OPERATION_BUDGET_SECONDS, type Logger, type PrePullResult } from "./shared";
 import { systemClock, waitForPresence } from "./waiting";
 import { watchEngine } from "./watchdog";
+import { changeSignal } from "./change-signal";
 import { holdYoungGeneration } from "./young-generation";
 
 export type { OwnedObjects } from "./cleanup";
@@ -48,8 +49,11 @@ export type { Logger } from "./shared";
 export { inspectPresence, KUBELET_MAX_REPORTED_IMAGES } from "./refresh";
 export type { PrePullResult } from "./shared";
 
-/** Presence is re-evaluated this long after a watched change (coalescing bursts of events). */
-const EVENT_DEBOUNCE_MS = 100;
+/**
+ * Presence is re-evaluated at once after a watched change, then at most this often while changes
+ * keep coming (coalescing bursts of events).
+ */
+const EVENT_COOLING_MS = 100;
 /** Runs the pre-pull. Throws on pull failures, timeouts and a vanished engine, after cleaning up. */
 export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePullResult> {
     const engine = watchEngine();
@@ -79,35 +83,13 @@ function exitAbandonedProcess(): void {
     setTimeout(() => process.exit(1), 100);
 }
 
-/** Coalesces bursts of watched changes into one wake-up of the wait loop. */
-// A factory, not a class with field initializers: Pulumi's closure serializer, which inlines this
-// code into state inside this repository, drops class field initializers.
-function changeSignal(): { notify: () => void; next: () => Promise<void>; stop: () => void } {
-    let debounce: NodeJS.Timeout | undefined = undefined;
-    let waiting: (() => void) | undefined = undefined;
-    return {
-        notify: () => {
-            if (debounce) return;
-            debounce = setTimeout(() => {
-                debounce = undefined;
-                waiting?.();
-            }, EVENT_DEBOUNCE_MS);
-        },
-        next: () => new Promise<void>((resolve) => (waiting = resolve)),
-        stop: () => {
-            clearTimeout(debounce);
-            waiting = undefined;
-        },
-    };
-}
-
 async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSignal): Promise<PrePullResult> {
     const started = Date.now();
     const cluster = ClusterClient.connect(inputs.kubeconfig, inputs.context, signal);
     const images = inputs.images.map((i) => parseImageReference(i));
     const constraints = constraintsOf(inputs);
     const namespace = inputs.namespace;
-    const changes = changeSignal();
+    const changes = changeSignal(EVENT_COOLING_MS);
     const watches: Watched<unknown>[] = [];
     const created: CreatedDaemonSet[] = [];
     let cleanupDone = false;
@@ -218,6 +200,7 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             clock: systemClock,
             signal,
             nextChange: () => changes.next(),
+            awake: () => changes.awake(),
             daemonSetGone: () => anyDaemonSetGone(cluster, created),
             placement: new Placement(
                 cluster,

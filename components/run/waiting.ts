@@ -94,6 +94,8 @@ export interface WaitContext {
     signal: AbortSignal;
     /** Resolves at the next watched change (the loop then decides at once, not at the next poll). */
     nextChange: () => Promise<void>;
+    /** Told after every wait, however it ended (see ChangeSignal.awake). */
+    awake?: () => void;
     /**
      * Reads the DaemonSets back: which is gone and why ("jhub/prepull-x was deleted", "... is being
      * deleted", "... was replaced by another of the same name"), or undefined while all are there
@@ -366,6 +368,7 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
             }
         }
         await clock.sleep(inputs.pollIntervalSeconds * 1000, ctx.nextChange(), signal);
+        ctx.awake?.();
     }
 }
 

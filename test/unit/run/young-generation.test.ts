@@ -9,7 +9,7 @@ import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 
-const moduleFile = path.resolve(__dirname, "../../components/run/young-generation.ts");
+const moduleFile = path.resolve(__dirname, "../../../components/run/young-generation.ts");
 
 /**
  * The child: takes `holds` holds (each from a fresh copy of the module, as Pulumi gives each
@@ -48,7 +48,7 @@ function sizes(execArgv: string[], holds = 1): { start: number; held: number; af
     const out = execFileSync(
         process.execPath,
         ["--require", "ts-node/register/transpile-only", "-e", CHILD, JSON.stringify([execArgv, holds])],
-        { encoding: "utf8", cwd: path.resolve(__dirname, "../..") },
+        { encoding: "utf8", cwd: path.resolve(__dirname, "../../..") },
     );
     return JSON.parse(out.trim().split("\n").pop()!) as { start: number; held: number; after: number };
 }
