@@ -199,8 +199,7 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
             log,
             clock: systemClock,
             signal,
-            nextChange: () => changes.next(),
-            awake: () => changes.awake(),
+            changes,
             daemonSetGone: () => anyDaemonSetGone(cluster, created),
             placement: new Placement(
                 cluster,

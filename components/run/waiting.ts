@@ -23,6 +23,7 @@ import {
     unschedulablePods,
     type PodProblem,
 } from "../rules/problems";
+import type { ChangeSignal } from "./change-signal";
 import type { Logger } from "./shared";
 import type { ImageReference } from "../rules/references";
 
@@ -92,10 +93,11 @@ export interface WaitContext {
     clock: Clock;
     /** The run's signal: its timeout, or nobody waiting for it any more (see isTimeoutReason). */
     signal: AbortSignal;
-    /** Resolves at the next watched change (the loop then decides at once, not at the next poll). */
-    nextChange: () => Promise<void>;
-    /** Told after every wait, however it ended (see ChangeSignal.awake). */
-    awake?: () => void;
+    /**
+     * The watched changes: `next()` resolves at the next one (the loop then decides at once, not
+     * at the next poll); `awake()` is told after every wait, however it ended.
+     */
+    changes: Pick<ChangeSignal, "next" | "awake">;
     /**
      * Reads the DaemonSets back: which is gone and why ("jhub/prepull-x was deleted", "... is being
      * deleted", "... was replaced by another of the same name"), or undefined while all are there
@@ -367,8 +369,8 @@ export async function waitForPresence(ctx: WaitContext): Promise<WaitResult> {
                 lastSummary = summary;
             }
         }
-        await clock.sleep(inputs.pollIntervalSeconds * 1000, ctx.nextChange(), signal);
-        ctx.awake?.();
+        await clock.sleep(inputs.pollIntervalSeconds * 1000, ctx.changes.next(), signal);
+        ctx.changes.awake();
     }
 }
 

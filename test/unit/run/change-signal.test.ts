@@ -22,6 +22,12 @@ function manualSchedule(): { schedule: Schedule; pending: () => number; runAll: 
     };
 }
 
+/** A change signal cooling for 100 ms on a schedule the test runs by hand. */
+function signalOnManualSchedule() {
+    const timers = manualSchedule();
+    return { timers, changes: changeSignal(100, timers.schedule) };
+}
+
 /** Whether `promise` has resolved once the microtasks queued so far have run. */
 async function settled(promise: Promise<void>): Promise<boolean> {
     let done = false;
@@ -32,8 +38,7 @@ async function settled(promise: Promise<void>): Promise<boolean> {
 
 describe("the wait loop's change signal", () => {
     it("wakes a waiting loop at the first change, without waiting for a timer", async () => {
-        const timers = manualSchedule();
-        const changes = changeSignal(100, timers.schedule);
+        const { changes } = signalOnManualSchedule();
         const wait = changes.next();
         assert.equal(await settled(wait), false, "woke without a change");
         changes.notify();
@@ -42,8 +47,7 @@ describe("the wait loop's change signal", () => {
     });
 
     it("coalesces the changes of the cooling into one wake-up at its end", async () => {
-        const timers = manualSchedule();
-        const changes = changeSignal(100, timers.schedule);
+        const { timers, changes } = signalOnManualSchedule();
         const first = changes.next();
         changes.notify();
         assert.equal(await settled(first), true);
@@ -63,8 +67,7 @@ describe("the wait loop's change signal", () => {
     });
 
     it("keeps a change that came while the loop was deciding for its next wait", async () => {
-        const timers = manualSchedule();
-        const changes = changeSignal(100, timers.schedule);
+        const { changes } = signalOnManualSchedule();
         // The loop's previous wait ended at its poll interval, not at a change.
         void changes.next();
         changes.awake();
@@ -74,8 +77,7 @@ describe("the wait loop's change signal", () => {
     });
 
     it("schedules nothing once stopped", async () => {
-        const timers = manualSchedule();
-        const changes = changeSignal(100, timers.schedule);
+        const { timers, changes } = signalOnManualSchedule();
         const wait = changes.next();
         changes.notify();
         await settled(wait);

@@ -83,7 +83,7 @@ function run(
         log: (line) => lines.push(line),
         clock,
         signal: controller.signal,
-        nextChange: () => new Promise(() => undefined),
+        changes: { next: () => new Promise(() => undefined), awake: () => undefined },
         placement: options.placement,
         daemonSetGone: options.daemonSetGone && (async () => options.daemonSetGone!(clock.t)),
     });
