@@ -28,12 +28,15 @@ interface Timeline {
 class FakeClock implements Clock {
     t = 0;
     sleeps: number[] = [];
+    /** The loop's waits and its calls to the change signal, in order. */
+    calls: string[] = [];
     constructor(private readonly onTick: (t: number) => void = () => undefined) {}
     now() {
         return this.t;
     }
     async sleep(ms: number, _wake: Promise<void>, signal: AbortSignal) {
         this.sleeps.push(ms);
+        this.calls.push("sleep");
         this.t += ms;
         this.onTick(this.t);
         if (this.sleeps.length > 10_000 && !signal.aborted) throw new Error("the loop never ended");
@@ -83,7 +86,15 @@ function run(
         log: (line) => lines.push(line),
         clock,
         signal: controller.signal,
-        changes: { next: () => new Promise(() => undefined), awake: () => undefined },
+        changes: {
+            next: () => {
+                clock.calls.push("next");
+                return new Promise(() => undefined);
+            },
+            awake: () => {
+                clock.calls.push("awake");
+            },
+        },
         placement: options.placement,
         daemonSetGone: options.daemonSetGone && (async () => options.daemonSetGone!(clock.t)),
     });
@@ -529,5 +540,12 @@ describe("the wait loop, on a fake clock", () => {
         const { result, clock } = run({ nodes: (t) => [makeNode("a", { images: t >= 6000 ? [[IMAGE]] : [] })] });
         await result;
         assert.deepEqual(clock.sleeps, [2000, 2000, 2000]);
+    });
+
+    it("waits on the next watched change and tells the signal it woke, at every wait", async () => {
+        // A change that arrives while the loop decides is kept only if awake() follows every wait.
+        const { result, clock } = run({ nodes: (t) => [makeNode("a", { images: t >= 6000 ? [[IMAGE]] : [] })] });
+        await result;
+        assert.deepEqual(clock.calls, Array(3).fill(["next", "sleep", "awake"]).flat());
     });
 });
