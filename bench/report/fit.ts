@@ -64,23 +64,30 @@ function solve(a: number[][], b: number[]): number[] | undefined {
     return m.map((row, i) => row[n]! / row[i]!);
 }
 
+/**
+ * The least-squares coefficients of `values` over the rows' features (each row one point's
+ * features, the same count in every row), or undefined when the points do not tell them apart.
+ */
+export function leastSquares(features: number[][], values: number[]): number[] | undefined {
+    const width = features[0]?.length ?? 0;
+    const columns = [...Array(width).keys()];
+    // Each column scaled to its largest value, so that the normal equations stay well conditioned.
+    const scale = columns.map((c) => Math.max(...features.map((f) => Math.abs(f[c]!))) || 1);
+    const rows = features.map((f) => f.map((v, c) => v / scale[c]!));
+    const ata = columns.map((i) => columns.map((j) => rows.reduce((s, r) => s + r[i]! * r[j]!, 0)));
+    const atb = columns.map((i) => rows.reduce((s, r, k) => s + r[i]! * values[k]!, 0));
+    return solve(ata, atb)?.map((v, c) => v / scale[c]!);
+}
+
 /** The least-squares fit of the points, or undefined with fewer than 5 points or no spread in them. */
 export function fitBytes(points: Point[]): BytesFit | undefined {
     if (points.length < 5) return undefined;
-    const features = (p: Point) => [1, p.nodes, p.nodes * p.images, p.nodes * p.seconds];
-    // Each column scaled to its largest value, so that the normal equations stay well conditioned.
-    const scale = [0, 1, 2, 3].map((c) => Math.max(...points.map((p) => Math.abs(features(p)[c]!))) || 1);
-    const rows = points.map((p) => features(p).map((v, c) => v / scale[c]!));
-    const ata = [0, 1, 2, 3].map((i) => [0, 1, 2, 3].map((j) => rows.reduce((s, r) => s + r[i]! * r[j]!, 0)));
-    const atb = [0, 1, 2, 3].map((i) => rows.reduce((s, r, k) => s + r[i]! * points[k]!.bytes, 0));
-    const x = solve(ata, atb);
+    const x = leastSquares(
+        points.map((p) => [1, p.nodes, p.nodes * p.images, p.nodes * p.seconds]),
+        points.map((p) => p.bytes),
+    );
     if (!x) return undefined;
-    const [fixed, perNode, perNodeImage, perNodeSecond] = x.map((v, c) => v / scale[c]!) as [
-        number,
-        number,
-        number,
-        number,
-    ];
+    const [fixed, perNode, perNodeImage, perNodeSecond] = x as [number, number, number, number];
     const fit = { fixed, perNode, perNodeImage, perNodeSecond, points: points.length, worstMiss: 0 };
     fit.worstMiss = Math.max(...points.map((p) => Math.abs(predict(fit, p) - p.bytes) / Math.max(p.bytes, 1)));
     return fit;

@@ -3,6 +3,7 @@ import type { Samples } from "../observer";
 import { PEERS, type BenchRecord, type Peer, type PeerResult, type RunInfo } from "../results-model";
 import type { StreamUsage } from "../run-one";
 import { afterFloor, byScenario, fmt, mb, peerResult, peersThatRan } from "./figures";
+import { leastSquares } from "./fit";
 
 export function mainTable(records: BenchRecord[]): string {
     const lines = [
@@ -139,11 +140,12 @@ export function memorySlope(records: BenchRecord[]): string {
                 .filter((p): p is { n: number; rss: number } => p.rss !== undefined);
             const sizes = new Set(points.map((p) => p.n));
             if (sizes.size < 2) continue;
-            const meanN = points.reduce((s, p) => s + p.n, 0) / points.length;
-            const meanR = points.reduce((s, p) => s + p.rss, 0) / points.length;
-            const slope =
-                points.reduce((s, p) => s + (p.n - meanN) * (p.rss - meanR), 0) /
-                points.reduce((s, p) => s + (p.n - meanN) ** 2, 0);
+            const line = leastSquares(
+                points.map((p) => [1, p.n]),
+                points.map((p) => p.rss),
+            );
+            if (!line) continue;
+            const slope = line[1]!;
             const at = [...sizes]
                 .sort((a, b) => a - b)
                 .map((n) => {
