@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, type Stack, type UpResult } from "@pulumi/pulumi/automation";
 import { FAST_STATUS, repoRoot, sharedCluster, SIM, stopSharedCluster } from "../harness/cluster";
 import { exampleStack, removeStack, sharedEngine } from "../harness/engine";
 import { type InstalledCopy, installedCopy } from "../harness/installed-copy";
@@ -54,15 +54,20 @@ function consumerProject(): InstalledCopy {
     return copy;
 }
 
-/** One `pulumi up`; fails unless it changed nothing, so a slow real update is never timed as a no-op. */
-async function timedNoopUp(variant: Variant): Promise<void> {
-    const started = process.hrtime.bigint();
-    const result = await variant.stack.up();
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+/** Fails unless the up changed nothing, so that a real update is never taken for a no-op. */
+function expectNoop(variant: Variant, result: UpResult): void {
     const changes = Object.entries(result.summary.resourceChanges ?? {}).filter(([op]) => op !== "same");
     if (changes.length > 0) {
         throw new Error(`the ${variant.name} stack's up was not a no-op: ${JSON.stringify(changes)}`);
     }
+}
+
+/** One timed no-op `pulumi up`. */
+async function timedNoopUp(variant: Variant): Promise<void> {
+    const started = process.hrtime.bigint();
+    const result = await variant.stack.up();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    expectNoop(variant, result);
     variant.seconds.push(seconds);
 }
 
@@ -105,12 +110,9 @@ async function main(): Promise<void> {
                 `noop-up: round ${round}: ${variants.map((v) => `${v.name} ${v.seconds.at(-1)!.toFixed(2)} s`).join(", ")}`,
             );
         }
-        const traced = await variants
-            .find((v) => v.name === "consumer-with")!
-            .stack.up({
-                logVerbosity: 7,
-                logToStdErr: true,
-            });
+        const tracedVariant = variants.find((v) => v.name === "consumer-with")!;
+        const traced = await tracedVariant.stack.up({ logVerbosity: 7, logToStdErr: true });
+        expectNoop(tracedVariant, traced);
         hostStart = hostStartFromEngineLog(traced.stderr);
         if (!hostStart) console.error("noop-up: the engine's log did not show the dynamic-provider host's start");
     } finally {
