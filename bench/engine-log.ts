@@ -39,3 +39,12 @@ export function hostStartFromEngineLog(log: string): HostStart | undefined {
     }
     return undefined;
 }
+
+/** HostStart in words, for the no-op results and the report's verdict. */
+export function describeHostStart(hostStart: HostStart): string {
+    return (
+        `the dynamic-provider host's start took ${hostStart.seconds.toFixed(2)} s of the engine's steps ` +
+        `(from its Check of the default \`pulumi-nodejs\` provider, which launches the host, to the Diff after it), ` +
+        `with ${hostStart.otherStepsMeanwhile} other resources checked or diffed meanwhile`
+    );
+}

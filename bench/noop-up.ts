@@ -17,7 +17,7 @@ import { FAST_STATUS, repoRoot, sharedCluster, SIM, stopSharedCluster } from "..
 import { exampleStack, removeStack, sharedEngine } from "../harness/engine";
 import { type InstalledCopy, installedCopy } from "../harness/installed-copy";
 import { addUserNode } from "../harness/scenario";
-import { type HostStart, hostStartFromEngineLog } from "./engine-log";
+import { describeHostStart, type HostStart, hostStartFromEngineLog } from "./engine-log";
 import { machineDescription } from "./machine";
 import { median } from "./report";
 
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
             `Ratio of medians: a consumer's stack **${result.consumerRatio.toFixed(3)}**, the example (sources, providers' code inlined) **${result.ratio.toFixed(3)}** (target ≤ 1.10).`,
             "",
             hostStart
-                ? `One more no-op up of the consumer's stack with the engine's log (\`-v=7\`): the engine's Check of the default \`pulumi-nodejs\` provider, which starts the dynamic-provider host, took ${hostStart.seconds.toFixed(2)} s until its Diff, and the engine checked or diffed ${hostStart.otherStepsMeanwhile} other resources meanwhile. The median difference between the consumer's two stacks was ${(consumerWith - consumerWithout).toFixed(2)} s.`
+                ? `In one more no-op up of the consumer's stack, read from the engine's log (\`-v=7\`), ${describeHostStart(hostStart)}. The median difference between the consumer's two stacks was ${(consumerWith - consumerWithout).toFixed(2)} s.`
                 : "The engine's log of one more no-op up did not show the dynamic-provider host's start.",
             "",
         ].join("\n"),

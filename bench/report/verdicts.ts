@@ -1,7 +1,7 @@
 /** The issue's targets, met or missed with the figures behind each, and the table that shows them. */
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import type { HostStart } from "../engine-log";
+import { describeHostStart, type HostStart } from "../engine-log";
 import type { BenchRecord } from "../results-model";
 import { peerFits } from "./fit";
 import { afterFloor, byScenario, fmt, median } from "./figures";
@@ -138,7 +138,7 @@ export function verdicts(records: BenchRecord[], noopUp?: NoopUp, moduleFloorRss
         // Judged on both: a consumer's stack and this repository's example.
         met: noopUp ? Math.max(noopUp.ratio, noopUp.consumerRatio ?? Infinity) <= 1.1 : undefined,
         detail: noopUp
-            ? `${noopUp.consumerRatio === undefined ? "a consumer's stack not measured" : `a consumer's stack ${noopUp.consumerRatio.toFixed(3)} ×`}, the example (sources inlined) ${noopUp.ratio.toFixed(3)} ×${noopUp.hostStart ? `; the dynamic-provider host's start took ${fmt(noopUp.hostStart.seconds)} s of the engine's steps, with ${noopUp.hostStart.otherStepsMeanwhile} other resources checked or diffed meanwhile` : ""} (npm run bench:noop-up, ${noopUp.date})`
+            ? `${noopUp.consumerRatio === undefined ? "a consumer's stack not measured" : `a consumer's stack ${noopUp.consumerRatio.toFixed(3)} ×`}, the example (sources inlined) ${noopUp.ratio.toFixed(3)} ×${noopUp.hostStart ? `; ${describeHostStart(noopUp.hostStart)}` : ""} (npm run bench:noop-up, ${noopUp.date})`
             : "not measured (npm run bench:noop-up)",
     });
     return out;
