@@ -542,7 +542,7 @@ describe("the wait loop, on a fake clock", () => {
         assert.deepEqual(clock.sleeps, [2000, 2000, 2000]);
     });
 
-    it("waits on the next watched change and tells the signal it woke, at every wait", async () => {
+    it("asks for the next watched change before every wait and tells the signal it woke after it", async () => {
         // A change that arrives while the loop decides is kept only if awake() follows every wait.
         const { result, clock } = run({ nodes: (t) => [makeNode("a", { images: t >= 6000 ? [[IMAGE]] : [] })] });
         await result;
