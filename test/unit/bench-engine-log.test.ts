@@ -68,6 +68,17 @@ describe("bench: the dynamic-provider host's start in an engine log", () => {
         });
     });
 
+    it("starts only at the host's Check: a Diff of the provider before it is not its start", () => {
+        const earlyDiff = line(
+            "06.000",
+            `ProviderRegistry.Diff(${STACK}::pulumi:providers:pulumi-nodejs::default,ce01): executing (#old=3,#new=3)`,
+        );
+        assert.deepEqual(hostStartFromEngineLog(`${earlyDiff}\n${noopLog("07.224")}`), {
+            seconds: 0.536,
+            otherStepsMeanwhile: 0,
+        });
+    });
+
     it("is absent from a log in which the host did not start", () => {
         const withoutHost = noopLog("07.224")
             .split("\n")
