@@ -30,12 +30,16 @@ class FakeClock implements Clock {
     sleeps: number[] = [];
     /** The loop's waits and its calls to the change signal, in order. */
     calls: string[] = [];
+    /** The promise each wait was given to wake on, and each promise the change signal's next() gave. */
+    wakes: Promise<void>[] = [];
+    nexts: Promise<void>[] = [];
     constructor(private readonly onTick: (t: number) => void = () => undefined) {}
     now() {
         return this.t;
     }
-    async sleep(ms: number, _wake: Promise<void>, signal: AbortSignal) {
+    async sleep(ms: number, wake: Promise<void>, signal: AbortSignal) {
         this.sleeps.push(ms);
+        this.wakes.push(wake);
         this.calls.push("sleep");
         this.t += ms;
         this.onTick(this.t);
@@ -89,7 +93,9 @@ function run(
         changes: {
             next: () => {
                 clock.calls.push("next");
-                return new Promise(() => undefined);
+                const next = new Promise<void>(() => undefined);
+                clock.nexts.push(next);
+                return next;
             },
             awake: () => {
                 clock.calls.push("awake");
@@ -547,5 +553,12 @@ describe("the wait loop, on a fake clock", () => {
         const { result, clock } = run({ nodes: (t) => [makeNode("a", { images: t >= 6000 ? [[IMAGE]] : [] })] });
         await result;
         assert.deepEqual(clock.calls, Array(3).fill(["next", "sleep", "awake"]).flat());
+    });
+
+    it("wakes each wait at the change the signal's next() promised for it", async () => {
+        const { result, clock } = run({ nodes: (t) => [makeNode("a", { images: t >= 6000 ? [[IMAGE]] : [] })] });
+        await result;
+        assert.equal(clock.wakes.length, 3);
+        clock.wakes.forEach((wake, i) => assert.equal(wake, clock.nexts[i], `wait ${i + 1}`));
     });
 });
