@@ -8,7 +8,8 @@
  * image pulled is told apart from what grows with wall time (a poll, a re-list, a node's periodic
  * status report). A run at a shorter time scale shrinks T and so flatters whoever pays by the
  * second; the fit says by how much. Least squares by the normal equations: four unknowns, a
- * dozen points, no library needed.
+ * dozen points, no library needed. The same routine (leastSquares) fits the report's peak RSS
+ * against nodes (tables.ts, memorySlope).
  */
 import type { BenchRecord, Peer, PeerResult } from "../results-model";
 import { byScenario, fmt, peerResult, peersThatRan } from "./figures";

@@ -144,8 +144,8 @@ export function memorySlope(records: BenchRecord[]): string {
                 points.map((p) => [1, p.n]),
                 points.map((p) => p.rss),
             );
-            if (!line) continue;
-            const slope = line[1]!;
+            // Two distinct sizes (checked above) always tell the line's two unknowns apart.
+            const slope = line![1]!;
             const at = [...sizes]
                 .sort((a, b) => a - b)
                 .map((n) => {
