@@ -4,9 +4,7 @@
  * wake-up at the end of the cooling). A change that arrives while the loop is deciding, not
  * waiting, is kept for its next wait, which then ends at once: it is never lost to the poll.
  */
-
-/** Runs `run` after `ms`; the returned function cancels it. */
-export type Schedule = (run: () => void, ms: number) => () => void;
+import { systemClock, type Clock } from "./clock";
 
 export interface ChangeSignal {
     /** A watch saw a change. */
@@ -22,14 +20,9 @@ export interface ChangeSignal {
     stop(): void;
 }
 
-const systemSchedule: Schedule = (run, ms) => {
-    const timer = setTimeout(run, ms);
-    return () => clearTimeout(timer);
-};
-
 // A factory, not a class with field initializers: Pulumi's closure serializer, which inlines this
 // code into state inside this repository, drops class field initializers.
-export function changeSignal(coolMs: number, schedule: Schedule = systemSchedule): ChangeSignal {
+export function changeSignal(coolMs: number, clock: Pick<Clock, "schedule"> = systemClock): ChangeSignal {
     let pending = false;
     let waiting: (() => void) | undefined = undefined;
     let cancelCooling: (() => void) | undefined = undefined;
@@ -38,7 +31,7 @@ export function changeSignal(coolMs: number, schedule: Schedule = systemSchedule
         const resolve = waiting;
         pending = false;
         waiting = undefined;
-        cancelCooling = schedule(() => {
+        cancelCooling = clock.schedule(() => {
             cancelCooling = undefined;
             wake();
         }, coolMs);

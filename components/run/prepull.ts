@@ -39,7 +39,8 @@ import { watchNodes } from "./node-watch";
 import { watchPods, type OwnDaemonSet } from "./pod-watch";
 import { constraintsOf, nodesToKeepOut } from "../rules/eligibility";
 import { OPERATION_BUDGET_SECONDS, type Logger, type PrePullResult } from "./shared";
-import { systemClock, waitForPresence } from "./waiting";
+import { systemClock } from "./clock";
+import { waitForPresence } from "./waiting";
 import { watchEngine } from "./watchdog";
 import { changeSignal } from "./change-signal";
 import { holdYoungGeneration } from "./young-generation";
@@ -89,7 +90,7 @@ async function runPrePull(inputs: PrePullInputs, log: Logger, signal: AbortSigna
     const images = inputs.images.map((i) => parseImageReference(i));
     const constraints = constraintsOf(inputs);
     const namespace = inputs.namespace;
-    const changes = changeSignal(EVENT_COOLING_MS);
+    const changes = changeSignal(EVENT_COOLING_MS, systemClock);
     const watches: Watched<unknown>[] = [];
     const created: CreatedDaemonSet[] = [];
     let cleanupDone = false;

@@ -24,6 +24,7 @@ import {
     type PodProblem,
 } from "../rules/problems";
 import type { ChangeSignal } from "./change-signal";
+import type { Clock } from "./clock";
 import type { Logger } from "./shared";
 import type { ImageReference } from "../rules/references";
 
@@ -41,30 +42,6 @@ export const FAILED_CREATE_RECENT_SECONDS = PROBLEM_TOLERANCE_SECONDS;
 export const DAEMONSET_CHECK_SECONDS = 10;
 /** Progress is printed at least this often while waiting. */
 export const PROGRESS_INTERVAL_SECONDS = 10;
-
-/** Time as the wait loop sees it: the system's in a run, a fake one in unit tests. */
-export interface Clock {
-    now(): number;
-    /** Resolves after `ms`, or sooner when `wake` resolves or `signal` fires. */
-    sleep(ms: number, wake: Promise<void>, signal: AbortSignal): Promise<void>;
-}
-
-export const systemClock: Clock = {
-    now: () => Date.now(),
-    sleep: (ms, wake, signal) =>
-        new Promise<void>((resolve) => {
-            // Declared before `done` uses it: Pulumi's closure serializer cannot follow a use before the declaration.
-            let timer: NodeJS.Timeout | undefined = undefined;
-            const done = () => {
-                clearTimeout(timer);
-                signal.removeEventListener("abort", done);
-                resolve();
-            };
-            timer = setTimeout(done, ms);
-            signal.addEventListener("abort", done, { once: true });
-            void wake.then(done);
-        }),
-};
 
 /** Why a run's signal fired: its timeout (a TimeoutError, as AbortSignal.timeout gives), or not. */
 export function isTimeoutReason(reason: unknown): boolean {
@@ -90,7 +67,8 @@ export interface WaitContext {
     /** The DaemonSets this run created: one, or one per pull group (parallelPulls). */
     daemonSets: readonly { uid: string; name: string }[];
     log: Logger;
-    clock: Clock;
+    /** The time, and sleeping until the poll interval ends or a change comes. */
+    clock: Pick<Clock, "now" | "sleep">;
     /** The run's signal: its timeout, or nobody waiting for it any more (see isTimeoutReason). */
     signal: AbortSignal;
     /**

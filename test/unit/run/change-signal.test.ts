@@ -3,10 +3,11 @@
  * changes wake the loop at once, which wait for the cooling to end, and that none is lost.
  */
 import * as assert from "node:assert/strict";
-import { changeSignal, type Schedule } from "../../../components/run/change-signal";
+import { changeSignal } from "../../../components/run/change-signal";
+import type { Clock } from "../../../components/run/clock";
 
 /** A schedule whose timers run only when the test says so. */
-function manualSchedule(): { schedule: Schedule; pending: () => number; runAll: () => void } {
+function manualSchedule(): { schedule: Clock["schedule"]; pending: () => number; runAll: () => void } {
     const timers = new Set<() => void>();
     return {
         schedule: (run) => {
@@ -25,7 +26,7 @@ function manualSchedule(): { schedule: Schedule; pending: () => number; runAll: 
 /** A change signal cooling for 100 ms on a schedule the test runs by hand. */
 function signalOnManualSchedule() {
     const timers = manualSchedule();
-    return { timers, changes: changeSignal(100, timers.schedule) };
+    return { timers, changes: changeSignal(100, { schedule: timers.schedule }) };
 }
 
 /** Whether `promise` has resolved once the microtasks queued so far have run. */

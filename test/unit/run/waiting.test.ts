@@ -6,12 +6,7 @@
 import * as assert from "node:assert/strict";
 import type { Event, Node, Pod } from "../../../components/rules/wire";
 import { parseImageReference } from "../../../components/rules/references";
-import {
-    PROBLEM_TOLERANCE_SECONDS,
-    waitForPresence,
-    type Clock,
-    type WaitContext,
-} from "../../../components/run/waiting";
+import { PROBLEM_TOLERANCE_SECONDS, waitForPresence, type WaitContext } from "../../../components/run/waiting";
 import { nextBatch } from "../../../components/rules/batches";
 import { makeNode, makePendingPod, makePod, type ContainerOutcome } from "../fixtures/nodes";
 
@@ -25,7 +20,9 @@ interface Timeline {
     events?: (t: number) => Event[];
 }
 
-class FakeClock implements Clock {
+type LoopClock = WaitContext["clock"];
+
+class FakeClock implements LoopClock {
     t = 0;
     sleeps: number[] = [];
     /** The loop's waits and its calls to the change signal, in order. */
