@@ -1,10 +1,13 @@
 /**
- * `npm run bench:memory-timeline [-- --nodes 2000 --time-scale 0.05 --runs 1 --compare=--flag]`:
+ * `npm run bench:memory-timeline [-- --nodes 2000 --time-scale 0.05 --runs 1 --compare='--flag NAME=value' --heap-snapshot]`:
  * where ours' memory goes during one pre-pull. Starts a cluster of the realistic profile, runs the
  * module floor and ours (the provider's create, as the bench runs it), each in its own process,
- * and prints the peak of each phase (the period after each line ours logged). With --compare,
- * each run is repeated with those arguments to node (V8 flags, which NODE_OPTIONS mostly refuses)
- * on the same cluster, floor included. Figures only: nothing is judged here (see bench/run.ts for the report).
+ * and prints the peak of each phase (the period after each line ours logged). With --compare (which
+ * may be given more than once), each run is repeated with those arguments to node (V8 flags, which
+ * NODE_OPTIONS mostly refuses) and NAME=value environment settings (MALLOC_ARENA_MAX=2) on the same
+ * cluster, floor included. With --heap-snapshot, each run of ours also writes a heap
+ * snapshot once presence is decided (its path is printed; open it in Chrome's DevTools, Memory tab).
+ * Figures only: nothing is judged here (see bench/run.ts for the report).
  */
 import { mkdtempSync, readFileSync } from "node:fs";
 import * as os from "node:os";
@@ -28,12 +31,29 @@ interface Sample {
     log?: string;
 }
 
-/** One run of `mode` with the timeline written to `timeline`, with extra node arguments. */
-function measure(mode: Mode, inputs: PrePullInputs | undefined, timeline: string, nodeArguments: string) {
+/** An environment setting among the compared options (node's own arguments start with "-"). */
+const ENV_SETTING = /^[A-Z_][A-Z0-9_]*=/;
+
+/** One run of `mode` with the timeline written to `timeline`, with extra node arguments and environment. */
+function measure(
+    mode: Mode,
+    inputs: PrePullInputs | undefined,
+    timeline: string,
+    nodeArguments: string,
+    heapSnapshot?: string,
+) {
+    const words = nodeArguments.split(" ").filter(Boolean);
     return runOne<Measured>(
         mode,
         { inputs },
-        { nodeArguments: nodeArguments.split(" ").filter(Boolean), env: { BENCH_MEMORY_TIMELINE: timeline } },
+        {
+            nodeArguments: words.filter((w) => !ENV_SETTING.test(w)),
+            env: {
+                ...Object.fromEntries(words.filter((w) => ENV_SETTING.test(w)).map((w) => w.split(/=(.*)/s, 2))),
+                BENCH_MEMORY_TIMELINE: timeline,
+                ...(heapSnapshot ? { BENCH_HEAP_SNAPSHOT: heapSnapshot } : {}),
+            },
+        },
     );
 }
 
@@ -60,7 +80,8 @@ async function main(): Promise<void> {
             nodes: { type: "string", default: "2000" },
             "time-scale": { type: "string", default: "0.05" },
             runs: { type: "string", default: "1" },
-            compare: { type: "string" },
+            compare: { type: "string", multiple: true },
+            "heap-snapshot": { type: "boolean", default: false },
         },
     });
     const nodes = Number(values.nodes);
@@ -68,12 +89,12 @@ async function main(): Promise<void> {
     const cluster = await privateCluster(clusterArguments(profile, nodes, Number(values["time-scale"])));
     const dir = mkdtempSync(path.join(os.tmpdir(), "memory-timeline-"));
     try {
-        const variants = ["", ...(values.compare ? [values.compare] : [])];
+        const variants = ["", ...(values.compare ?? [])];
         const floors = new Map<string, number>();
         for (const options of variants) {
             const floor = await measure("idle", undefined, path.join(dir, "idle.jsonl"), options);
             floors.set(options, floor.peakRssMb);
-            console.log(`module floor${options ? ` with node ${options}` : ""}: ${floor.peakRssMb} MB peak RSS`);
+            console.log(`module floor${options ? ` with ${options}` : ""}: ${floor.peakRssMb} MB peak RSS`);
         }
         for (let run = 1; run <= Number(values.runs); run++) {
             for (const options of variants) {
@@ -87,14 +108,16 @@ async function main(): Promise<void> {
                     },
                 )) as { inputs: PrePullInputs };
                 const file = path.join(dir, `ours-${run}-${variants.indexOf(options)}.jsonl`);
-                const measured = await measure("ours", inputs, file, options);
+                const snapshot = values["heap-snapshot"] ? file.replace(/\.jsonl$/, ".heapsnapshot") : undefined;
+                const measured = await measure("ours", inputs, file, options, snapshot);
+                if (snapshot) console.log(`heap snapshot once presence was decided: ${snapshot}`);
                 const samples = readFileSync(file, "utf8")
                     .trim()
                     .split("\n")
                     .map((l) => JSON.parse(l) as Sample);
                 const floor = floors.get(options)!;
                 console.log(
-                    `run ${run}${options ? ` with node ${options}` : ""}: ${nodes} nodes, ${measured.error ? `failed: ${measured.error}; ` : ""}peak RSS ${measured.peakRssMb} MB (kernel), ${measured.peakRssMb - floor} MB above the floor; heap after GC ${measured.extra.heapUsedAfterGcMb} MB; ${((measured.returnedAt - measured.startedAt) / 1000).toFixed(1)} s`,
+                    `run ${run}${options ? ` with ${options}` : ""}: ${nodes} nodes, ${measured.error ? `failed: ${measured.error}; ` : ""}peak RSS ${measured.peakRssMb} MB (kernel), ${measured.peakRssMb - floor} MB above the floor; heap after GC ${measured.extra.heapUsedAfterGcMb} MB; ${((measured.returnedAt - measured.startedAt) / 1000).toFixed(1)} s`,
                 );
                 console.log(
                     "| from s | phase (the line ours logged) | peak rss | heapTotal | heapUsed | external | arrayBuffers | at s |",

@@ -6,6 +6,7 @@
  */
 import * as diagnostics from "node:diagnostics_channel";
 import { appendFileSync } from "node:fs";
+import * as v8 from "node:v8";
 import * as zlib from "node:zlib";
 import type { Socket } from "node:net";
 import { prePullProvider } from "../components/pulumi/provider";
@@ -192,6 +193,8 @@ function streams(): Record<string, StreamUsage> {
  * The largest value of each process.memoryUsage() field, sampled every 100 ms: where the peak RSS
  * goes. With BENCH_MEMORY_TIMELINE=file, each sample (MB, ms since the run started) and each line
  * ours logs are also appended to that file as JSON lines: when the peak happens, and in which phase.
+ * With BENCH_HEAP_SNAPSHOT=file, a heap snapshot is written there once presence is decided, after
+ * the forced GC: what the run holds while it waits, object by object (the return comes that much later).
  */
 const peakMemory: Record<string, number> = {};
 const timelineFile = process.env.BENCH_MEMORY_TIMELINE;
@@ -262,6 +265,7 @@ async function measure(mode: Mode, bench: BenchInputs): Promise<Measured> {
                 run.extra.heapUsedAfterGcMb = Math.round(memory.heapUsed / 2 ** 20);
                 run.extra.rssAfterGcMb = Math.round(memory.rss / 2 ** 20);
             }
+            if (process.env.BENCH_HEAP_SNAPSHOT) v8.writeHeapSnapshot(process.env.BENCH_HEAP_SNAPSHOT);
         },
         extra: {},
     };
