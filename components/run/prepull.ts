@@ -43,7 +43,7 @@ import { systemClock } from "./clock";
 import { waitForPresence } from "./waiting";
 import { watchEngine } from "./watchdog";
 import { changeSignal } from "./change-signal";
-import { holdYoungGeneration } from "./young-generation";
+import { holdHeap } from "./heap-hold";
 
 export type { OwnedObjects } from "./cleanup";
 export type { Logger } from "./shared";
@@ -58,7 +58,7 @@ const EVENT_COOLING_MS = 100;
 /** Runs the pre-pull. Throws on pull failures, timeouts and a vanished engine, after cleaning up. */
 export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePullResult> {
     const engine = watchEngine();
-    const releaseYoungGeneration = holdYoungGeneration();
+    const releaseHeap = holdHeap();
     const abandon = new AbortController();
     const signal = AbortSignal.any([AbortSignal.timeout(inputs.timeoutSeconds * 1000), abandon.signal]);
     const running = runPrePull(inputs, log, signal);
@@ -75,7 +75,7 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
         throw e;
     } finally {
         engine.stop();
-        releaseYoungGeneration();
+        releaseHeap();
     }
 }
 
