@@ -4,7 +4,7 @@
  * wake-up at the end of the cooling). A change that arrives while the loop is deciding, not
  * waiting, is kept for its next wait, which then ends at once: it is never lost to the poll.
  */
-import { systemClock, type Clock } from "./clock";
+import type { Clock } from "./clock";
 
 export interface ChangeSignal {
     /** A watch saw a change. */
@@ -22,7 +22,7 @@ export interface ChangeSignal {
 
 // A factory, not a class with field initializers: Pulumi's closure serializer, which inlines this
 // code into state inside this repository, drops class field initializers.
-export function changeSignal(coolMs: number, clock: Pick<Clock, "schedule"> = systemClock): ChangeSignal {
+export function changeSignal(coolMs: number, clock: Pick<Clock, "schedule">): ChangeSignal {
     let pending = false;
     let waiting: (() => void) | undefined = undefined;
     let cancelCooling: (() => void) | undefined = undefined;
