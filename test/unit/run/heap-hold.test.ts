@@ -10,7 +10,6 @@
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
-
 import { holdHeap } from "../../../components/run/heap-hold";
 
 const moduleFile = path.resolve(__dirname, "../../../components/run/heap-hold.ts");
@@ -52,12 +51,17 @@ const after = churn();
 console.log(JSON.stringify({ start, held, after }));
 `;
 
-function sizes(execArgv: string[], holds = 1): { start: number; held: number; after: number } {
-    const out = execFileSync(
+/** Runs `script` in a fresh node process with `nodeArguments` (and ts-node); its standard output. */
+function child(nodeArguments: string[], script: string, ...args: string[]): string {
+    return execFileSync(
         process.execPath,
-        ["--require", "ts-node/register/transpile-only", "-e", CHILD, JSON.stringify([execArgv, holds])],
+        [...nodeArguments, "--require", "ts-node/register/transpile-only", "-e", script, ...args],
         { encoding: "utf8", cwd: path.resolve(__dirname, "../../..") },
     );
+}
+
+function sizes(execArgv: string[], holds = 1): { start: number; held: number; after: number } {
+    const out = child([], CHILD, JSON.stringify([execArgv, holds]));
     return JSON.parse(out.trim().split("\n").pop()!) as { start: number; held: number; after: number };
 }
 
@@ -76,19 +80,7 @@ gc();
 `;
 
 function factors(nodeArguments: string[]): string[] {
-    const out = execFileSync(
-        process.execPath,
-        [
-            ...nodeArguments,
-            "--trace-gc-verbose",
-            "--expose-gc",
-            "--require",
-            "ts-node/register/transpile-only",
-            "-e",
-            FACTOR_CHILD,
-        ],
-        { encoding: "utf8", cwd: path.resolve(__dirname, "../../..") },
-    );
+    const out = child([...nodeArguments, "--trace-gc-verbose", "--expose-gc"], FACTOR_CHILD);
     return [...out.matchAll(/\[HeapController\] factor ([0-9.]+)/g)].map((m) => m[1]!).slice(-3);
 }
 
