@@ -34,15 +34,18 @@ interface Sample {
 /** An environment setting among the compared options (node's own arguments start with "-"). */
 const ENV_SETTING = /^[A-Z_][A-Z0-9_]*=/;
 
-/** One run of `mode` with the timeline written to `timeline`, with extra node arguments and environment. */
+/**
+ * One run of `mode` with the timeline written to `timeline`; `options` is one compared setting:
+ * node arguments and NAME=value environment settings, separated by spaces.
+ */
 function measure(
     mode: Mode,
     inputs: PrePullInputs | undefined,
     timeline: string,
-    nodeArguments: string,
+    options: string,
     heapSnapshot?: string,
 ) {
-    const words = nodeArguments.split(" ").filter(Boolean);
+    const words = options.split(" ").filter(Boolean);
     return runOne<Measured>(
         mode,
         { inputs },
