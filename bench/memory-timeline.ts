@@ -120,7 +120,7 @@ async function main(): Promise<void> {
                     .map((l) => JSON.parse(l) as Sample);
                 const floor = floors.get(options)!;
                 console.log(
-                    `run ${run}${options ? ` with ${options}` : ""}: ${nodes} nodes, ${measured.error ? `failed: ${measured.error}; ` : ""}peak RSS ${measured.peakRssMb} MB (kernel), ${measured.peakRssMb - floor} MB above the floor; heap after GC ${measured.extra.heapUsedAfterGcMb} MB; ${((measured.returnedAt - measured.startedAt) / 1000).toFixed(1)} s`,
+                    `run ${run}${options ? ` with ${options}` : ""}: ${nodes} nodes, ${measured.error ? `failed: ${measured.error}; ` : ""}peak RSS ${measured.peakRssMb} MB (kernel), ${measured.peakRssMb - floor} MB above the floor; heap after GC ${measured.extra.heapUsedAfterGcMb} MB; CPU ${measured.extra.cpuSeconds} s; ${((measured.returnedAt - measured.startedAt) / 1000).toFixed(1)} s`,
                 );
                 console.log(
                     "| from s | phase (the line ours logged) | peak rss | heapTotal | heapUsed | external | arrayBuffers | at s |",

@@ -43,7 +43,7 @@ import { systemClock } from "./clock";
 import { waitForPresence } from "./waiting";
 import { watchEngine } from "./watchdog";
 import { changeSignal } from "./change-signal";
-import { holdHeap } from "./heap-hold";
+import { holdV8 } from "./v8-hold";
 
 export type { OwnedObjects } from "./cleanup";
 export type { Logger } from "./shared";
@@ -58,7 +58,7 @@ const EVENT_COOLING_MS = 100;
 /** Runs the pre-pull. Throws on pull failures, timeouts and a vanished engine, after cleaning up. */
 export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePullResult> {
     const engine = watchEngine();
-    const releaseHeap = holdHeap();
+    const releaseV8 = holdV8();
     const abandon = new AbortController();
     const signal = AbortSignal.any([AbortSignal.timeout(inputs.timeoutSeconds * 1000), abandon.signal]);
     const running = runPrePull(inputs, log, signal);
@@ -75,7 +75,7 @@ export async function prePull(inputs: PrePullInputs, log: Logger): Promise<PrePu
         throw e;
     } finally {
         engine.stop();
-        releaseHeap();
+        releaseV8();
     }
 }
 

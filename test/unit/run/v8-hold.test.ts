@@ -1,18 +1,19 @@
 /**
- * The heap hold (components/run/heap-hold.ts). Which V8 flags it sets and gives back, with a
- * recording fake. Then what V8 does with them, in fresh node processes (the heap is process-wide,
- * and the mocha process's new space has long grown): for the young generation, each child
- * allocates the same volume of objects that survive a few scavenges (a rolling map, as a watch
- * keeps its latest rows) and reports its new space's size before and after; for the old
- * generation, V8's own GC trace says the growing factor each full GC chose. Sizes and factors
- * only: nothing here is timed.
+ * The V8 hold (components/run/v8-hold.ts). Which V8 flags it sets and gives back, with a
+ * recording fake. Then what V8 does with them, in fresh node processes (V8 is process-wide, and
+ * the mocha process's new space has long grown): for the young generation, each child allocates
+ * the same volume of objects that survive a few scavenges (a rolling map, as a watch keeps its
+ * latest rows) and reports its new space's size before and after; for the old generation, V8's
+ * own GC trace says the growing factor each full GC chose; for the optimizing compilers, V8's
+ * own status of a function made hot while held, and of one made hot after the release. Sizes,
+ * factors and states only: nothing here is timed.
  */
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
-import { holdHeap } from "../../../components/run/heap-hold";
+import { holdV8 } from "../../../components/run/v8-hold";
 
-const moduleFile = path.resolve(__dirname, "../../../components/run/heap-hold.ts");
+const moduleFile = path.resolve(__dirname, "../../../components/run/v8-hold.ts");
 
 /**
  * The child: takes `holds` holds (each from a fresh copy of the module, as Pulumi gives each
@@ -40,7 +41,7 @@ function churn() {
 const [execArgv, holds] = JSON.parse(process.argv[1]);
 const start = newSpace();
 const releases = [];
-for (let i = 0; i < holds; i++) releases.push(copyOfModule().holdHeap(execArgv, ""));
+for (let i = 0; i < holds; i++) releases.push(copyOfModule().holdV8(execArgv, ""));
 for (const release of releases.slice(0, -1)) {
     release();
     release();
@@ -71,9 +72,9 @@ function sizes(execArgv: string[], holds = 1): { start: number; held: number; af
  * the last three are those.
  */
 const FACTOR_CHILD = `
-const { holdHeap } = require(${JSON.stringify(moduleFile)});
+const { holdV8 } = require(${JSON.stringify(moduleFile)});
 gc();
-const release = holdHeap();
+const release = holdV8();
 gc();
 release();
 gc();
@@ -84,17 +85,41 @@ function factors(nodeArguments: string[]): string[] {
     return [...out.matchAll(/\[HeapController\] factor ([0-9.]+)/g)].map((m) => m[1]!).slice(-3);
 }
 
-describe("heap hold", function () {
+/**
+ * The child for the compilers: makes one function hot while held and another after the release;
+ * whether V8 optimized each (Maglev or TurboFan), from its own status bits (src/runtime/runtime-test.cc:
+ * kOptimized is bit 4).
+ */
+const COMPILER_CHILD = `
+const { holdV8 } = require(${JSON.stringify(moduleFile)});
+const hot = () => new Function("x", "return x * 2 + 1");
+function optimizedWhenHot(f) {
+    let sum = 0;
+    for (let i = 0; i < 3e6; i++) sum += f(i);
+    return sum > 0 && (%GetOptimizationStatus(f) & (1 << 4)) !== 0;
+}
+const release = holdV8();
+const held = optimizedWhenHot(hot());
+release();
+console.log(JSON.stringify([held, optimizedWhenHot(hot())]));
+`;
+
+function optimized(nodeArguments: string[]): [boolean, boolean] {
+    const out = child([...nodeArguments, "--allow-natives-syntax"], COMPILER_CHILD);
+    return JSON.parse(out.trim().split("\n").pop()!) as [boolean, boolean];
+}
+
+describe("V8 hold", function () {
     this.timeout(60_000);
 
     /** The flags set, in order, by holds and releases on one fake (one process's count is shared). */
     function recorded(execArgv: string[], steps: (hold: () => () => void) => void): string[] {
         const set: string[] = [];
-        steps(() => holdHeap(execArgv, "", (flag) => set.push(flag)));
+        steps(() => holdV8(execArgv, "", (flag) => set.push(flag)));
         return set;
     }
 
-    it("sets both generations' flags at the first hold and gives the defaults back at the last release", () => {
+    it("sets its flags at the first hold and gives the defaults back at the last release", () => {
         const set = recorded([], (hold) => {
             const first = hold();
             const second = hold();
@@ -105,21 +130,35 @@ describe("heap hold", function () {
         assert.deepEqual(set, [
             "--semi-space-growth-factor=1",
             "--heap-growing-percent=10",
+            "--no-maglev",
+            "--no-turbofan",
             "--semi-space-growth-factor=2",
             "--heap-growing-percent=0",
+            "--maglev",
+            "--turbofan",
         ]);
     });
 
-    it("leaves each generation whose flags the process's owner set", () => {
+    it("leaves each setting whose flags the process's owner set", () => {
         const once = (hold: () => () => void) => hold()();
-        assert.deepEqual(recorded(["--max-semi-space-size=64"], once), [
-            "--heap-growing-percent=10",
-            "--heap-growing-percent=0",
-        ]);
-        assert.deepEqual(recorded(["--heap_growing_percent=50"], once), [
-            "--semi-space-growth-factor=1",
-            "--semi-space-growth-factor=2",
-        ]);
+        const all = recorded([], once);
+        const without = (...flags: string[]) => all.filter((f) => !flags.includes(f));
+        assert.deepEqual(
+            recorded(["--max-semi-space-size=64"], once),
+            without("--semi-space-growth-factor=1", "--semi-space-growth-factor=2"),
+        );
+        assert.deepEqual(
+            recorded(["--heap_growing_percent", "50"], once),
+            without("--heap-growing-percent=10", "--heap-growing-percent=0"),
+        );
+        assert.deepEqual(recorded(["--no-opt"], once), without("--no-turbofan", "--turbofan"));
+        assert.deepEqual(recorded(["--maglev"], once), without("--no-maglev", "--maglev"));
+        assert.deepEqual(
+            recorded(["--jitless"], once),
+            without("--no-maglev", "--maglev", "--no-turbofan", "--turbofan"),
+        );
+        // Flags that only start with a held one's name are other flags.
+        assert.deepEqual(recorded(["--maglev-inlining", "--optimize-for-size"], once), all);
     });
 
     it("makes V8 grow the old generation by 10 % between full GCs while held", () => {
@@ -129,6 +168,16 @@ describe("heap hold", function () {
 
     it("keeps the old generation's growth a process chose on its command line", () => {
         assert.deepEqual(factors(["--heap-growing-percent=50"]), ["1.5", "1.5", "1.5"]);
+    });
+
+    it("optimizes no function while held, and optimizes again once released", () => {
+        const [held, released] = optimized([]);
+        assert.equal(held, false, "a function made hot while held was optimized");
+        assert.equal(released, true, "a function made hot after the release stayed unoptimized");
+    });
+
+    it("keeps the optimizing compilers a process chose on its command line", () => {
+        assert.deepEqual(optimized(["--turbofan", "--maglev"]), [true, true]);
     });
 
     it("keeps the new space at its size while held, and lets it grow again once released", () => {
