@@ -40,27 +40,28 @@ interface Setting {
     release: string;
 }
 
-/** A flag's name as given: dashes or underscores, optionally negated, then `=`, a space or the end. */
-function flagPattern(names: string): RegExp {
-    return new RegExp(`--(?:no[-_])?(?:${names})(?==|\\s|$)`);
+/**
+ * Any of these flags (names with dashes) as a process's owner may give them: with dashes or
+ * underscores, optionally negated, then `=`, a space or the end.
+ */
+function flagPattern(...names: string[]): RegExp {
+    return new RegExp(`--(?:no[-_])?(?:${names.map((n) => n.replace(/-/g, "[-_]")).join("|")})(?==|\\s|$)`);
 }
 
 const SETTINGS: readonly Setting[] = [
     {
-        owned: flagPattern(
-            "max[-_]semi[-_]space[-_]size|min[-_]semi[-_]space[-_]size|semi[-_]space[-_]growth[-_]factor|max[-_]heap[-_]size",
-        ),
+        owned: flagPattern("max-semi-space-size", "min-semi-space-size", "semi-space-growth-factor", "max-heap-size"),
         hold: "--semi-space-growth-factor=1",
         release: "--semi-space-growth-factor=2",
     },
     // The old generation's growth between full GCs while held: 1 + 10 / 100.
     {
-        owned: flagPattern("heap[-_]growing[-_]percent"),
+        owned: flagPattern("heap-growing-percent"),
         hold: "--heap-growing-percent=10",
         release: "--heap-growing-percent=0",
     },
     // `--opt` is V8's alias for `--turbofan`.
-    { owned: flagPattern("turbofan|opt|jitless"), hold: "--no-turbofan", release: "--turbofan" },
+    { owned: flagPattern("turbofan", "opt", "jitless"), hold: "--no-turbofan", release: "--turbofan" },
 ];
 
 /**
