@@ -2,7 +2,8 @@
  * `npm run bench:memory-timeline [-- --nodes 2000 --time-scale 0.05 --runs 1 --compare='--flag NAME=value' --heap-snapshot]`:
  * where ours' memory goes during one pre-pull. Starts a cluster of the realistic profile, runs the
  * module floor and ours (the provider's create, as the bench runs it), each in its own process,
- * and prints the peak of each phase (the period after each line ours logged). With --compare (which
+ * and prints the peak of each phase (the period after each line ours logged), and how its resident
+ * memory by kind of mapping (the C library's heaps, node's binary, the rest) moved over the run. With --compare (which
  * may be given more than once), each run is repeated with those arguments to node (V8 flags, which
  * NODE_OPTIONS mostly refuses) and NAME=value environment settings (MALLOC_ARENA_MAX=2) on the same
  * cluster, floor included. With --heap-snapshot, each run of ours also writes a heap
@@ -29,6 +30,8 @@ interface Sample {
     external?: number;
     arrayBuffers?: number;
     log?: string;
+    /** Every 2 s: resident memory by kind of mapping (bench/process-memory.ts residentByKindMb). */
+    resident?: Record<string, number>;
 }
 
 /** An environment setting among the compared options (node's own arguments start with "-"). */
@@ -126,10 +129,22 @@ async function main(): Promise<void> {
                     "| from s | phase (the line ours logged) | peak rss | heapTotal | heapUsed | external | arrayBuffers | at s |",
                 );
                 console.log("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-                for (const p of phases(samples)) {
+                for (const p of phases(samples.filter((x) => !x.resident))) {
                     const s = p.peak;
                     console.log(
                         `| ${(p.fromMs / 1000).toFixed(1)} | ${p.phase.replace(/\|/g, "/")} | ${s.rss} | ${s.heapTotal} | ${s.heapUsed} | ${s.external} | ${s.arrayBuffers} | ${(s.ms / 1000).toFixed(1)} |`,
+                    );
+                }
+                const resident = samples.filter((x) => x.resident);
+                const firstLine = samples.find((x) => x.log !== undefined)?.ms ?? 0;
+                const from = resident.find((x) => x.ms >= firstLine) ?? resident[0];
+                const to = resident.at(-1);
+                if (from && to) {
+                    const kinds = Object.keys(to.resident!).map(
+                        (k) => `${k} ${from.resident![k]} -> ${to.resident![k]}`,
+                    );
+                    console.log(
+                        `resident MB by mapping, from ours' first line (${(from.ms / 1000).toFixed(1)} s) to the end: ${kinds.join(", ")}`,
                     );
                 }
             }

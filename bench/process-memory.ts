@@ -75,3 +75,54 @@ export function sampleDescendantPeaks(everyMs = 250): { peaks: Record<string, nu
         },
     };
 }
+
+/** glibc gives each thread arena a 64 MB-aligned reservation (HEAP_MAX_SIZE on 64-bit). */
+const ARENA_BYTES = 64n * 2n ** 20n;
+
+/**
+ * A process's resident memory by kind of mapping (MB), from /proc/PID/smaps: the C library's main
+ * heap (`[heap]`, grown by brk), its per-thread arenas (anonymous mappings that start at a 64 MB
+ * boundary and, with the reserved rest that follows, fill it), node's own binary, other files,
+ * and the other anonymous memory (V8's heap pages among it).
+ */
+export function residentByKindMb(pid: number): Record<string, number> {
+    const kinds: Record<string, number> = {
+        mainHeap: 0,
+        threadArenas: 0,
+        nodeBinary: 0,
+        otherFiles: 0,
+        otherAnonymous: 0,
+    };
+    const maps: { start: bigint; end: bigint; reserved: boolean; name: string; kb: number }[] = [];
+    for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+        const header = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \d+\s*(.*)$/.exec(line);
+        if (header) {
+            const [, start, end, perms, name] = header;
+            maps.push({
+                start: BigInt(`0x${start}`),
+                end: BigInt(`0x${end}`),
+                reserved: perms!.startsWith("---"),
+                name: name!,
+                kb: 0,
+            });
+        }
+        const rss = /^Rss:\s+(\d+) kB/.exec(line);
+        if (rss && maps.length) maps.at(-1)!.kb = Number(rss[1]);
+    }
+    maps.forEach((m, i) => {
+        const next = maps[i + 1];
+        const arenaEnd = next?.reserved && next.start === m.end && next.name === "" ? next.end : m.end;
+        const kind =
+            m.name === "[heap]"
+                ? "mainHeap"
+                : m.name === "" && m.start % ARENA_BYTES === 0n && arenaEnd - m.start === ARENA_BYTES
+                  ? "threadArenas"
+                  : /\/node$/.test(m.name)
+                    ? "nodeBinary"
+                    : m.name.startsWith("/")
+                      ? "otherFiles"
+                      : "otherAnonymous";
+        kinds[kind]! += m.kb / 1024;
+    });
+    return Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+}

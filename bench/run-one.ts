@@ -15,7 +15,7 @@ import { loadClientLibrary } from "../components/cluster/kubeconfig";
 import type { PeerRun } from "./peers/peer";
 import type { EngineSettings } from "./peers/pulumi-kubernetes";
 import type { UserPodsInputs } from "./user-pods";
-import { peakRssMb } from "./process-memory";
+import { peakRssMb, residentByKindMb } from "./process-memory";
 
 const sockets: Socket[] = [];
 let requests = 0;
@@ -192,7 +192,8 @@ function streams(): Record<string, StreamUsage> {
 /**
  * The largest value of each process.memoryUsage() field, sampled every 100 ms: where the peak RSS
  * goes. With BENCH_MEMORY_TIMELINE=file, each sample (MB, ms since the run started) and each line
- * ours logs are also appended to that file as JSON lines: when the peak happens, and in which phase.
+ * ours logs are also appended to that file as JSON lines: when the peak happens, and in which phase;
+ * every 2 s also the resident memory by kind of mapping.
  * With BENCH_HEAP_SNAPSHOT=file, a heap snapshot is written there once presence is decided, after
  * the forced GC: what the run holds while it waits, object by object (the return comes that much later).
  */
@@ -210,6 +211,9 @@ setInterval(() => {
     }
     timeline(sample);
 }, 100).unref();
+// Every 2 s, where the resident memory lives (see residentByKindMb): the C library's arenas are
+// outside what process.memoryUsage() reports.
+if (timelineFile) setInterval(() => timeline({ resident: residentByKindMb(process.pid) }), 2000).unref();
 
 /** The counts when presence was decided: what came after is cleanup. */
 let atDetection: Record<string, StreamUsage> = {};
